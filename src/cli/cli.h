@@ -1,0 +1,22 @@
+/*
+ * cli.h - the driftmon subcommands.  main.c dispatches to these from one
+ * table; each takes the arguments after the subcommand name (argv[0] is
+ * the subcommand) and returns a process exit code (enum dm_exit).
+ */
+#ifndef DM_CLI_CLI_H
+#define DM_CLI_CLI_H
+
+/* Exit codes of the driftmon binary (also listed in --help). */
+enum dm_exit {
+    DM_EXIT_OK = 0,     /* success; for check/compare: no drift */
+    DM_EXIT_DRIFT = 1,  /* check/compare: drift detected */
+    DM_EXIT_USAGE = 2,  /* bad arguments, bad config or bad input */
+    DM_EXIT_FAILURE = 3 /* the work failed (I/O, store, model) */
+};
+
+int dm_cli_compare(int argc, char **argv);
+int dm_cli_check_config(int argc, char **argv);
+int dm_cli_tokenize(int argc, char **argv);
+int dm_cli_embed(int argc, char **argv);
+
+#endif

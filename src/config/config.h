@@ -1,0 +1,166 @@
+/*
+ * config.h - driftmon's configuration: one YAML file, one schema.
+ *
+ * The file (configs/drift-monitor.yaml) is loaded with libcyaml into a
+ * dm_config_t.  Every key has a default, so an empty file is valid.
+ * After parsing, "${VAR}" and "${VAR:-default}" in string values are
+ * replaced from the environment (never before parsing, so an environment
+ * value cannot inject YAML); an unset variable without a default is an
+ * error.  Then every value is bounds-checked.  Unknown keys and wrong
+ * types are rejected.  Every error names the file, the line and the key
+ * path: "drift-monitor.yaml:12: thresholds.kl_threshold: must be > 0".
+ *
+ * Keys flagged secret (alerts.slack.webhook_url, database.url,
+ * database.password, api.token) are never printed: dm_config_dump()
+ * writes "<redacted>" in their place.
+ *
+ * Ownership: a dm_config_t comes from dm_config_load() or
+ * dm_config_defaults() and is released with dm_config_free(); all its
+ * strings belong to it.  It is read-only once loaded and may then be
+ * shared between threads.
+ */
+#ifndef DM_CONFIG_CONFIG_H
+#define DM_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/error.h"
+
+typedef enum dm_kl_estimator {
+    DM_KL_ESTIMATOR_EXCESS = 0, /* effect = kl_excess (default) */
+    DM_KL_ESTIMATOR_RAW = 1     /* effect = raw kl_divergence (seed) */
+} dm_kl_estimator_t;
+
+typedef struct dm_config_thresholds {
+    double kl_threshold;  /* 0.1 */
+    double psi_threshold; /* 0.2 */
+    double accuracy_min;  /* 0.75 */
+} dm_config_thresholds_t;
+
+typedef struct dm_config_monitoring {
+    uint32_t sliding_window_days;    /* 7 */
+    double check_interval_hours;     /* 6 */
+    uint32_t min_samples;            /* 100 */
+    uint32_t max_samples_per_window; /* 5000 */
+} dm_config_monitoring_t;
+
+typedef struct dm_config_embeddings {
+    char *model;        /* "sentence-transformers/all-MiniLM-L6-v2" */
+    char *model_path;   /* "models/all-MiniLM-L6-v2" */
+    uint32_t batch_size; /* 32 */
+    uint32_t dimension;  /* 384 */
+    uint32_t bins;       /* 50 */
+    dm_kl_estimator_t kl_estimator; /* excess */
+    uint32_t threads;    /* 0 = all cores */
+} dm_config_embeddings_t;
+
+typedef struct dm_config_significance {
+    double alpha;          /* 0.05 */
+    uint32_t permutations; /* 200; 0 = testing off */
+    uint64_t seed;         /* 42 */
+} dm_config_significance_t;
+
+typedef struct dm_config_intents {
+    char **categories;          /* code reasoning general debug documentation */
+    unsigned categories_count;
+    uint32_t min_samples_per_intent; /* 10 */
+} dm_config_intents_t;
+
+typedef struct dm_config_slack {
+    bool enabled;            /* true */
+    char *webhook_url;       /* SECRET; "${SLACK_WEBHOOK_URL:-}" */
+    char *channel;           /* "#drift-alerts" */
+    char **mention_users;    /* [] */
+    unsigned mention_users_count;
+    double timeout_seconds;  /* 10 */
+    uint32_t max_retries;    /* 3 */
+} dm_config_slack_t;
+
+typedef struct dm_config_alerts {
+    bool enabled;        /* true */
+    double repeat_hours; /* 24 */
+    dm_config_slack_t slack;
+} dm_config_alerts_t;
+
+typedef struct dm_config_fine_tuning {
+    bool auto_trigger;         /* true */
+    char *learning_engine_url; /* "http://learning-engine:8003" */
+    double min_drift_score;    /* 0.3 */
+    double cooldown_hours;     /* 168 */
+    double timeout_seconds;    /* 30 */
+} dm_config_fine_tuning_t;
+
+typedef struct dm_config_feedback_table {
+    char *table;            /* "feedback" */
+    char *id_column;        /* "id" */
+    char *query_column;     /* "query" */
+    char *response_column;  /* "response" */
+    char *intent_column;    /* "intent" */
+    char *positive_column;  /* "positive" */
+    char *timestamp_column; /* "created_at" */
+} dm_config_feedback_table_t;
+
+typedef struct dm_config_database {
+    char *backend;  /* "sqlite" or "postgres" */
+    char *path;     /* SQLite file: "driftmon.db" */
+    char *url;      /* SECRET; PostgreSQL conninfo/URL, "" = use fields */
+    char *host;     /* "${POSTGRES_HOST:-localhost}" */
+    uint32_t port;  /* 5432 */
+    char *name;     /* "${POSTGRES_DB:-driftmon}" */
+    char *user;     /* "${POSTGRES_USER:-driftmon}" */
+    char *password; /* SECRET; "${POSTGRES_PASSWORD:-}" */
+    dm_config_feedback_table_t feedback;
+} dm_config_database_t;
+
+typedef struct dm_config_api {
+    char *host;             /* bind address "0.0.0.0" */
+    uint32_t port;          /* 8004 */
+    char *token;            /* SECRET; "" = no auth */
+    uint64_t max_body_bytes; /* 10 MiB */
+} dm_config_api_t;
+
+typedef struct dm_config_logging {
+    char *level; /* "info" */
+} dm_config_logging_t;
+
+typedef struct dm_config {
+    dm_config_thresholds_t thresholds;
+    dm_config_monitoring_t monitoring;
+    dm_config_embeddings_t embeddings;
+    dm_config_significance_t significance;
+    dm_config_intents_t intents;
+    dm_config_alerts_t alerts;
+    dm_config_fine_tuning_t fine_tuning;
+    dm_config_database_t database;
+    dm_config_api_t api;
+    dm_config_logging_t logging;
+} dm_config_t;
+
+/*
+ * Loads, expands and validates the YAML file at path.  On success *out is
+ * a new config (free with dm_config_free()).  On failure returns
+ * DM_ECONFIG (or DM_EIO when the file cannot be read) with
+ * "FILE:LINE: KEY.PATH: reason" in errbuf, and *out is NULL.
+ */
+int dm_config_load(const char *path, dm_config_t **out, char *errbuf,
+                   size_t errlen) DM_MUSTCHECK;
+
+/* A new config holding every default (environment expanded). */
+int dm_config_defaults(dm_config_t **out, char *errbuf,
+                       size_t errlen) DM_MUSTCHECK;
+
+/* NULL-safe. */
+void dm_config_free(dm_config_t *cfg);
+
+/* Writes the effective config as YAML to f, secrets as "<redacted>". */
+void dm_config_dump(const dm_config_t *cfg, FILE *f);
+
+/* Number of documented keys and the dotted path of key i (for tests). */
+size_t dm_config_key_count(void);
+const char *dm_config_key_path(size_t i);
+bool dm_config_key_secret(size_t i);
+
+#endif
