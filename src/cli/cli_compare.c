@@ -1,0 +1,299 @@
+/*
+ * cli_compare.c - `driftmon compare`: an offline drift comparison of two
+ * JSONL files, one object per line with any of "embedding" (array of
+ * numbers), "intent" (string) and "positive" (boolean).  Every signal
+ * both files carry is computed with the thresholds and significance
+ * settings of the config, and printed as a table or, with --json, as one
+ * JSON object.  Exit code: 0 no drift, 1 drift, 2 bad input.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/alloc.h"
+#include "common/lines.h"
+#include "config/config.h"
+#include "monitor/analyze.h"
+
+#define MAX_LINE (8u << 20) /* 8 MiB: a 384-d embedding is ~8 KiB */
+#define MAX_DIM 65536
+
+/* One file's data, as it is read. */
+struct side {
+    const char *path;
+    double *emb;        /* rows_emb x dim */
+    size_t rows_emb, cap_emb;
+    uint64_t *intents;  /* per category */
+    bool any_intent;
+    uint64_t positives, feedback;
+    size_t rows;
+};
+
+static int line_error(char *err, size_t n, const struct side *s, size_t line,
+                      const char *what)
+{
+    return dm_err_set(err, n, DM_EPARSE, "%s:%zu: %s", s->path, line, what);
+}
+
+static int read_embedding(struct side *s, json_t *arr, size_t line,
+                          size_t *dim, char *err, size_t n)
+{
+    size_t len = json_array_size(arr);
+    char msg[128];
+
+    if (!json_is_array(arr) || len == 0)
+        return line_error(err, n, s, line,
+                          "embedding: must be a non-empty array of numbers");
+    if (len > MAX_DIM)
+        return line_error(err, n, s, line, "embedding: more than 65536 values");
+    if (*dim == 0) {
+        *dim = len;
+    } else if (len != *dim) {
+        snprintf(msg, sizeof(msg),
+                 "embedding: has %zu values, earlier rows have %zu", len,
+                 *dim);
+        return line_error(err, n, s, line, msg);
+    }
+    if (s->rows_emb == s->cap_emb) {
+        s->cap_emb = s->cap_emb ? s->cap_emb * 2 : 256;
+        s->emb = dm_reallocarray(s->emb, s->cap_emb * len, sizeof(double));
+    }
+    for (size_t i = 0; i < len; i++) {
+        json_t *v = json_array_get(arr, i);
+        double x;
+
+        if (!json_is_number(v)) {
+            snprintf(msg, sizeof(msg), "embedding: element %zu is not a number",
+                     i);
+            return line_error(err, n, s, line, msg);
+        }
+        x = json_number_value(v);
+        if (!isfinite(x)) {
+            snprintf(msg, sizeof(msg),
+                     "embedding: element %zu is not a finite number", i);
+            return line_error(err, n, s, line, msg);
+        }
+        s->emb[s->rows_emb * len + i] = x;
+    }
+    s->rows_emb++;
+    return DM_OK;
+}
+
+static int read_row(const dm_config_t *cfg, struct side *s, json_t *obj,
+                    size_t line, size_t *dim, char *err, size_t n)
+{
+    json_t *emb = json_object_get(obj, "embedding");
+    json_t *intent = json_object_get(obj, "intent");
+    json_t *pos = json_object_get(obj, "positive");
+    const char *label = NULL;
+    int rc;
+
+    if (emb != NULL && !json_is_null(emb)) {
+        rc = read_embedding(s, emb, line, dim, err, n);
+        if (rc != DM_OK)
+            return rc;
+    }
+    if (intent != NULL && !json_is_null(intent)) {
+        if (!json_is_string(intent))
+            return line_error(err, n, s, line, "intent: must be a string");
+        label = json_string_value(intent);
+        s->any_intent = true;
+    }
+    s->intents[dm_analyze_category_of(cfg, label)]++;
+    if (pos != NULL && !json_is_null(pos)) {
+        if (json_is_boolean(pos)) {
+            s->positives += json_is_true(pos);
+        } else if (json_is_integer(pos) && (json_integer_value(pos) == 0 ||
+                                            json_integer_value(pos) == 1)) {
+            s->positives += (uint64_t)json_integer_value(pos);
+        } else {
+            return line_error(err, n, s, line,
+                              "positive: must be true, false, 0 or 1");
+        }
+        s->feedback++;
+    }
+    s->rows++;
+    return DM_OK;
+}
+
+static int read_side(const dm_config_t *cfg, struct side *s, size_t *dim,
+                     char *err, size_t n)
+{
+    dm_lines_t lr;
+    const char *line;
+    size_t len;
+    int rc;
+
+    rc = dm_lines_open(&lr, s->path, MAX_LINE, err, n);
+    if (rc != DM_OK)
+        return rc;
+    while ((rc = dm_lines_next(&lr, &line, &len, err, n)) > 0) {
+        json_error_t jerr;
+        json_t *obj;
+        char msg[DM_ERRBUF_SIZE];
+
+        if (strspn(line, " \t") == len)
+            continue;
+        obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (obj == NULL) {
+            snprintf(msg, sizeof(msg), "invalid JSON at column %d: %s",
+                     jerr.column, jerr.text);
+            rc = line_error(err, n, s, lr.lineno, msg);
+            break;
+        }
+        if (!json_is_object(obj))
+            rc = line_error(err, n, s, lr.lineno, "not a JSON object");
+        else
+            rc = read_row(cfg, s, obj, lr.lineno, dim, err, n);
+        json_decref(obj);
+        if (rc != DM_OK)
+            break;
+    }
+    dm_lines_close(&lr);
+    if (rc < 0)
+        return rc;
+    if (s->rows == 0)
+        return dm_err_set(err, n, DM_EINVAL, "%s: no rows", s->path);
+    return DM_OK;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: driftmon compare --baseline A.jsonl --current B.jsonl\n"
+            "                        [--config FILE] [--json]\n\n"
+            "Each line of A and B is a JSON object with any of\n"
+            "  \"embedding\": [numbers], \"intent\": \"label\", "
+            "\"positive\": true|false\n"
+            "Every signal both files carry is computed.  Exit code: 0 no "
+            "drift,\n1 drift, 2 bad arguments or input.\n");
+}
+
+static void print_text(const dm_analysis_t *a, const struct side *b,
+                       const struct side *c)
+{
+    printf("driftmon compare: baseline %s (%zu rows), current %s (%zu "
+           "rows)\n\n",
+           b->path, b->rows, c->path, c->rows);
+    dm_analysis_print(a, stdout);
+}
+
+static int print_json(const dm_analysis_t *a, const struct side *b,
+                      const struct side *c)
+{
+    json_t *o = json_object();
+    char *s;
+    int rc;
+
+    if (o == NULL)
+        return DM_ENOMEM;
+    rc = dm_analysis_to_json(a, o);
+    if (rc == DM_OK &&
+        (json_object_set_new(o, "baseline_rows", json_integer((json_int_t)b->rows)) ||
+         json_object_set_new(o, "current_rows", json_integer((json_int_t)c->rows))))
+        rc = DM_ENOMEM;
+    s = rc == DM_OK ? json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17))
+                    : NULL;
+    json_decref(o);
+    if (s == NULL)
+        return DM_ENOMEM;
+    puts(s);
+    free(s);
+    return DM_OK;
+}
+
+int dm_cli_compare(int argc, char **argv)
+{
+    const char *cfg_path = NULL;
+    struct side b = {0}, c = {0};
+    dm_config_t *cfg = NULL;
+    dm_window_data_t wb = {0}, wc = {0};
+    dm_analysis_t a;
+    char err[DM_ERRBUF_SIZE] = "";
+    size_t dim = 0, k;
+    int json = 0, rc, ret = DM_EXIT_USAGE;
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(stdout);
+            return DM_EXIT_OK;
+        } else if (strcmp(arg, "--json") == 0) {
+            json = 1;
+        } else if (i + 1 < argc && strcmp(arg, "--baseline") == 0) {
+            b.path = argv[++i];
+        } else if (i + 1 < argc && strcmp(arg, "--current") == 0) {
+            c.path = argv[++i];
+        } else if (i + 1 < argc && strcmp(arg, "--config") == 0) {
+            cfg_path = argv[++i];
+        } else {
+            fprintf(stderr, "driftmon: error: compare: unexpected argument "
+                            "'%s'\n",
+                    arg);
+            usage(stderr);
+            return DM_EXIT_USAGE;
+        }
+    }
+    if (b.path == NULL || c.path == NULL) {
+        fprintf(stderr, "driftmon: error: compare: --baseline and --current "
+                        "are required\n");
+        usage(stderr);
+        return DM_EXIT_USAGE;
+    }
+    rc = cfg_path ? dm_config_load(cfg_path, &cfg, err, sizeof(err))
+                  : dm_config_defaults(&cfg, err, sizeof(err));
+    if (rc != DM_OK)
+        goto out;
+    k = dm_analyze_categories(cfg);
+    b.intents = dm_calloc(k, sizeof(uint64_t));
+    c.intents = dm_calloc(k, sizeof(uint64_t));
+    rc = read_side(cfg, &b, &dim, err, sizeof(err));
+    if (rc == DM_OK)
+        rc = read_side(cfg, &c, &dim, err, sizeof(err));
+    if (rc != DM_OK)
+        goto out;
+
+    wb.embeddings = b.emb;
+    wb.n_embeddings = b.rows_emb;
+    wc.embeddings = c.emb;
+    wc.n_embeddings = c.rows_emb;
+    if (b.any_intent || c.any_intent) {
+        wb.intent_counts = b.intents;
+        wc.intent_counts = c.intents;
+    }
+    wb.positives = b.positives;
+    wb.total_feedback = b.feedback;
+    wc.positives = c.positives;
+    wc.total_feedback = c.feedback;
+    rc = dm_analyze(cfg, &wb, &wc, dim, &a, err, sizeof(err));
+    if (rc != DM_OK)
+        goto out;
+    if (!a.have_kl && !a.have_psi && !a.have_accuracy) {
+        rc = dm_err_set(err, sizeof(err), DM_EINVAL,
+                        "no signal to compare: the files share none of "
+                        "embedding, intent, positive");
+        goto out;
+    }
+    if (json)
+        rc = print_json(&a, &b, &c);
+    else
+        print_text(&a, &b, &c);
+    if (rc == DM_OK)
+        ret = a.verdict.drift_detected ? DM_EXIT_DRIFT : DM_EXIT_OK;
+    else
+        ret = DM_EXIT_FAILURE;
+out:
+    if (rc != DM_OK && err[0] != '\0')
+        fprintf(stderr, "driftmon: error: %s\n", err);
+    else if (rc != DM_OK)
+        fprintf(stderr, "driftmon: error: %s\n", dm_strerror(rc));
+    free(b.emb);
+    free(c.emb);
+    free(b.intents);
+    free(c.intents);
+    dm_config_free(cfg);
+    return ret;
+}
