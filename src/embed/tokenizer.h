@@ -33,15 +33,30 @@ void dm_tokenizer_free(dm_tokenizer_t *tok);
 size_t dm_tokenizer_vocab_size(const dm_tokenizer_t *tok);
 
 /*
+ * The token string of id (borrowed from tok, NUL-terminated), or NULL when
+ * id is out of range.  Thread-safe.
+ */
+const char *dm_tokenizer_token(const dm_tokenizer_t *tok, int32_t id);
+
+/* The id of the exact token string (no normalisation), or -1. */
+int32_t dm_tokenizer_token_id(const dm_tokenizer_t *tok, const char *token);
+
+/* The id of [PAD] (always present after a successful load). */
+int32_t dm_tokenizer_pad_id(const dm_tokenizer_t *tok);
+
+/*
  * Tokenises len bytes of text into ids: [CLS] wordpieces... [SEP],
  * truncated so the total is at most max_ids (>= 2).  Writes *n_out ids
  * into ids (room for max_ids).  Text need not be NUL-terminated and may
  * contain any bytes: invalid UTF-8 sequences are replaced by U+FFFD,
- * which the cleaning step then drops.  Returns DM_OK or DM_EINVAL
- * (max_ids < 2).  Thread-safe.
+ * which the cleaning step then drops.  The exact strings [CLS], [SEP],
+ * [PAD], [UNK] and [MASK] in the raw text become their ids, as in Hugging
+ * Face.  Work is linear in len with no allocation, and stops once
+ * max_ids - 2 pieces exist.  Returns DM_OK or DM_EINVAL (max_ids < 2;
+ * nothing written, *n_out = 0).  Thread-safe.
  */
-int dm_tokenizer_encode(const dm_tokenizer_t *tok, const char *text,
-                        size_t len, int32_t *ids, size_t max_ids,
+int dm_tokenizer_encode(const dm_tokenizer_t *tok, const char *text, size_t len,
+                        int32_t *ids, size_t max_ids,
                         size_t *n_out) DM_MUSTCHECK;
 
 #endif

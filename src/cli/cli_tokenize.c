@@ -1,0 +1,340 @@
+/*
+ * cli_tokenize.c - `driftmon tokenize`: WordPiece ids of texts, one JSON
+ * array per input text on standard output, for checking the tokenizer
+ * against a reference.
+ *
+ *     driftmon tokenize [--model-path DIR] [--max-length N] [--jsonl]
+ *                       [FILE|-]
+ *
+ * Input (FILE, or standard input when absent or "-") is one text per line,
+ * or with --jsonl one JSON object per line whose "text" string is the text
+ * (so texts may hold newlines, tabs and NULs).  The model directory
+ * (default models/all-MiniLM-L6-v2) supplies vocab.txt, and when present
+ * tokenizer_config.json (do_lower_case, default true) and
+ * sentence_bert_config.json (max_seq_length, default 256);
+ * --max-length overrides max_seq_length.  Output lines are compact JSON
+ * arrays ("[101,7592,102]").  The first bad line stops the run with
+ * "driftmon: error: FILE:LINE: reason" and exit code 2; a model directory
+ * that cannot be used gives exit code 3.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/lines.h"
+#include "embed/tokenizer.h"
+
+#define DEFAULT_MODEL_PATH "models/all-MiniLM-L6-v2"
+#define DEFAULT_MAX_LENGTH 256
+#define MAX_LENGTH         65536      /* cap on --max-length / max_seq_length */
+#define MAX_LINE           (1u << 20) /* cap on one input line */
+#define MAX_CONFIG_FILE    (1u << 20) /* cap on a model config file */
+#define PATH_LEN           4096
+
+struct options {
+    const char *model_path;
+    long max_length; /* 0: from the model directory */
+    bool jsonl;
+    const char *input;
+};
+
+static const char usage_text[] =
+    "usage: driftmon tokenize [--model-path DIR] [--max-length N] [--jsonl] "
+    "[FILE|-]\n"
+    "Prints the WordPiece ids of each input text as a JSON array, one per "
+    "line.\n"
+    "  --model-path DIR  model directory with vocab.txt "
+    "(default " DEFAULT_MODEL_PATH ")\n"
+    "  --max-length N    ids per text including [CLS] and [SEP], 2.."
+    "65536\n"
+    "                    (default: max_seq_length of the model, else 256)\n"
+    "  --jsonl           input lines are JSON objects with a \"text\" "
+    "string\n";
+
+/* Prints "driftmon: error: tokenize: WHAT: 'ARG'" and the usage. */
+static int usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "driftmon: error: tokenize: %s: '%s'\n%s", what, arg,
+            usage_text);
+    return DM_EXIT_USAGE;
+}
+
+static bool parse_length(const char *s, long *out)
+{
+    char *end = NULL;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 2 || v > MAX_LENGTH)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Returns -1 to go on, or an exit code. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    bool have_input = false;
+
+    o->model_path = DEFAULT_MODEL_PATH;
+    o->max_length = 0;
+    o->jsonl = false;
+    o->input = "-";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage_text, stdout);
+            return DM_EXIT_OK;
+        } else if (strcmp(a, "--jsonl") == 0) {
+            o->jsonl = true;
+        } else if (strcmp(a, "--model-path") == 0) {
+            if (i + 1 == argc)
+                return usage_error("option needs a value", a);
+            o->model_path = argv[++i];
+        } else if (strcmp(a, "--max-length") == 0) {
+            if (i + 1 == argc)
+                return usage_error("option needs a value", a);
+            if (!parse_length(argv[++i], &o->max_length))
+                return usage_error("--max-length must be an integer from 2 "
+                                   "to 65536",
+                                   argv[i]);
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("unknown option", a);
+        } else if (have_input) {
+            return usage_error("one input file at most", a);
+        } else {
+            o->input = a;
+            have_input = true;
+        }
+    }
+    return -1;
+}
+
+/*
+ * Parses the JSON file dir/name into *out (NULL when the file does not
+ * exist).  Returns DM_OK or an error with "PATH:LINE: reason" in err.
+ */
+static int read_json(const char *dir, const char *name, json_t **out, char *err,
+                     size_t n)
+{
+    char path[PATH_LEN], chunk[8192];
+    dm_buf_t b;
+    json_error_t jerr;
+    FILE *f;
+    size_t got;
+    int rc = DM_OK;
+
+    *out = NULL;
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+        sizeof(path))
+        return dm_err_set(err, n, DM_EINVAL, "%s: path too long", dir);
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return DM_OK;
+        return dm_err_set(err, n, DM_EIO, "%s: cannot open: %s", path,
+                          strerror(errno));
+    }
+    dm_buf_init(&b, MAX_CONFIG_FILE);
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (dm_buf_append(&b, chunk, got) != DM_OK) {
+            rc = dm_err_set(err, n, DM_ETOOBIG, "%s: larger than %u bytes",
+                            path, MAX_CONFIG_FILE);
+            goto out;
+        }
+    }
+    if (ferror(f)) {
+        rc = dm_err_set(err, n, DM_EIO, "%s: read error", path);
+        goto out;
+    }
+    *out = json_loadb(dm_buf_str(&b), b.len, 0, &jerr);
+    if (*out == NULL)
+        rc = dm_err_set(err, n, DM_EPARSE, "%s:%d: %s", path, jerr.line,
+                        jerr.text);
+    else if (!json_is_object(*out))
+        rc = dm_err_set(err, n, DM_EPARSE, "%s:1: not a JSON object", path);
+out:
+    if (rc != DM_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    dm_buf_cleanup(&b);
+    fclose(f);
+    return rc;
+}
+
+/* Reads do_lower_case and max_seq_length from the model directory. */
+static int read_model_config(const char *dir, bool *lower, long *max_len,
+                             char *err, size_t n)
+{
+    json_t *cfg = NULL, *v;
+    int rc;
+
+    *lower = true;
+    *max_len = DEFAULT_MAX_LENGTH;
+    rc = read_json(dir, "tokenizer_config.json", &cfg, err, n);
+    if (rc != DM_OK)
+        return rc;
+    v = json_object_get(cfg, "do_lower_case");
+    if (v != NULL && !json_is_boolean(v))
+        rc = dm_err_set(err, n, DM_EMODEL,
+                        "%s/tokenizer_config.json: do_lower_case: must be "
+                        "true or false",
+                        dir);
+    else if (v != NULL)
+        *lower = json_is_true(v);
+    json_decref(cfg);
+    if (rc != DM_OK)
+        return rc;
+
+    /* its "do_lower_case" is sentence-transformers' own, not the
+     * tokenizer's, so only max_seq_length is read here */
+    rc = read_json(dir, "sentence_bert_config.json", &cfg, err, n);
+    if (rc != DM_OK)
+        return rc;
+    v = json_object_get(cfg, "max_seq_length");
+    if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 2 ||
+                      json_integer_value(v) > MAX_LENGTH))
+        rc = dm_err_set(err, n, DM_EMODEL,
+                        "%s/sentence_bert_config.json: max_seq_length: must "
+                        "be an integer from 2 to %d",
+                        dir, MAX_LENGTH);
+    else if (v != NULL)
+        *max_len = (long)json_integer_value(v);
+    json_decref(cfg);
+    return rc;
+}
+
+/* The text of one --jsonl line (borrowed from *obj, which the caller
+ * frees), or an error naming the line. */
+static int jsonl_text(const dm_lines_t *lr, const char *line, size_t len,
+                      json_t **obj, const char **text, size_t *tlen, char *err,
+                      size_t n)
+{
+    json_error_t jerr;
+    json_t *t;
+
+    *obj = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
+    if (*obj == NULL)
+        return dm_err_set(err, n, DM_EPARSE, "%s:%zu: invalid JSON: %s",
+                          lr->name, lr->lineno, jerr.text);
+    t = json_object_get(*obj, "text");
+    if (!json_is_string(t))
+        return dm_err_set(err, n, DM_EPARSE,
+                          "%s:%zu: expected an object with a \"text\" string",
+                          lr->name, lr->lineno);
+    *text = json_string_value(t);
+    *tlen = json_string_length(t);
+    return DM_OK;
+}
+
+static int print_ids(dm_buf_t *out, const int32_t *ids, size_t n)
+{
+    dm_buf_reset(out);
+    if (dm_buf_puts(out, "[") != DM_OK)
+        return DM_ETOOBIG;
+    for (size_t k = 0; k < n; k++)
+        if (dm_buf_printf(out, k ? ",%d" : "%d", (int)ids[k]) != DM_OK)
+            return DM_ETOOBIG;
+    if (dm_buf_puts(out, "]\n") != DM_OK)
+        return DM_ETOOBIG;
+    if (fwrite(out->data, 1, out->len, stdout) != out->len)
+        return DM_EIO;
+    return DM_OK;
+}
+
+int dm_cli_tokenize(int argc, char **argv)
+{
+    char err[DM_ERRBUF_SIZE] = "";
+    char vocab[PATH_LEN];
+    struct options o;
+    dm_tokenizer_t *tok = NULL;
+    dm_lines_t lr;
+    bool lines_open = false, lower;
+    long max_len;
+    int32_t *ids = NULL;
+    dm_buf_t out;
+    int exit_code, rc;
+
+    exit_code = parse_args(argc, argv, &o);
+    if (exit_code >= 0)
+        return exit_code;
+    dm_buf_init(&out, (size_t)MAX_LENGTH * 12 + 4);
+
+    exit_code = DM_EXIT_FAILURE;
+    rc = read_model_config(o.model_path, &lower, &max_len, err, sizeof(err));
+    if (rc != DM_OK)
+        goto out;
+    if (o.max_length > 0)
+        max_len = o.max_length;
+    if ((size_t)snprintf(vocab, sizeof(vocab), "%s/vocab.txt", o.model_path) >=
+        sizeof(vocab)) {
+        rc = dm_err_set(err, sizeof(err), DM_EINVAL, "%s: path too long",
+                        o.model_path);
+        goto out;
+    }
+    rc = dm_tokenizer_load(vocab, lower, &tok, err, sizeof(err));
+    if (rc != DM_OK)
+        goto out;
+    ids = dm_mallocarray((size_t)max_len, sizeof(int32_t));
+
+    exit_code = DM_EXIT_USAGE;
+    rc = dm_lines_open(&lr, o.input, MAX_LINE, err, sizeof(err));
+    if (rc != DM_OK)
+        goto out;
+    lines_open = true;
+    for (;;) {
+        const char *line, *text;
+        size_t len, tlen, n = 0;
+        json_t *obj = NULL;
+
+        rc = dm_lines_next(&lr, &line, &len, err, sizeof(err));
+        if (rc <= 0)
+            break;
+        text = line;
+        tlen = len;
+        if (o.jsonl)
+            rc = jsonl_text(&lr, line, len, &obj, &text, &tlen, err,
+                            sizeof(err));
+        if (rc >= 0)
+            rc = dm_tokenizer_encode(tok, text, tlen, ids, (size_t)max_len, &n);
+        json_decref(obj);
+        if (rc < 0)
+            goto out;
+        rc = print_ids(&out, ids, n);
+        if (rc != DM_OK) {
+            exit_code = DM_EXIT_FAILURE;
+            dm_err_set(err, sizeof(err), rc, "writing standard output failed");
+            goto out;
+        }
+    }
+    if (rc < 0)
+        goto out;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        exit_code = DM_EXIT_FAILURE;
+        rc = dm_err_set(err, sizeof(err), DM_EIO,
+                        "writing standard output failed");
+        goto out;
+    }
+    exit_code = DM_EXIT_OK;
+out:
+    if (exit_code != DM_EXIT_OK) {
+        fflush(stdout);
+        fprintf(stderr, "driftmon: error: %s\n",
+                err[0] ? err : dm_strerror(rc));
+    }
+    if (lines_open)
+        dm_lines_close(&lr);
+    dm_free(ids);
+    dm_buf_cleanup(&out);
+    dm_tokenizer_free(tok);
+    return exit_code;
+}
