@@ -6,8 +6,10 @@
  * After parsing, "${VAR}" and "${VAR:-default}" in string values are
  * replaced from the environment (never before parsing, so an environment
  * value cannot inject YAML); an unset variable without a default is an
- * error.  Then every value is bounds-checked.  Unknown keys and wrong
- * types are rejected.  Every error names the file, the line and the key
+ * error.  A ${VAR} in a number, bool or enum value is expanded too and
+ * the result must then be a valid value of that type (so it cannot carry
+ * YAML either).  Then every value is bounds-checked.  Unknown keys and
+ * wrong types are rejected.  Every error names the file, the line and the key
  * path: "drift-monitor.yaml:12: thresholds.kl_threshold: must be > 0".
  *
  * Keys flagged secret (alerts.slack.webhook_url, database.url,
@@ -29,6 +31,11 @@
 
 #include "common/error.h"
 
+/* Largest config file accepted, in bytes. */
+#define DM_CONFIG_MAX_BYTES (1024 * 1024)
+/* Longest string value accepted (after ${VAR} expansion), in bytes. */
+#define DM_CONFIG_MAX_STRING 4096
+
 typedef enum dm_kl_estimator {
     DM_KL_ESTIMATOR_EXCESS = 0, /* effect = kl_excess (default) */
     DM_KL_ESTIMATOR_RAW = 1     /* effect = raw kl_divergence (seed) */
@@ -48,13 +55,13 @@ typedef struct dm_config_monitoring {
 } dm_config_monitoring_t;
 
 typedef struct dm_config_embeddings {
-    char *model;        /* "sentence-transformers/all-MiniLM-L6-v2" */
-    char *model_path;   /* "models/all-MiniLM-L6-v2" */
+    char *model;         /* "sentence-transformers/all-MiniLM-L6-v2" */
+    char *model_path;    /* "models/all-MiniLM-L6-v2" */
     uint32_t batch_size; /* 32 */
     uint32_t dimension;  /* 384 */
     uint32_t bins;       /* 50 */
     dm_kl_estimator_t kl_estimator; /* excess */
-    uint32_t threads;    /* 0 = all cores */
+    uint32_t threads;               /* 0 = all cores */
 } dm_config_embeddings_t;
 
 typedef struct dm_config_significance {
@@ -64,19 +71,19 @@ typedef struct dm_config_significance {
 } dm_config_significance_t;
 
 typedef struct dm_config_intents {
-    char **categories;          /* code reasoning general debug documentation */
+    char **categories; /* code reasoning general debug documentation */
     unsigned categories_count;
     uint32_t min_samples_per_intent; /* 10 */
 } dm_config_intents_t;
 
 typedef struct dm_config_slack {
-    bool enabled;            /* true */
-    char *webhook_url;       /* SECRET; "${SLACK_WEBHOOK_URL:-}" */
-    char *channel;           /* "#drift-alerts" */
-    char **mention_users;    /* [] */
+    bool enabled;         /* true */
+    char *webhook_url;    /* SECRET; "${SLACK_WEBHOOK_URL:-}" */
+    char *channel;        /* "#drift-alerts" */
+    char **mention_users; /* [] */
     unsigned mention_users_count;
-    double timeout_seconds;  /* 10 */
-    uint32_t max_retries;    /* 3 */
+    double timeout_seconds; /* 10 */
+    uint32_t max_retries;   /* 3 */
 } dm_config_slack_t;
 
 typedef struct dm_config_alerts {
@@ -116,9 +123,9 @@ typedef struct dm_config_database {
 } dm_config_database_t;
 
 typedef struct dm_config_api {
-    char *host;             /* bind address "0.0.0.0" */
-    uint32_t port;          /* 8004 */
-    char *token;            /* SECRET; "" = no auth */
+    char *host;              /* bind address "0.0.0.0" */
+    uint32_t port;           /* 8004 */
+    char *token;             /* SECRET; "" = no auth */
     uint64_t max_body_bytes; /* 10 MiB */
 } dm_config_api_t;
 
@@ -162,5 +169,27 @@ void dm_config_dump(const dm_config_t *cfg, FILE *f);
 size_t dm_config_key_count(void);
 const char *dm_config_key_path(size_t i);
 bool dm_config_key_secret(size_t i);
+
+/*
+ * Finds the key with dotted path (e.g. "thresholds.kl_threshold") and
+ * stores its index in *idx.  Returns DM_OK or DM_ENOTFOUND.
+ */
+int dm_config_key_find(const char *path, size_t *idx) DM_MUSTCHECK;
+
+/* The built-in default of key i as written in YAML (before ${VAR}). */
+const char *dm_config_key_default(size_t i);
+
+/* A one-line description of key i (the same text as the docs). */
+const char *dm_config_key_doc(size_t i);
+
+/*
+ * Writes the value of key i in cfg as a YAML value (quoted string, number,
+ * true/false, flow list) into buf (NUL-terminated).  A secret key gives
+ * "<redacted>" when set and "" when empty, never its value.  Returns
+ * DM_OK, DM_EINVAL for a bad index or DM_ETOOBIG when buf is too small
+ * (buf then holds a truncated value).  Thread-safe for a loaded config.
+ */
+int dm_config_key_format(const dm_config_t *cfg, size_t i, char *buf,
+                         size_t n) DM_MUSTCHECK;
 
 #endif

@@ -218,7 +218,7 @@ int dm_analysis_to_json(const dm_analysis_t *a, json_t *o)
     rc |= set(o, "settings",
               json_pack("{s:s, s:I, s:I, s:f, s:I}", "kl_estimator",
                         a->estimator == DM_KL_ESTIMATOR_RAW ? "raw" : "excess",
-                        (json_int_t)a->bins, "permutations",
+                        "bins", (json_int_t)a->bins, "permutations",
                         (json_int_t)a->permutations, "alpha", a->alpha,
                         "embedding_dim", (json_int_t)a->dim));
     return rc == DM_OK ? DM_OK : DM_ENOMEM;

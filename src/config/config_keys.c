@@ -1,0 +1,680 @@
+/*
+ * config_keys.c - the one declarative schema of the configuration.
+ *
+ * Two static tables describe every key, side by side in this file:
+ * dm_cfg_keys[] (one entry per key: path, C type, offset, default,
+ * bounds, SECRET flag, check, one-line doc), which drives defaults,
+ * validation, the secret flag, dm_config_dump() and the key listing
+ * used by the docs test; and the libcyaml schema (one field per key),
+ * which does the actual loading into dm_config_t.  test_config.c loads
+ * a file that sets every key to a non-default value and compares each
+ * key through both, so the two tables cannot drift apart unnoticed.
+ *
+ * Also here: the strict scalar syntax shared by the libyaml pass and the
+ * defaults, and the typed accessors of a key's field.
+ */
+#include "config/config_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/alloc.h"
+
+_Static_assert(sizeof(dm_kl_estimator_t) == sizeof(int),
+               "CFG_ENUM fields are stored as int");
+
+#define F(field) offsetof(dm_config_t, field)
+#define STRMAX   DM_CONFIG_MAX_STRING
+#define NUM(path, type, field, def, min, max, flags, doc)                      \
+    {                                                                          \
+        path, type, F(field), 0, def, min, max, flags, CHK_NONE, NULL, doc     \
+    }
+#define STR(path, field, def, min, max, flags, check, choices, doc)            \
+    {                                                                          \
+        path, CFG_STRING, F(field), 0, def, min, max, flags, check, choices,   \
+            doc                                                                \
+    }
+#define ENUM(path, field, def, choices, doc)                                   \
+    {                                                                          \
+        path, CFG_ENUM, F(field), 0, def, 0, 0, 0, CHK_CHOICE, choices, doc    \
+    }
+#define LIST(path, field, def, min, max, check, doc)                           \
+    {                                                                          \
+        path, CFG_LIST, F(field), F(field##_count), def, min, max, 0, check,   \
+            NULL, doc                                                          \
+    }
+
+#define GT     CFG_MIN_EXCL
+#define LT     CFG_MAX_EXCL
+#define SECRET CFG_SECRET
+
+/*
+ * Every key, grouped by section (dm_config_dump() prints them in this
+ * order).  Bounds: numbers [min, max] (GT/LT make an end open), strings
+ * min..max bytes, lists min..max items.
+ */
+const struct cfg_key dm_cfg_keys[] = {
+    NUM("thresholds.kl_threshold", CFG_DOUBLE, thresholds.kl_threshold, "0.1",
+        0, 100, GT,
+        "semantic drift fires when the KL effect size is above this"),
+    NUM("thresholds.psi_threshold", CFG_DOUBLE, thresholds.psi_threshold, "0.2",
+        0, 100, GT, "intent drift fires when the PSI is above this"),
+    NUM("thresholds.accuracy_min", CFG_DOUBLE, thresholds.accuracy_min, "0.75",
+        0, 1, GT | LT,
+        "quality drift fires when the current accuracy is below this"),
+
+    NUM("monitoring.sliding_window_days", CFG_U32,
+        monitoring.sliding_window_days, "7", 1, 365, 0,
+        "length of the current window and of the baseline window, in days"),
+    NUM("monitoring.check_interval_hours", CFG_DOUBLE,
+        monitoring.check_interval_hours, "6", 0, 8760, GT,
+        "hours between two background checks"),
+    NUM("monitoring.min_samples", CFG_U32, monitoring.min_samples, "100", 1,
+        1000000, 0, "fewer rows than this in either window: insufficient_data"),
+    NUM("monitoring.max_samples_per_window", CFG_U32,
+        monitoring.max_samples_per_window, "5000", 1, 1000000, 0,
+        "rows embedded per window at most (a deterministic sample above "
+        "that); must be >= min_samples"),
+
+    STR("embeddings.model", embeddings.model,
+        "sentence-transformers/all-MiniLM-L6-v2", 1, STRMAX, 0, CHK_NONE, NULL,
+        "the embedder: a BERT sentence-transformers model name, or hashing"),
+    STR("embeddings.model_path", embeddings.model_path,
+        "models/all-MiniLM-L6-v2", 0, STRMAX, 0, CHK_NONE, NULL,
+        "directory holding the model files (config.json, "
+        "model.safetensors, vocab.txt, ...)"),
+    NUM("embeddings.batch_size", CFG_U32, embeddings.batch_size, "32", 1, 4096,
+        0, "texts encoded per batch"),
+    NUM("embeddings.dimension", CFG_U32, embeddings.dimension, "384", 1, 16384,
+        0,
+        "embedding dimension (checked against the model; the bucket "
+        "count of the hashing embedder)"),
+    NUM("embeddings.bins", CFG_U32, embeddings.bins, "50", 2, 1000, 0,
+        "histogram bins per embedding dimension for KL"),
+    ENUM("embeddings.kl_estimator", embeddings.kl_estimator, "excess",
+         "excess|raw",
+         "effect size compared with kl_threshold: KL in excess of its "
+         "permutation null (excess) or the raw KL (raw)"),
+    NUM("embeddings.threads", CFG_U32, embeddings.threads, "0", 0, 1024, 0,
+        "encoder threads; 0 = one per core"),
+
+    NUM("significance.alpha", CFG_DOUBLE, significance.alpha, "0.05", 0, 1,
+        GT | LT, "a signal fires only when its p-value is below this"),
+    NUM("significance.permutations", CFG_U32, significance.permutations, "200",
+        0, 100000, 0,
+        "permutations of the null distribution; 0 = significance testing off"),
+    NUM("significance.seed", CFG_U64, significance.seed, "42", 0,
+        18446744073709551615.0, 0,
+        "seed of the permutation RNG (results are reproducible)"),
+
+    LIST("intents.categories", intents.categories,
+         "code reasoning general debug documentation", 1, 256, CHK_LABEL,
+         "intent labels tracked by PSI (case-insensitive); any other label "
+         "counts as the implicit category other"),
+    NUM("intents.min_samples_per_intent", CFG_U32,
+        intents.min_samples_per_intent, "10", 0, 1000000, 0,
+        "a category with fewer rows (both windows together) is merged into "
+        "other"),
+
+    NUM("alerts.enabled", CFG_BOOL, alerts.enabled, "true", 0, 1, 0,
+        "send alerts at all"),
+    NUM("alerts.repeat_hours", CFG_DOUBLE, alerts.repeat_hours, "24", 0, 8760,
+        0,
+        "no repeat of an alert of the same or a lower severity within this "
+        "many hours"),
+    NUM("alerts.slack.enabled", CFG_BOOL, alerts.slack.enabled, "true", 0, 1, 0,
+        "send alerts to Slack (needs webhook_url)"),
+    STR("alerts.slack.webhook_url", alerts.slack.webhook_url,
+        "${SLACK_WEBHOOK_URL:-}", 0, STRMAX, SECRET, CHK_URL, NULL,
+        "Slack incoming webhook URL; empty = no Slack messages"),
+    STR("alerts.slack.channel", alerts.slack.channel, "#drift-alerts", 0, 80, 0,
+        CHK_NONE, NULL, "channel named in the message"),
+    LIST("alerts.slack.mention_users", alerts.slack.mention_users, "", 0, 50,
+         CHK_LABEL, "Slack user ids mentioned on critical alerts"),
+    NUM("alerts.slack.timeout_seconds", CFG_DOUBLE,
+        alerts.slack.timeout_seconds, "10", 0, 300, GT,
+        "timeout of one webhook request, in seconds"),
+    NUM("alerts.slack.max_retries", CFG_U32, alerts.slack.max_retries, "3", 0,
+        10, 0, "retries after a network error, a 429 or a 5xx"),
+
+    NUM("fine_tuning.auto_trigger", CFG_BOOL, fine_tuning.auto_trigger, "true",
+        0, 1, 0, "ask the Learning Engine to fine-tune when drift is found"),
+    STR("fine_tuning.learning_engine_url", fine_tuning.learning_engine_url,
+        "${LEARNING_ENGINE_URL:-http://learning-engine:8003}", 0, STRMAX, 0,
+        CHK_URL, NULL, "base URL of the Learning Engine (POST {url}/train)"),
+    NUM("fine_tuning.min_drift_score", CFG_DOUBLE, fine_tuning.min_drift_score,
+        "0.3", 0, 1000, 0, "combined drift score needed to trigger"),
+    NUM("fine_tuning.cooldown_hours", CFG_DOUBLE, fine_tuning.cooldown_hours,
+        "168", 0, 87600, 0,
+        "hours since the last successful trigger before the next one"),
+    NUM("fine_tuning.timeout_seconds", CFG_DOUBLE, fine_tuning.timeout_seconds,
+        "30", 0, 600, GT, "timeout of the trigger request, in seconds"),
+
+    STR("database.backend", database.backend, "sqlite", 1, 16, 0, CHK_CHOICE,
+        "sqlite|postgres", "store backend: sqlite or postgres"),
+    STR("database.path", database.path, "driftmon.db", 0, STRMAX, 0, CHK_NONE,
+        NULL, "SQLite database file (sqlite backend)"),
+    STR("database.url", database.url, "", 0, STRMAX, SECRET, CHK_NONE, NULL,
+        "PostgreSQL conninfo or postgres:// URL; empty = use host, port, "
+        "name, user and password"),
+    STR("database.host", database.host, "${POSTGRES_HOST:-localhost}", 0, 255,
+        0, CHK_NONE, NULL, "PostgreSQL host"),
+    NUM("database.port", CFG_U32, database.port, "${POSTGRES_PORT:-5432}", 1,
+        65535, 0, "PostgreSQL port"),
+    STR("database.name", database.name, "${POSTGRES_DB:-driftmon}", 0, 63, 0,
+        CHK_NONE, NULL, "PostgreSQL database name"),
+    STR("database.user", database.user, "${POSTGRES_USER:-driftmon}", 0, 63, 0,
+        CHK_NONE, NULL, "PostgreSQL user"),
+    STR("database.password", database.password, "${POSTGRES_PASSWORD:-}", 0,
+        STRMAX, SECRET, CHK_NONE, NULL, "PostgreSQL password"),
+    STR("database.feedback.table", database.feedback.table, "feedback", 1, 127,
+        0, CHK_TABLE, NULL, "table of feedback rows (table or schema.table)"),
+    STR("database.feedback.id_column", database.feedback.id_column, "id", 1, 63,
+        0, CHK_IDENT, NULL, "column: unique row id"),
+    STR("database.feedback.query_column", database.feedback.query_column,
+        "query", 1, 63, 0, CHK_IDENT, NULL, "column: the user's query"),
+    STR("database.feedback.response_column", database.feedback.response_column,
+        "response", 1, 63, 0, CHK_IDENT, NULL, "column: the model's response"),
+    STR("database.feedback.intent_column", database.feedback.intent_column,
+        "intent", 1, 63, 0, CHK_IDENT, NULL, "column: the intent label"),
+    STR("database.feedback.positive_column", database.feedback.positive_column,
+        "positive", 1, 63, 0, CHK_IDENT, NULL,
+        "column: whether the user rated the answer positive"),
+    STR("database.feedback.timestamp_column",
+        database.feedback.timestamp_column, "created_at", 1, 63, 0, CHK_IDENT,
+        NULL, "column: when the row was written"),
+
+    STR("api.host", api.host, "0.0.0.0", 1, 255, 0, CHK_NONE, NULL,
+        "address the HTTP API listens on"),
+    NUM("api.port", CFG_U32, api.port, "8004", 1, 65535, 0,
+        "port the HTTP API listens on"),
+    STR("api.token", api.token, "${DRIFTMON_API_TOKEN:-}", 0, STRMAX, SECRET,
+        CHK_NONE, NULL,
+        "bearer token required by the mutating endpoints; empty = no auth"),
+    NUM("api.max_body_bytes", CFG_U64, api.max_body_bytes, "10485760", 1024,
+        1073741824, 0, "largest request body accepted, in bytes"),
+
+    STR("logging.level", logging.level, "info", 1, 16, 0, CHK_CHOICE,
+        "debug|info|warn|error", "lowest level logged"),
+};
+
+const size_t dm_cfg_nkeys = sizeof(dm_cfg_keys) / sizeof(dm_cfg_keys[0]);
+
+/* ---- the libcyaml schema: every key optional, strings on the heap ---- */
+
+#define OPT                       CYAML_FLAG_OPTIONAL
+#define C_DBL(key, type, member)  CYAML_FIELD_FLOAT(key, OPT, type, member)
+#define C_U(key, type, member)    CYAML_FIELD_UINT(key, OPT, type, member)
+#define C_BOOL(key, type, member) CYAML_FIELD_BOOL(key, OPT, type, member)
+#define C_STR(key, type, member)                                               \
+    CYAML_FIELD_STRING_PTR(key, OPT, type, member, 0, CYAML_UNLIMITED)
+#define C_LIST(key, type, member)                                              \
+    CYAML_FIELD_SEQUENCE(key, CYAML_FLAG_POINTER | OPT, type, member,          \
+                         &string_entry, 0, CYAML_UNLIMITED)
+#define C_MAP(key, type, member, fields)                                       \
+    CYAML_FIELD_MAPPING(key, OPT, type, member, fields)
+
+static const cyaml_schema_value_t string_entry = {
+    CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
+};
+
+/* Same names and order as "excess|raw" in dm_cfg_keys[]. */
+static const cyaml_strval_t kl_estimator_names[] = {
+    {"excess", DM_KL_ESTIMATOR_EXCESS},
+    {"raw", DM_KL_ESTIMATOR_RAW},
+};
+
+static const cyaml_schema_field_t thresholds_fields[] = {
+    C_DBL("kl_threshold", dm_config_thresholds_t, kl_threshold),
+    C_DBL("psi_threshold", dm_config_thresholds_t, psi_threshold),
+    C_DBL("accuracy_min", dm_config_thresholds_t, accuracy_min),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t monitoring_fields[] = {
+    C_U("sliding_window_days", dm_config_monitoring_t, sliding_window_days),
+    C_DBL("check_interval_hours", dm_config_monitoring_t, check_interval_hours),
+    C_U("min_samples", dm_config_monitoring_t, min_samples),
+    C_U("max_samples_per_window", dm_config_monitoring_t,
+        max_samples_per_window),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t embeddings_fields[] = {
+    C_STR("model", dm_config_embeddings_t, model),
+    C_STR("model_path", dm_config_embeddings_t, model_path),
+    C_U("batch_size", dm_config_embeddings_t, batch_size),
+    C_U("dimension", dm_config_embeddings_t, dimension),
+    C_U("bins", dm_config_embeddings_t, bins),
+    CYAML_FIELD_ENUM("kl_estimator", OPT | CYAML_FLAG_STRICT,
+                     dm_config_embeddings_t, kl_estimator, kl_estimator_names,
+                     CYAML_ARRAY_LEN(kl_estimator_names)),
+    C_U("threads", dm_config_embeddings_t, threads),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t significance_fields[] = {
+    C_DBL("alpha", dm_config_significance_t, alpha),
+    C_U("permutations", dm_config_significance_t, permutations),
+    C_U("seed", dm_config_significance_t, seed), CYAML_FIELD_END};
+
+static const cyaml_schema_field_t intents_fields[] = {
+    C_LIST("categories", dm_config_intents_t, categories),
+    C_U("min_samples_per_intent", dm_config_intents_t, min_samples_per_intent),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t slack_fields[] = {
+    C_BOOL("enabled", dm_config_slack_t, enabled),
+    C_STR("webhook_url", dm_config_slack_t, webhook_url),
+    C_STR("channel", dm_config_slack_t, channel),
+    C_LIST("mention_users", dm_config_slack_t, mention_users),
+    C_DBL("timeout_seconds", dm_config_slack_t, timeout_seconds),
+    C_U("max_retries", dm_config_slack_t, max_retries),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t alerts_fields[] = {
+    C_BOOL("enabled", dm_config_alerts_t, enabled),
+    C_DBL("repeat_hours", dm_config_alerts_t, repeat_hours),
+    C_MAP("slack", dm_config_alerts_t, slack, slack_fields), CYAML_FIELD_END};
+
+static const cyaml_schema_field_t fine_tuning_fields[] = {
+    C_BOOL("auto_trigger", dm_config_fine_tuning_t, auto_trigger),
+    C_STR("learning_engine_url", dm_config_fine_tuning_t, learning_engine_url),
+    C_DBL("min_drift_score", dm_config_fine_tuning_t, min_drift_score),
+    C_DBL("cooldown_hours", dm_config_fine_tuning_t, cooldown_hours),
+    C_DBL("timeout_seconds", dm_config_fine_tuning_t, timeout_seconds),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t feedback_fields[] = {
+    C_STR("table", dm_config_feedback_table_t, table),
+    C_STR("id_column", dm_config_feedback_table_t, id_column),
+    C_STR("query_column", dm_config_feedback_table_t, query_column),
+    C_STR("response_column", dm_config_feedback_table_t, response_column),
+    C_STR("intent_column", dm_config_feedback_table_t, intent_column),
+    C_STR("positive_column", dm_config_feedback_table_t, positive_column),
+    C_STR("timestamp_column", dm_config_feedback_table_t, timestamp_column),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t database_fields[] = {
+    C_STR("backend", dm_config_database_t, backend),
+    C_STR("path", dm_config_database_t, path),
+    C_STR("url", dm_config_database_t, url),
+    C_STR("host", dm_config_database_t, host),
+    C_U("port", dm_config_database_t, port),
+    C_STR("name", dm_config_database_t, name),
+    C_STR("user", dm_config_database_t, user),
+    C_STR("password", dm_config_database_t, password),
+    C_MAP("feedback", dm_config_database_t, feedback, feedback_fields),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t api_fields[] = {
+    C_STR("host", dm_config_api_t, host), C_U("port", dm_config_api_t, port),
+    C_STR("token", dm_config_api_t, token),
+    C_U("max_body_bytes", dm_config_api_t, max_body_bytes), CYAML_FIELD_END};
+
+static const cyaml_schema_field_t logging_fields[] = {
+    C_STR("level", dm_config_logging_t, level), CYAML_FIELD_END};
+
+static const cyaml_schema_field_t top_fields[] = {
+    C_MAP("thresholds", dm_config_t, thresholds, thresholds_fields),
+    C_MAP("monitoring", dm_config_t, monitoring, monitoring_fields),
+    C_MAP("embeddings", dm_config_t, embeddings, embeddings_fields),
+    C_MAP("significance", dm_config_t, significance, significance_fields),
+    C_MAP("intents", dm_config_t, intents, intents_fields),
+    C_MAP("alerts", dm_config_t, alerts, alerts_fields),
+    C_MAP("fine_tuning", dm_config_t, fine_tuning, fine_tuning_fields),
+    C_MAP("database", dm_config_t, database, database_fields),
+    C_MAP("api", dm_config_t, api, api_fields),
+    C_MAP("logging", dm_config_t, logging, logging_fields),
+    CYAML_FIELD_END};
+
+const cyaml_schema_value_t dm_cfg_schema = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, dm_config_t, top_fields),
+};
+
+/*
+ * libcyaml's allocator: plain realloc/free, so that strings allocated by
+ * libcyaml and by this module (defaults, expansions) are interchangeable
+ * and all released by cyaml_free().
+ */
+static void *cyaml_mem_cb(void *ctx, void *ptr, size_t size)
+{
+    (void)ctx;
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, size);
+}
+
+/*
+ * Collects libcyaml's error lines (only reported when libcyaml rejects a
+ * file that the libyaml pass accepted, which would be a bug).  The
+ * schema has no string limits, so no message can carry a string value
+ * and thus no secret.
+ */
+static void cyaml_log_cb(cyaml_log_t level, void *ctx, const char *fmt,
+                         va_list args)
+{
+    dm_buf_t *log = ctx;
+    char line[256];
+
+    if (log == NULL || level < CYAML_LOG_ERROR)
+        return;
+    vsnprintf(line, sizeof(line), fmt, args);
+    for (char *p = line; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    if (dm_buf_puts(log, line) != DM_OK)
+        return; /* the log is capped; the first lines matter most */
+}
+
+void dm_cfg_cyaml_config(cyaml_config_t *cc, dm_buf_t *log)
+{
+    memset(cc, 0, sizeof(*cc));
+    cc->log_fn = cyaml_log_cb;
+    cc->log_ctx = log;
+    cc->mem_fn = cyaml_mem_cb;
+    cc->mem_ctx = NULL;
+    cc->log_level = CYAML_LOG_ERROR;
+    /* No CYAML_CFG_IGNORE_UNKNOWN_KEYS: unknown keys are errors. */
+    cc->flags = CYAML_CFG_NO_ALIAS;
+}
+
+/* ---- key lookup and field access ---- */
+
+long dm_cfg_key_index(const char *path, size_t len)
+{
+    for (size_t i = 0; i < dm_cfg_nkeys; i++)
+        if (strlen(dm_cfg_keys[i].path) == len &&
+            memcmp(dm_cfg_keys[i].path, path, len) == 0)
+            return (long)i;
+    return -1;
+}
+
+char **dm_cfg_str(dm_config_t *cfg, const struct cfg_key *k)
+{
+    return (char **)(void *)((char *)cfg + k->off);
+}
+
+char ***dm_cfg_list(dm_config_t *cfg, const struct cfg_key *k, unsigned **count)
+{
+    *count = (unsigned *)(void *)((char *)cfg + k->count_off);
+    return (char ***)(void *)((char *)cfg + k->off);
+}
+
+void dm_cfg_store(dm_config_t *cfg, const struct cfg_key *k,
+                  const union cfg_val *v)
+{
+    void *p = (char *)cfg + k->off;
+
+    switch (k->type) {
+    case CFG_BOOL:
+        *(bool *)p = v->b;
+        break;
+    case CFG_U32:
+        *(uint32_t *)p = v->u32;
+        break;
+    case CFG_U64:
+        *(uint64_t *)p = v->u64;
+        break;
+    case CFG_DOUBLE:
+        *(double *)p = v->d;
+        break;
+    case CFG_ENUM:
+        *(int *)p = v->e;
+        break;
+    case CFG_STRING:
+    case CFG_LIST:
+        break;
+    }
+}
+
+/* ---- the strict scalar syntax ---- */
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Decimal digits only, no sign, no leading zero (010 is not octal 8). */
+static bool uint_syntax(const char *s)
+{
+    size_t i = 0;
+
+    while (is_digit(s[i]))
+        i++;
+    return i > 0 && s[i] == '\0' && !(s[0] == '0' && i > 1);
+}
+
+/* [-+]? (digits [. digits?] | . digits) ([eE] [-+]? digits)? */
+static bool float_syntax(const char *s)
+{
+    size_t i = 0, mant = 0;
+
+    if (s[i] == '-' || s[i] == '+')
+        i++;
+    while (is_digit(s[i])) {
+        i++;
+        mant++;
+    }
+    if (s[i] == '.') {
+        i++;
+        while (is_digit(s[i])) {
+            i++;
+            mant++;
+        }
+    }
+    if (mant == 0)
+        return false;
+    if (s[i] == 'e' || s[i] == 'E') {
+        size_t exp = 0;
+
+        i++;
+        if (s[i] == '-' || s[i] == '+')
+            i++;
+        while (is_digit(s[i])) {
+            i++;
+            exp++;
+        }
+        if (exp == 0)
+            return false;
+    }
+    return s[i] == '\0';
+}
+
+/* A bound as text: integers exactly (UINT64_MAX too), else %.15g. */
+static const char *bound_text(const struct cfg_key *k, double b, char *buf,
+                              size_t n)
+{
+    if (k->type == CFG_U64 && b >= 18446744073709551615.0)
+        snprintf(buf, n, "%" PRIu64, UINT64_MAX);
+    else
+        snprintf(buf, n, "%.15g", b);
+    return buf;
+}
+
+int dm_cfg_check_bounds(const struct cfg_key *k, double v, char *why, size_t n)
+{
+    bool gt = (k->flags & CFG_MIN_EXCL) != 0;
+    bool lt = (k->flags & CFG_MAX_EXCL) != 0;
+    char b[32];
+
+    if (gt ? !(v > k->min) : !(v >= k->min))
+        return dm_err_set(why, n, DM_ECONFIG, "must be %s %s",
+                          gt ? ">" : ">=", bound_text(k, k->min, b, sizeof(b)));
+    if (lt ? !(v < k->max) : !(v <= k->max))
+        return dm_err_set(why, n, DM_ECONFIG, "must be %s %s",
+                          lt ? "<" : "<=", bound_text(k, k->max, b, sizeof(b)));
+    return DM_OK;
+}
+
+static int parse_bool(const char *s, union cfg_val *out, char *why, size_t n)
+{
+    /* The same words mean the same to libcyaml (which reads any other
+     * word as true, hence the strict list here). */
+    static const struct {
+        const char *word;
+        bool val;
+    } words[] = {{"true", true}, {"false", false}, {"yes", true},
+                 {"no", false},  {"on", true},     {"off", false}};
+
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strcasecmp(s, words[i].word) == 0) {
+            out->b = words[i].val;
+            return DM_OK;
+        }
+    return dm_err_set(why, n, DM_ECONFIG, "must be true or false");
+}
+
+static int parse_uint(const struct cfg_key *k, const char *s,
+                      union cfg_val *out, char *why, size_t n)
+{
+    unsigned long long v;
+    int rc;
+
+    if (s[0] == '-' && is_digit(s[1]))
+        return dm_err_set(why, n, DM_ECONFIG, "must not be negative");
+    if (!uint_syntax(s))
+        return dm_err_set(why, n, DM_ECONFIG,
+                          "must be a whole number (decimal digits, no "
+                          "leading zero)");
+    errno = 0;
+    v = strtoull(s, NULL, 10);
+    if (errno == ERANGE || (k->type == CFG_U32 && v > UINT32_MAX)) {
+        char b[32];
+
+        return dm_err_set(why, n, DM_ECONFIG, "must be <= %s",
+                          bound_text(k, k->max, b, sizeof(b)));
+    }
+    rc = dm_cfg_check_bounds(k, (double)v, why, n);
+    if (rc != DM_OK)
+        return rc;
+    if (k->type == CFG_U32)
+        out->u32 = (uint32_t)v;
+    else
+        out->u64 = (uint64_t)v;
+    return DM_OK;
+}
+
+static int parse_double(const struct cfg_key *k, const char *s,
+                        union cfg_val *out, char *why, size_t n)
+{
+    double v;
+
+    if (!float_syntax(s))
+        return dm_err_set(why, n, DM_ECONFIG, "must be a number");
+    errno = 0;
+    v = strtod(s, NULL);
+    /* libcyaml rejects ERANGE (overflow and underflow) too. */
+    if (errno == ERANGE || !isfinite(v))
+        return dm_err_set(why, n, DM_ECONFIG, "is out of range");
+    out->d = v;
+    return dm_cfg_check_bounds(k, v, why, n);
+}
+
+/* Index of name in the '|'-separated list, or -1. */
+static int choice_index(const char *choices, const char *name)
+{
+    size_t len = strlen(name);
+    int idx = 0;
+
+    for (const char *p = choices; *p; idx++) {
+        const char *bar = strchr(p, '|');
+        size_t l = bar ? (size_t)(bar - p) : strlen(p);
+
+        if (l == len && memcmp(p, name, len) == 0)
+            return idx;
+        if (bar == NULL)
+            break;
+        p = bar + 1;
+    }
+    return -1;
+}
+
+int dm_cfg_choice_fail(const struct cfg_key *k, char *why, size_t n)
+{
+    char list[128];
+    size_t j = 0;
+
+    for (const char *p = k->choices; *p && j + 3 < sizeof(list); p++) {
+        if (*p == '|') {
+            list[j++] = ',';
+            list[j++] = ' ';
+        } else {
+            list[j++] = *p;
+        }
+    }
+    list[j] = '\0';
+    return dm_err_set(why, n, DM_ECONFIG, "must be one of: %s", list);
+}
+
+int dm_cfg_choice(const struct cfg_key *k, const char *s)
+{
+    return choice_index(k->choices, s);
+}
+
+int dm_cfg_parse_scalar(const struct cfg_key *k, const char *s,
+                        union cfg_val *out, char *why, size_t n)
+{
+    int idx;
+
+    switch (k->type) {
+    case CFG_BOOL:
+        return parse_bool(s, out, why, n);
+    case CFG_U32:
+    case CFG_U64:
+        return parse_uint(k, s, out, why, n);
+    case CFG_DOUBLE:
+        return parse_double(k, s, out, why, n);
+    case CFG_ENUM:
+        idx = choice_index(k->choices, s);
+        if (idx < 0)
+            return dm_cfg_choice_fail(k, why, n);
+        out->e = idx;
+        return DM_OK;
+    case CFG_STRING:
+    case CFG_LIST:
+        break;
+    }
+    return dm_err_set(why, n, DM_EINTERNAL, "not a scalar key");
+}
+
+/* ---- the public key listing ---- */
+
+size_t dm_config_key_count(void)
+{
+    return dm_cfg_nkeys;
+}
+
+const char *dm_config_key_path(size_t i)
+{
+    return i < dm_cfg_nkeys ? dm_cfg_keys[i].path : NULL;
+}
+
+bool dm_config_key_secret(size_t i)
+{
+    return i < dm_cfg_nkeys && (dm_cfg_keys[i].flags & CFG_SECRET) != 0;
+}
+
+const char *dm_config_key_default(size_t i)
+{
+    return i < dm_cfg_nkeys ? dm_cfg_keys[i].def : NULL;
+}
+
+const char *dm_config_key_doc(size_t i)
+{
+    return i < dm_cfg_nkeys ? dm_cfg_keys[i].doc : NULL;
+}
+
+int dm_config_key_find(const char *path, size_t *idx)
+{
+    long i = path ? dm_cfg_key_index(path, strlen(path)) : -1;
+
+    if (i < 0)
+        return DM_ENOTFOUND;
+    *idx = (size_t)i;
+    return DM_OK;
+}
