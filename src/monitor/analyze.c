@@ -228,6 +228,8 @@ static void fmt_p(char *buf, size_t n, bool have, double p)
 {
     if (!have || isnan(p))
         snprintf(buf, n, "%s", "-");
+    else if (p < 1e-4)
+        snprintf(buf, n, "%s", "<0.0001");
     else
         snprintf(buf, n, "%.4f", p);
 }

@@ -1,0 +1,114 @@
+/*
+ * stats_int.h - helpers shared by the files of src/stats/; nothing
+ * outside the module includes this header.
+ */
+#ifndef DM_STATS_STATS_INT_H
+#define DM_STATS_STATS_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/rng.h"
+#include "stats/stats.h"
+
+/* Stream tags, so the KL and PSI tests never share random numbers. */
+#define DM_STATS_STREAM_KL  UINT64_C(0x4b4c2d6e756c6c31) /* "KL-null1" */
+#define DM_STATS_STREAM_PSI UINT64_C(0x5053492d6e756c6c) /* "PSI-null" */
+
+/*
+ * Sums n doubles the way numpy's add.reduce does for a contiguous array
+ * (pairwise summation, 8 accumulators below 128 elements), so that sums
+ * round as in the numpy/scipy reference.
+ */
+double dm_stats_pairwise_sum(const double *a, size_t n);
+
+/*
+ * The pooled rows of both windows binned per dimension, numpy-exact.
+ * Rows 0..nb-1 are the baseline, nb..nb+nc-1 the current window.
+ */
+typedef struct dm_stats_bins {
+    size_t n_rows;
+    size_t dim;
+    unsigned bins;
+    uint16_t *idx;   /* n_rows x dim bin indices, row-major; owned */
+    uint16_t *nbins; /* per dimension: bins, or 1 when degenerate; owned */
+} dm_stats_bins_t;
+
+/*
+ * Validates the values (finite, finite pooled range) and bins every value
+ * of both windows into out (initialised here; release it with
+ * dm_stats_bins_cleanup even on failure).  Returns DM_OK or DM_EINVAL
+ * with a message naming the window, row and dimension.  The caller has
+ * checked the sizes (nb, nc, dim > 0, 2 <= bins <= DM_STATS_MAX_BINS).
+ */
+int dm_stats_bins_compute(const double *baseline, size_t nb,
+                          const double *current, size_t nc, size_t dim,
+                          unsigned bins, dm_stats_bins_t *out, char *errbuf,
+                          size_t errlen);
+void dm_stats_bins_cleanup(dm_stats_bins_t *b);
+
+/*
+ * KL of one dimension exactly as scipy.stats.entropy(Q, P) of the
+ * floored proportions: cq (nq rows) is the baseline histogram, cp (np_
+ * rows) the current one, both nbins long; work holds 3 * nbins doubles.
+ */
+double dm_stats_kl_exact(const uint32_t *cq, size_t nq, const uint32_t *cp,
+                         size_t np_, unsigned nbins, double *work);
+
+/*
+ * Seeds r for permutation index of a test with the given seed and
+ * stream: a pure function of the three, hence independent of which
+ * thread runs the permutation.
+ */
+void dm_stats_perm_seed(dm_rng_t *r, uint64_t seed, uint64_t stream,
+                        uint64_t index);
+
+/*
+ * Draws a uniformly random subset of m of the n indices 0..n-1 (Floyd's
+ * algorithm): sets flags[i] = 1 for each chosen i (flags, n bytes, must
+ * be all 0 on entry) and, when chosen is not NULL, writes the m chosen
+ * indices to it in draw order.  m <= n <= UINT32_MAX.
+ */
+void dm_stats_subset_draw(dm_rng_t *r, uint8_t *flags, size_t n, size_t m,
+                          uint32_t *chosen);
+
+/*
+ * One permutation test run on worker threads.  item computes the
+ * statistic of permutation index with per-worker scratch (from
+ * scratch_new, released by scratch_free); results land in out[index].
+ * Permutations are dealt to workers round-robin, so out does not depend
+ * on the number of threads.
+ */
+typedef struct dm_stats_job {
+    unsigned n;       /* permutations */
+    unsigned threads; /* requested workers (0 = 1) */
+    void *ctx;        /* borrowed, read-only during the run */
+    void *(*scratch_new)(void *ctx);
+    void (*scratch_free)(void *scratch);
+    double (*item)(void *ctx, void *scratch, unsigned index);
+    double *out; /* n results */
+} dm_stats_job_t;
+
+/*
+ * Runs job on min(threads, n, DM_STATS_MAX_THREADS) workers, the calling
+ * thread being one of them.  A worker thread that cannot be created has
+ * its share run by the calling thread, so this cannot fail.
+ */
+void dm_stats_job_run(const dm_stats_job_t *job);
+
+/* Summary of a null distribution against an observed statistic. */
+typedef struct dm_stats_null {
+    double mean;
+    double sd;      /* sample standard deviation, 0 when n < 2 */
+    double p_value; /* (1 + #{null >= observed}) / (1 + n) */
+} dm_stats_null_t;
+
+/*
+ * Summarises n >= 1 null statistics.  "null >= observed" allows a
+ * relative 1e-12 for rounding, so that a permutation equal in exact
+ * arithmetic to the observed assignment counts as a tie.
+ */
+void dm_stats_null_summarise(const double *null, size_t n, double observed,
+                             dm_stats_null_t *out);
+
+#endif
