@@ -22,6 +22,11 @@ static const struct command {
     {"compare", dm_cli_compare,
      "compare --baseline A.jsonl --current B.jsonl [--config F] [--json]"},
     {"check-config", dm_cli_check_config, "check-config FILE [--dump]"},
+    {"tokenize", dm_cli_tokenize,
+     "tokenize [--model-path DIR] [--max-length N] [--jsonl] [FILE|-]"},
+    {"embed", dm_cli_embed,
+     "embed [--model NAME] [--model-path DIR] [--batch-size N] [--threads N] "
+     "[--jsonl] [FILE|-]"},
 };
 
 static void usage(FILE *f)

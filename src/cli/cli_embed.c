@@ -1,0 +1,316 @@
+/*
+ * cli_embed.c - `driftmon embed`: sentence embeddings of texts, one JSON
+ * array of floats per input text on standard output, in input order.
+ *
+ *     driftmon embed [--model NAME] [--model-path DIR] [--batch-size N]
+ *                    [--threads N] [--dimension N] [--max-length N]
+ *                    [--jsonl] [FILE|-]
+ *
+ * Input (FILE, or standard input when absent or "-") is one text per line
+ * (an empty line is an empty text), or with --jsonl one JSON object per
+ * line whose "text" string is the text (blank lines skipped).  --model
+ * hashing needs no files; any other name (default
+ * sentence-transformers/all-MiniLM-L6-v2) loads the BERT model in
+ * --model-path (default models/all-MiniLM-L6-v2).  Floats are printed
+ * with %.9g, enough to round-trip a float.
+ *
+ * Input is read and embedded in chunks of a bounded number of texts and
+ * bytes, so memory stays bounded on any input size.  Progress goes to
+ * standard error only when it is a terminal.  The first bad line stops the run
+ * with "driftmon: error: FILE:LINE: reason" and exit code 2; a model
+ * that cannot be loaded also exits with 2 and the model's message.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/alloc.h"
+#include "common/lines.h"
+#include "embed/embed.h"
+
+#define MAX_LINE        (1u << 20)  /* cap on one input line */
+#define CHUNK_PER_BATCH 16          /* texts per chunk: batch size x this */
+#define CHUNK_BYTES     (16u << 20) /* or this many bytes of text */
+#define MAX_COUNT       1024        /* cap on --batch-size / --threads */
+
+struct options {
+    dm_embedder_opts_t eo;
+    bool jsonl;
+    const char *input;
+};
+
+static const char usage_text[] =
+    "usage: driftmon embed [--model NAME] [--model-path DIR] "
+    "[--batch-size N]\n"
+    "                      [--threads N] [--dimension N] [--max-length N] "
+    "[--jsonl]\n"
+    "                      [FILE|-]\n"
+    "Prints the embedding of each input text as a JSON array, one per "
+    "line.\n"
+    "  --model NAME       hashing, or a BERT model name "
+    "(default " DM_EMBED_DEFAULT_MODEL ")\n"
+    "  --model-path DIR   BERT model directory (default " DM_EMBED_DEFAULT_PATH
+    ")\n"
+    "  --batch-size N     sentences per batch (default 32)\n"
+    "  --threads N        encoder threads (default 1)\n"
+    "  --dimension N      hashing dimension (default 384)\n"
+    "  --max-length N     tokens per text, at most the model's "
+    "max_seq_length\n"
+    "  --jsonl            input lines are JSON objects with a \"text\" "
+    "string\n";
+
+static int usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "driftmon: error: embed: %s: '%s'\n%s", what, arg,
+            usage_text);
+    return DM_EXIT_USAGE;
+}
+
+static bool parse_count(const char *s, size_t min, size_t max, size_t *out)
+{
+    char *end = NULL;
+    unsigned long long v;
+
+    errno = 0;
+    if (s[0] == '-' || s[0] == '\0')
+        return false;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return false;
+    *out = (size_t)v;
+    return true;
+}
+
+/* Returns -1 to go on, or an exit code. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    static const struct {
+        const char *flag;
+        size_t offset, min, max;
+    } counts[] = {
+        {"--batch-size", offsetof(dm_embedder_opts_t, batch_size), 1,
+         MAX_COUNT},
+        {"--threads", offsetof(dm_embedder_opts_t, threads), 1, 64},
+        {"--dimension", offsetof(dm_embedder_opts_t, dimension), 1,
+         DM_EMBED_MAX_HASHING_DIM},
+        {"--max-length", offsetof(dm_embedder_opts_t, max_seq_length), 2,
+         65536},
+    };
+    bool have_input = false;
+
+    memset(o, 0, sizeof(*o));
+    o->eo.model = DM_EMBED_DEFAULT_MODEL;
+    o->eo.model_path = DM_EMBED_DEFAULT_PATH;
+    o->input = "-";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        size_t k, nc = sizeof(counts) / sizeof(counts[0]);
+
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage_text, stdout);
+            return DM_EXIT_OK;
+        }
+        if (strcmp(a, "--jsonl") == 0) {
+            o->jsonl = true;
+            continue;
+        }
+        if (a[0] != '-' || a[1] == '\0') {
+            if (have_input)
+                return usage_error("one input file at most", a);
+            o->input = a;
+            have_input = true;
+            continue;
+        }
+        for (k = 0; k < nc; k++)
+            if (strcmp(a, counts[k].flag) == 0)
+                break;
+        if (k == nc && strcmp(a, "--model") != 0 &&
+            strcmp(a, "--model-path") != 0)
+            return usage_error("unknown option", a);
+        if (i + 1 == argc)
+            return usage_error("option needs a value", a);
+        i++;
+        if (strcmp(a, "--model") == 0) {
+            o->eo.model = argv[i];
+        } else if (strcmp(a, "--model-path") == 0) {
+            o->eo.model_path = argv[i];
+        } else if (!parse_count(
+                       argv[i], counts[k].min, counts[k].max,
+                       (size_t *)(void *)((char *)&o->eo + counts[k].offset))) {
+            char what[96];
+
+            snprintf(what, sizeof(what),
+                     "%s must be an integer from %zu to "
+                     "%zu",
+                     a, counts[k].min, counts[k].max);
+            return usage_error(what, argv[i]);
+        }
+    }
+    return -1;
+}
+
+/* The texts of one chunk: owned copies, since lines are borrowed. */
+struct chunk {
+    char **texts;
+    size_t *lens;
+    size_t n, cap;
+    size_t bytes; /* text bytes held */
+    float *out;
+};
+
+static void chunk_add(struct chunk *c, const char *p, size_t len)
+{
+    c->texts[c->n] = dm_malloc(len + 1);
+    memcpy(c->texts[c->n], p, len);
+    c->texts[c->n][len] = '\0';
+    c->lens[c->n] = len;
+    c->n++;
+    c->bytes += len;
+}
+
+static void chunk_clear(struct chunk *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->texts[i]);
+    c->n = 0;
+    c->bytes = 0;
+}
+
+/* Adds the text of one input line; DM_EPARSE with a message if bad. */
+static int take_line(struct chunk *c, bool jsonl, const char *line, size_t len,
+                     char *err, size_t n)
+{
+    json_error_t jerr;
+    json_t *o, *t;
+    size_t i;
+
+    if (!jsonl) {
+        chunk_add(c, line, len);
+        return DM_OK;
+    }
+    for (i = 0; i < len; i++)
+        if (line[i] != ' ' && line[i] != '\t')
+            break;
+    if (i == len)
+        return 1; /* blank line: no record */
+    o = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
+    if (o == NULL)
+        return dm_err_set(err, n, DM_EPARSE, "invalid JSON: %s", jerr.text);
+    t = json_object_get(o, "text");
+    if (!json_is_object(o) || !json_is_string(t)) {
+        json_decref(o);
+        return dm_err_set(err, n, DM_EPARSE,
+                          "expected an object with a \"text\" string");
+    }
+    chunk_add(c, json_string_value(t), json_string_length(t));
+    json_decref(o);
+    return DM_OK;
+}
+
+static int flush(dm_embedder_t *e, struct chunk *c, size_t *done, bool progress,
+                 char *err, size_t n)
+{
+    size_t dim = dm_embedder_dim(e);
+    int rc;
+
+    if (c->n == 0)
+        return DM_OK;
+    rc = dm_embedder_embed(e, (const char *const *)c->texts, c->lens, c->n,
+                           c->out, err, n);
+    if (rc != DM_OK)
+        return rc;
+    for (size_t i = 0; i < c->n; i++) {
+        const float *v = c->out + i * dim;
+
+        putchar('[');
+        for (size_t j = 0; j < dim; j++)
+            printf(j ? ",%.9g" : "%.9g", (double)v[j]);
+        putchar(']');
+        putchar('\n');
+    }
+    *done += c->n;
+    chunk_clear(c);
+    if (progress)
+        fprintf(stderr, "\rembedded %zu texts", *done);
+    if (ferror(stdout))
+        return dm_err_set(err, n, DM_EIO, "cannot write to standard output");
+    return DM_OK;
+}
+
+int dm_cli_embed(int argc, char **argv)
+{
+    struct options o;
+    struct chunk c = {0};
+    dm_embedder_t *e = NULL;
+    dm_lines_t lr;
+    bool lines_open = false, progress = isatty(STDERR_FILENO) != 0;
+    char err[DM_ERRBUF_SIZE] = "";
+    const char *line;
+    size_t len, done = 0;
+    int rc, ret = DM_EXIT_OK;
+
+    rc = parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    if (dm_embedder_open(&o.eo, &e, err, sizeof(err)) != DM_OK) {
+        fprintf(stderr, "driftmon: error: %s\n", err);
+        return DM_EXIT_USAGE;
+    }
+    if (dm_lines_open(&lr, o.input, MAX_LINE, err, sizeof(err)) != DM_OK) {
+        fprintf(stderr, "driftmon: error: %s\n", err);
+        ret = DM_EXIT_USAGE;
+        goto out;
+    }
+    lines_open = true;
+    c.cap = (o.eo.batch_size ? o.eo.batch_size : 32) * CHUNK_PER_BATCH *
+            (o.eo.threads ? o.eo.threads : 1);
+    c.texts = dm_calloc(c.cap, sizeof(*c.texts));
+    c.lens = dm_calloc(c.cap, sizeof(*c.lens));
+    c.out = dm_mallocarray(c.cap, dm_embedder_dim(e) * sizeof(float));
+    while ((rc = dm_lines_next(&lr, &line, &len, err, sizeof(err))) == 1) {
+        rc = take_line(&c, o.jsonl, line, len, err, sizeof(err));
+        if (rc < 0) {
+            fprintf(stderr, "driftmon: error: %s:%zu: %s\n", lr.name, lr.lineno,
+                    err);
+            ret = DM_EXIT_USAGE;
+            goto out;
+        }
+        if ((c.n == c.cap || c.bytes >= CHUNK_BYTES) &&
+            flush(e, &c, &done, progress, err, sizeof(err)) != DM_OK) {
+            fprintf(stderr, "driftmon: error: %s\n", err);
+            ret = DM_EXIT_FAILURE;
+            goto out;
+        }
+    }
+    if (rc < 0) {
+        fprintf(stderr, "driftmon: error: %s\n", err);
+        ret = DM_EXIT_USAGE;
+        goto out;
+    }
+    if (flush(e, &c, &done, progress, err, sizeof(err)) != DM_OK) {
+        fprintf(stderr, "driftmon: error: %s\n", err);
+        ret = DM_EXIT_FAILURE;
+        goto out;
+    }
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "driftmon: error: cannot write to standard "
+                        "output\n");
+        ret = DM_EXIT_FAILURE;
+    }
+out:
+    if (progress && done)
+        fputc('\n', stderr);
+    chunk_clear(&c);
+    free(c.texts);
+    free(c.lens);
+    free(c.out);
+    if (lines_open)
+        dm_lines_close(&lr);
+    dm_embedder_free(e);
+    return ret;
+}

@@ -1,0 +1,60 @@
+/*
+ * kernels.h - the encoder's element-wise and row-wise float kernels
+ * (internal to src/embed/; nothing outside the module includes this).
+ *
+ * Each kernel is compiled for AVX-512, AVX2+FMA and baseline x86-64 and
+ * picked at load time (GCC target_clones), because the default build
+ * targets baseline x86-64 while these loops are a visible share of the
+ * encoder's time.  The matrix products themselves go through BLAS.
+ * All functions are pure on their arguments and thread-safe.
+ */
+#ifndef DM_EMBED_KERNELS_H
+#define DM_EMBED_KERNELS_H
+
+#include <stddef.h>
+
+/* Floats per vector: row padding unit of dm_kern_softmax(). */
+#define DM_KERN_VL 16
+
+/*
+ * y[r*cols + c] = v[c] for r < rows: the bias rows that a GEMM with
+ * beta = 1 then adds the product to (what PyTorch's addmm does).
+ */
+void dm_kern_fill_rows(float *y, size_t rows, size_t cols, const float *v);
+
+/* y[r*cols + c] = x[r*cols + c] + v[c]: residual plus bias, ahead of a
+ * GEMM with beta = 1. */
+void dm_kern_add_rows(float *y, const float *x, size_t rows, size_t cols,
+                      const float *v);
+
+/* y = GELU(y) element-wise, the exact (erf) GELU 0.5 x (1 + erf(x/sqrt 2)). */
+void dm_kern_gelu(float *y, size_t n);
+
+/*
+ * out = LayerNorm(x) row-wise (width h), with gain g and bias b; out may
+ * be x.
+ */
+void dm_kern_layernorm(const float *x, float *out, size_t rows, size_t h,
+                       const float *g, const float *b, float eps);
+
+/*
+ * The exponential part of a row softmax of s (rows x cols): each row
+ * becomes exp(s - max(row)) and inv_sum[r] gets 1 / sum of the row, so
+ * the caller can normalise after the product with V (fewer elements).
+ * The leading dimension ld must be at least cols rounded up to a
+ * multiple of DM_KERN_VL: the padding columns are read and overwritten
+ * with zeros, never used.
+ */
+void dm_kern_softmax_exp(float *s, size_t rows, size_t cols, size_t ld,
+                         float *inv_sum);
+
+/* y[r*ld + c] *= scale[r] for r < rows, c < cols. */
+void dm_kern_scale_rows(float *y, size_t rows, size_t cols, size_t ld,
+                        const float *scale);
+
+/* Scalar reference versions, for tests: exp and GELU as the kernels
+ * compute them. */
+float dm_kern_exp(float x);
+float dm_kern_gelu1(float x);
+
+#endif

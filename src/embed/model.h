@@ -1,0 +1,94 @@
+/*
+ * model.h - a BERT sentence-embedding model loaded from a directory laid
+ * out like the Hugging Face repository sentence-transformers/
+ * all-MiniLM-L6-v2:
+ *
+ *     config.json                 BertConfig (sizes, layer_norm_eps, ...)
+ *     model.safetensors           weights: F32, F16 or BF16
+ *     vocab.txt                   WordPiece vocabulary (read by tokenizer.h)
+ *     tokenizer_config.json       do_lower_case (optional, default true)
+ *     sentence_bert_config.json   max_seq_length
+ *     1_Pooling/config.json       must be mean pooling
+ *
+ * Any size of BERT loads, not only MiniLM.  Everything is validated: a
+ * malformed or truncated model is DM_EMODEL (or DM_EIO for an unreadable
+ * file) with a message naming the file and the key or tensor.
+ *
+ * Ownership: dm_model_load() returns a model that owns everything it
+ * points to (the weights file stays memory-mapped; F32 tensors are used in
+ * place, others are converted into owned buffers).  A loaded model is
+ * immutable: one model may be shared by several encoders and threads.
+ */
+#ifndef DM_EMBED_MODEL_H
+#define DM_EMBED_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/error.h"
+
+/* Sizes from config.json. */
+typedef struct dm_bert_config {
+    size_t hidden;        /* hidden_size */
+    size_t layers;        /* num_hidden_layers */
+    size_t heads;         /* num_attention_heads; divides hidden */
+    size_t intermediate;  /* intermediate_size */
+    size_t vocab;         /* vocab_size */
+    size_t max_positions; /* max_position_embeddings */
+    size_t type_vocab;    /* type_vocab_size */
+    float layer_norm_eps; /* layer_norm_eps */
+} dm_bert_config_t;
+
+/*
+ * Weights of one encoder layer, all float32 row-major.  Linear weights are
+ * [out, in] as in PyTorch.  Q, K and V are fused into one [3*hidden,
+ * hidden] matrix (rows: Q then K then V) with a [3*hidden] bias.
+ */
+typedef struct dm_bert_layer {
+    const float *qkv_w, *qkv_b;         /* [3H, H], [3H] */
+    const float *attn_out_w;            /* [H, H] */
+    const float *attn_out_b;            /* [H] */
+    const float *attn_ln_g, *attn_ln_b; /* [H] */
+    const float *ffn_in_w;              /* [I, H] */
+    const float *ffn_in_b;              /* [I] */
+    const float *ffn_out_w;             /* [H, I] */
+    const float *ffn_out_b;             /* [H] */
+    const float *out_ln_g, *out_ln_b;   /* [H] */
+} dm_bert_layer_t;
+
+typedef struct dm_model_store dm_model_store_t;
+
+typedef struct dm_model {
+    dm_bert_config_t cfg;
+    size_t max_seq_length; /* from sentence_bert_config.json */
+    bool do_lower_case;    /* from tokenizer_config.json */
+    char *dir;             /* the model directory */
+    char *vocab_path;      /* dir/vocab.txt */
+    /* "minilm:" + 16 hex digits: hash of every file that shapes output */
+    char fingerprint[32];
+    const float *word_emb;            /* [vocab, H] */
+    const float *pos_emb;             /* [max_positions, H] */
+    const float *type_emb;            /* [type_vocab, H] */
+    const float *emb_ln_g, *emb_ln_b; /* [H] */
+    dm_bert_layer_t *layers;          /* [cfg.layers] */
+    dm_model_store_t *store;          /* private: mapping, owned buffers */
+} dm_model_t;
+
+/*
+ * Loads and validates the model in directory dir.  On success *out is a
+ * new model (free with dm_model_free()).  Errors: DM_EIO (a file cannot
+ * be read), DM_EMODEL (anything malformed, unsupported or inconsistent:
+ * "DIR/config.json: missing key 'hidden_size'", "DIR/model.safetensors:
+ * tensor 'encoder.layer.0.attention.self.query.weight': shape [32, 16],
+ * expected [32, 32]", "DIR/config.json: hidden_act 'relu' not supported
+ * (only \"gelu\", the exact erf GELU)", ...).  Tensor names are accepted
+ * with or without a "bert." prefix; tensors the encoder does not use are
+ * ignored.
+ */
+int dm_model_load(const char *dir, dm_model_t **out, char *errbuf,
+                  size_t errlen) DM_MUSTCHECK;
+
+/* Frees the model and unmaps its weights.  NULL-safe. */
+void dm_model_free(dm_model_t *m);
+
+#endif

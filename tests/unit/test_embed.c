@@ -1,0 +1,430 @@
+/*
+ * test_embed.c - the embedder interface end to end: text -> tokenizer ->
+ * encoder -> embedding on every fixture case (minilm-tiny), the hashing
+ * embedder through the same interface, names and fingerprints, option
+ * and model errors, concurrent callers, and `driftmon embed` run as a
+ * real binary (DM_BINARY).
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "embed/embed.h"
+#include "embed/encoder.h"
+#include "embed/hashing.h"
+#include "embed/model.h"
+
+TestSuite(embed, .timeout = 120);
+
+#define MAX_CASES 256
+
+struct cases {
+    size_t n, dim;
+    char *text[MAX_CASES];
+    size_t len[MAX_CASES];
+    float *emb[MAX_CASES];
+    json_t *ids[MAX_CASES];
+};
+
+static void fixture_dir(char *buf, size_t n)
+{
+    const char *f = getenv("DM_FIXTURES");
+
+    cr_assert_not_null(f, "DM_FIXTURES is not set");
+    snprintf(buf, n, "%s/minilm-tiny", f);
+}
+
+static void load_cases(struct cases *c, const char *file)
+{
+    char dir[1024], path[1200], line[1 << 16];
+    FILE *f;
+
+    fixture_dir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    f = fopen(path, "r");
+    cr_assert_not_null(f, "cannot open %s", path);
+    while (fgets(line, sizeof(line), f)) {
+        json_error_t err;
+        json_t *o = json_loads(line, JSON_ALLOW_NUL, &err), *t, *emb;
+        size_t i = c->n;
+
+        cr_assert_not_null(o, "%s: %s", path, err.text);
+        cr_assert_lt(i, MAX_CASES);
+        t = json_object_get(o, "text");
+        emb = json_object_get(o, "embedding");
+        c->len[i] = json_string_length(t);
+        c->text[i] = malloc(c->len[i] + 1);
+        memcpy(c->text[i], json_string_value(t), c->len[i] + 1);
+        c->dim = json_array_size(emb);
+        c->emb[i] = calloc(c->dim, sizeof(float));
+        for (size_t j = 0; j < c->dim; j++)
+            c->emb[i][j] = (float)json_number_value(json_array_get(emb, j));
+        c->ids[i] = json_incref(json_object_get(o, "input_ids"));
+        json_decref(o);
+        c->n++;
+    }
+    fclose(f);
+}
+
+static void all_cases(struct cases *c)
+{
+    memset(c, 0, sizeof(*c));
+    load_cases(c, "cases.jsonl");
+    load_cases(c, "special_tokens_cases.jsonl");
+    cr_assert_gt(c->n, 80);
+}
+
+static void free_cases(struct cases *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->text[i]);
+        free(c->emb[i]);
+        json_decref(c->ids[i]);
+    }
+}
+
+static dm_embedder_t *open_tiny(size_t threads, size_t batch, size_t max_seq)
+{
+    char dir[1024], err[DM_ERRBUF_SIZE] = "";
+    dm_embedder_opts_t o = {.model = "sentence-transformers/all-MiniLM-L6-v2",
+                            .model_path = dir,
+                            .threads = threads,
+                            .batch_size = batch,
+                            .max_seq_length = max_seq};
+    dm_embedder_t *e = NULL;
+
+    fixture_dir(dir, sizeof(dir));
+    cr_assert_eq(dm_embedder_open(&o, &e, err, sizeof(err)), DM_OK, "%s", err);
+    return e;
+}
+
+static float max_diff(const float *a, const float *b, size_t n)
+{
+    float d = 0.0f;
+
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(a[i]) || isnan(b[i]))
+            return INFINITY;
+        d = fmaxf(d, fabsf(a[i] - b[i]));
+    }
+    return d;
+}
+
+/* Text in, embedding out, for every case, in one call and one by one. */
+Test(embed, every_case_from_text)
+{
+    struct cases c;
+    dm_embedder_t *e = open_tiny(2, 8, 0);
+    char err[DM_ERRBUF_SIZE] = "";
+    float *out, one[64], worst = 0;
+    size_t worst_i = 0;
+
+    all_cases(&c);
+    cr_assert_eq(dm_embedder_dim(e), c.dim);
+    out = calloc(c.n * c.dim, sizeof(float));
+    cr_assert_eq(dm_embedder_embed(e, (const char *const *)c.text, c.len, c.n,
+                                   out, err, sizeof(err)),
+                 DM_OK, "%s", err);
+    for (size_t i = 0; i < c.n; i++) {
+        const char *t = c.text[i];
+        float d = max_diff(out + i * c.dim, c.emb[i], c.dim);
+
+        cr_expect_leq(d, 1e-5f, "case %zu: max diff %g", i, (double)d);
+        if (d > worst) {
+            worst = d;
+            worst_i = i;
+        }
+        cr_assert_eq(
+            dm_embedder_embed(e, &t, &c.len[i], 1, one, err, sizeof(err)),
+            DM_OK, "%s", err);
+        d = max_diff(one, out + i * c.dim, c.dim);
+        cr_expect_leq(d, 1e-6f, "case %zu: alone vs batched %g", i, (double)d);
+    }
+    fprintf(stderr,
+            "embed: %zu cases from text, worst max diff %.3g (case "
+            "%zu)\n",
+            c.n, (double)worst, worst_i);
+    free(out);
+    dm_embedder_free(e);
+    free_cases(&c);
+}
+
+Test(embed, names_and_fingerprints)
+{
+    dm_embedder_t *a = open_tiny(1, 0, 0), *b = open_tiny(2, 4, 0);
+    dm_embedder_t *c = open_tiny(1, 0, 16);
+
+    cr_assert_str_eq(dm_embedder_name(a),
+                     "sentence-transformers/all-MiniLM-L6-v2");
+    cr_assert_eq(strncmp(dm_embedder_fingerprint(a), "minilm:", 7), 0);
+    cr_assert_eq(strlen(dm_embedder_fingerprint(a)), 23);
+    /* threads and batch size do not change the function */
+    cr_assert_str_eq(dm_embedder_fingerprint(a), dm_embedder_fingerprint(b));
+    /* a shorter max_seq_length does */
+    cr_assert_str_neq(dm_embedder_fingerprint(a), dm_embedder_fingerprint(c));
+    dm_embedder_free(a);
+    dm_embedder_free(b);
+    dm_embedder_free(c);
+}
+
+/* max_seq_length 8 = the encoder on the first 7 ids + [SEP]. */
+Test(embed, max_seq_length_truncates)
+{
+    struct cases c;
+    dm_embedder_t *e = open_tiny(1, 0, 8);
+    char dir[1024], err[DM_ERRBUF_SIZE] = "";
+    dm_model_t *m = NULL;
+    dm_encoder_t *enc = NULL;
+    size_t i = 0, n = 8;
+    int32_t ids[8];
+    const int32_t *p = ids;
+    float a[64], b[64];
+    const char *t;
+
+    all_cases(&c);
+    while (i < c.n && json_array_size(c.ids[i]) < 20)
+        i++;
+    cr_assert_lt(i, c.n, "no long case");
+    for (size_t k = 0; k < 7; k++)
+        ids[k] = (int32_t)json_integer_value(json_array_get(c.ids[i], k));
+    ids[7] = 102;
+    fixture_dir(dir, sizeof(dir));
+    cr_assert_eq(dm_model_load(dir, &m, err, sizeof(err)), DM_OK, "%s", err);
+    cr_assert_eq(dm_encoder_new(m, NULL, &enc, err, sizeof(err)), DM_OK);
+    cr_assert_eq(dm_encoder_encode(enc, &p, &n, 1, a, err, sizeof(err)), DM_OK);
+    t = c.text[i];
+    cr_assert_eq(dm_embedder_embed(e, &t, &c.len[i], 1, b, err, sizeof(err)),
+                 DM_OK, "%s", err);
+    cr_assert_leq(max_diff(a, b, 32), 1e-6f);
+    dm_encoder_free(enc);
+    dm_model_free(m);
+    dm_embedder_free(e);
+    free_cases(&c);
+}
+
+Test(embed, hashing_through_the_interface)
+{
+    dm_embedder_opts_t o = {.model = "hashing", .dimension = 64};
+    dm_embedder_t *e = NULL;
+    char err[DM_ERRBUF_SIZE] = "";
+    const char *texts[3] = {"the model gave a wrong answer", "", NULL};
+    size_t lens[3] = {29, 0, 0};
+    float out[3 * 64], direct[64];
+    double norm = 0;
+
+    cr_assert_eq(dm_embedder_open(&o, &e, err, sizeof(err)), DM_OK, "%s", err);
+    cr_assert_eq(dm_embedder_dim(e), 64);
+    cr_assert_str_eq(dm_embedder_name(e), "hashing-64");
+    cr_assert_str_eq(dm_embedder_fingerprint(e), "hashing:v1:64");
+    cr_assert_eq(dm_embedder_embed(e, texts, lens, 3, out, err, sizeof(err)),
+                 DM_OK, "%s", err);
+    dm_hashing_embed(texts[0], lens[0], 64, direct);
+    cr_assert_eq(memcmp(out, direct, sizeof(direct)), 0);
+    for (size_t j = 0; j < 64; j++)
+        norm += (double)out[j] * (double)out[j];
+    cr_assert_float_eq(norm, 1.0, 1e-5);
+    for (size_t j = 0; j < 64; j++)
+        cr_assert_eq(out[64 + j], 0.0f, "empty text gives zeros");
+    dm_embedder_free(e);
+
+    o.dimension = 0;
+    cr_assert_eq(dm_embedder_open(&o, &e, err, sizeof(err)), DM_OK);
+    cr_assert_eq(dm_embedder_dim(e), 384);
+    cr_assert_str_eq(dm_embedder_name(e), "hashing-384");
+    dm_embedder_free(e);
+    o.dimension = DM_EMBED_MAX_HASHING_DIM + 1;
+    cr_assert_eq(dm_embedder_open(&o, &e, err, sizeof(err)), DM_EINVAL);
+    cr_assert_null(e);
+}
+
+Test(embed, model_errors)
+{
+    dm_embedder_opts_t o = {.model = "sentence-transformers/all-MiniLM-L6-v2",
+                            .model_path = "/nonexistent/minilm"};
+    dm_embedder_t *e = NULL;
+    char err[DM_ERRBUF_SIZE] = "";
+    const char *t = "x";
+    size_t n = 1;
+    float out[32];
+
+    cr_assert_eq(dm_embedder_open(&o, &e, err, sizeof(err)), DM_EMODEL);
+    cr_assert_null(e);
+    cr_assert(strstr(err, "/nonexistent/minilm") != NULL, "%s", err);
+    e = open_tiny(1, 0, 0);
+    cr_assert_eq(dm_embedder_embed(e, NULL, &n, 1, out, err, sizeof(err)),
+                 DM_EINVAL);
+    cr_assert_eq(dm_embedder_embed(e, &t, &n, 0, out, err, sizeof(err)), DM_OK);
+    dm_embedder_free(e);
+    dm_embedder_free(NULL);
+}
+
+struct racer {
+    dm_embedder_t *e;
+    struct cases *c;
+    float *out;
+    int rc;
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    char err[DM_ERRBUF_SIZE];
+
+    r->rc = dm_embedder_embed(r->e, (const char *const *)r->c->text, r->c->len,
+                              r->c->n, r->out, err, sizeof(err));
+    return NULL;
+}
+
+/* Two threads on one embedder: serialised, both right. */
+Test(embed, concurrent_callers)
+{
+    struct cases c;
+    dm_embedder_t *e = open_tiny(1, 16, 0);
+    struct racer r[2];
+    pthread_t t[2];
+
+    all_cases(&c);
+    for (int i = 0; i < 2; i++) {
+        r[i].e = e;
+        r[i].c = &c;
+        r[i].out = calloc(c.n * c.dim, sizeof(float));
+        cr_assert_eq(pthread_create(&t[i], NULL, race, &r[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        cr_assert_eq(r[i].rc, DM_OK);
+        for (size_t k = 0; k < c.n; k++)
+            cr_expect_leq(max_diff(r[i].out + k * c.dim, c.emb[k], c.dim),
+                          1e-5f, "thread %d case %zu", i, k);
+        free(r[i].out);
+    }
+    dm_embedder_free(e);
+    free_cases(&c);
+}
+
+/* Runs the driftmon binary with args, stdin from in, into out and errf. */
+static int run_cli(const char *args, const char *in, const char *out,
+                   const char *errf)
+{
+    const char *bin = getenv("DM_BINARY");
+    char cmd[4096];
+    int st;
+
+    cr_assert_not_null(bin, "DM_BINARY is not set");
+    snprintf(cmd, sizeof(cmd), "'%s' embed %s < '%s' > '%s' 2> '%s'", bin, args,
+             in, out, errf);
+    st = system(cmd);
+    cr_assert(WIFEXITED(st), "%s did not exit", cmd);
+    return WEXITSTATUS(st);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+
+    cr_assert_not_null(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = calloc((size_t)n + 1, 1);
+    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    return buf;
+}
+
+Test(embed, cli_jsonl_matches_reference)
+{
+    struct cases c;
+    char dir[1024], tmp[] = "/tmp/dm-test-embed-XXXXXX", in[128], out[128],
+                    errf[128], args[1200];
+    size_t pick[4] = {0, 5, 40, 0};
+    FILE *f;
+    char *text, *line, *nl;
+    size_t k = 0;
+
+    all_cases(&c);
+    pick[3] = c.n - 1;
+    cr_assert_not_null(mkdtemp(tmp));
+    snprintf(in, sizeof(in), "%s/in.jsonl", tmp);
+    snprintf(out, sizeof(out), "%s/out.txt", tmp);
+    snprintf(errf, sizeof(errf), "%s/err.txt", tmp);
+    f = fopen(in, "w");
+    for (size_t i = 0; i < 4; i++) {
+        json_t *o = json_object();
+        char *s;
+
+        json_object_set_new(o, "text",
+                            json_stringn(c.text[pick[i]], c.len[pick[i]]));
+        json_object_set_new(o, "id", json_integer((json_int_t)i));
+        s = json_dumps(o, JSON_COMPACT);
+        fprintf(f, "%s\n%s", s, i == 1 ? "\n" : ""); /* a blank line too */
+        free(s);
+        json_decref(o);
+    }
+    fclose(f);
+    fixture_dir(dir, sizeof(dir));
+    snprintf(args, sizeof(args), "--jsonl --batch-size 2 --model-path '%s'",
+             dir);
+    cr_assert_eq(run_cli(args, in, out, errf), 0, "stderr: %s", slurp(errf));
+    text = slurp(out);
+    for (line = text; (nl = strchr(line, '\n')) != NULL; line = nl + 1, k++) {
+        json_error_t jerr;
+        json_t *arr;
+        float v[64];
+
+        *nl = '\0';
+        cr_assert_not_null(arr = json_loads(line, 0, &jerr),
+                           "output line %zu: %s", k, jerr.text);
+        cr_assert_lt(k, 4);
+        cr_assert_eq(json_array_size(arr), c.dim);
+        for (size_t j = 0; j < c.dim; j++)
+            v[j] = (float)json_number_value(json_array_get(arr, j));
+        cr_expect_leq(max_diff(v, c.emb[pick[k]], c.dim), 1e-5f,
+                      "output line %zu", k);
+        json_decref(arr);
+    }
+    cr_assert_eq(k, 4, "%zu output lines", k);
+    free(text);
+
+    /* a bad line: FILE:LINE and exit code 2 */
+    f = fopen(in, "w");
+    fprintf(f, "{\"text\": \"ok\"}\n{\"text\": 3}\n");
+    fclose(f);
+    cr_assert_eq(run_cli(args, in, out, errf), 2);
+    text = slurp(errf);
+    cr_assert(strstr(text, "<stdin>:2:") != NULL, "stderr: %s", text);
+    free(text);
+
+    /* a missing model: exit code 2 with the model's message */
+    cr_assert_eq(run_cli("--model-path /nonexistent/m", in, out, errf), 2);
+    text = slurp(errf);
+    cr_assert(strstr(text, "driftmon: error: /nonexistent/m") != NULL,
+              "stderr: %s", text);
+    free(text);
+
+    /* hashing, plain lines: one vector per line, empty lines included */
+    f = fopen(in, "w");
+    fprintf(f, "first text\n\nthird\n");
+    fclose(f);
+    cr_assert_eq(run_cli("--model hashing --dimension 16", in, out, errf), 0);
+    text = slurp(out);
+    k = 0;
+    for (char *p = text; *p; p++)
+        k += *p == '\n';
+    cr_assert_eq(k, 3, "%s", text);
+    cr_assert_eq(strncmp(text, "[", 1), 0);
+    free(text);
+    unlink(in);
+    unlink(out);
+    unlink(errf);
+    rmdir(tmp);
+    free_cases(&c);
+}
