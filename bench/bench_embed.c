@@ -199,6 +199,10 @@ int main(int argc, char **argv)
     double gflop = 0, t0;
     struct rusage ru;
 
+    /* as driftmon itself does: pick kernels the CPU supports when the
+     * installed OpenBLAS does not recognise it (DRIFTMON_BLAS_AUTOTUNE=0
+     * measures the generic kernels) */
+    dm_encoder_blas_autotune(argv);
     parse(argc, argv, &o);
     dir = o.model;
     if (dir == NULL) {

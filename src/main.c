@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "embed/encoder.h"
 
 #ifndef DM_VERSION
 #define DM_VERSION "0.1.0"
@@ -50,6 +51,7 @@ int main(int argc, char **argv)
 {
     const char *name;
 
+    dm_encoder_blas_autotune(argv);
     if (argc < 2) {
         usage(stderr);
         return DM_EXIT_USAGE;

@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/log.h"
@@ -484,4 +485,22 @@ int dm_encoder_blas_core_is_generic(const char **suggest)
     if (suggest)
         *suggest = better;
     return is_generic && better != NULL;
+}
+
+void dm_encoder_blas_autotune(char **argv)
+{
+    const char *better = NULL;
+    const char *opt = getenv("DRIFTMON_BLAS_AUTOTUNE");
+
+    if (getenv("OPENBLAS_CORETYPE") != NULL || (opt && strcmp(opt, "0") == 0))
+        return;
+    if (!dm_encoder_blas_core_is_generic(&better) || better == NULL)
+        return;
+    /* the guard makes a second pass a no-op even if OpenBLAS ignored it */
+    if (setenv("OPENBLAS_CORETYPE", better, 1) != 0 ||
+        setenv("DRIFTMON_BLAS_AUTOTUNE", "0", 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+    /* exec failed: carry on with the generic kernels */
+    unsetenv("OPENBLAS_CORETYPE");
 }

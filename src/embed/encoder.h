@@ -88,4 +88,20 @@ const char *dm_encoder_blas_core(void);
  */
 int dm_encoder_blas_core_is_generic(const char **suggest);
 
+/*
+ * Makes the process use OpenBLAS kernels the CPU supports when the
+ * installed OpenBLAS is too old to recognise the CPU.  OpenBLAS picks its
+ * kernels once, when the library is loaded, from OPENBLAS_CORETYPE or
+ * its CPU detection, so the only way to correct it is before that: when
+ * OPENBLAS_CORETYPE is unset, dm_encoder_blas_core_is_generic() is true,
+ * and DRIFTMON_BLAS_AUTOTUNE is not "0", this sets OPENBLAS_CORETYPE to
+ * the suggested core (chosen from the CPU's own feature flags) and
+ * re-executes the program (/proc/self/exe) with the same argv.  It
+ * returns only when nothing needed doing or the re-exec failed (then the
+ * generic kernels stay, and embedding is slower but correct).  Call it
+ * first thing in main(), before any thread exists.  An explicitly set
+ * OPENBLAS_CORETYPE is never changed.
+ */
+void dm_encoder_blas_autotune(char **argv);
+
 #endif
