@@ -61,9 +61,9 @@ int dm_analyze(const dm_config_t *cfg, const dm_window_data_t *baseline,
     out->permutations = cfg->significance.permutations;
     out->bins = cfg->embeddings.bins;
     out->estimator = cfg->embeddings.kl_estimator;
-    out->kl.p_value = NAN;
-    out->psi.p_value = NAN;
-    out->acc.p_value = NAN;
+    out->kl.p_value = (double)NAN;
+    out->psi.p_value = (double)NAN;
+    out->acc.p_value = (double)NAN;
 
     sig.permutations = cfg->significance.permutations;
     sig.alpha = cfg->significance.alpha;
