@@ -19,14 +19,14 @@
 #include "monitor/analyze.h"
 
 #define MAX_LINE (8u << 20) /* 8 MiB: a 384-d embedding is ~8 KiB */
-#define MAX_DIM 65536
+#define MAX_DIM  65536
 
 /* One file's data, as it is read. */
 struct side {
     const char *path;
-    double *emb;        /* rows_emb x dim */
+    double *emb; /* rows_emb x dim */
     size_t rows_emb, cap_emb;
-    uint64_t *intents;  /* per category */
+    uint64_t *intents; /* per category */
     bool any_intent;
     uint64_t positives, feedback;
     size_t rows;
@@ -38,8 +38,8 @@ static int line_error(char *err, size_t n, const struct side *s, size_t line,
     return dm_err_set(err, n, DM_EPARSE, "%s:%zu: %s", s->path, line, what);
 }
 
-static int read_embedding(struct side *s, json_t *arr, size_t line,
-                          size_t *dim, char *err, size_t n)
+static int read_embedding(struct side *s, json_t *arr, size_t line, size_t *dim,
+                          char *err, size_t n)
 {
     size_t len = json_array_size(arr);
     char msg[128];
@@ -53,8 +53,7 @@ static int read_embedding(struct side *s, json_t *arr, size_t line,
         *dim = len;
     } else if (len != *dim) {
         snprintf(msg, sizeof(msg),
-                 "embedding: has %zu values, earlier rows have %zu", len,
-                 *dim);
+                 "embedding: has %zu values, earlier rows have %zu", len, *dim);
         return line_error(err, n, s, line, msg);
     }
     if (s->rows_emb == s->cap_emb) {
@@ -162,14 +161,13 @@ static int read_side(const dm_config_t *cfg, struct side *s, size_t *dim,
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: driftmon compare --baseline A.jsonl --current B.jsonl\n"
-            "                        [--config FILE] [--json]\n\n"
-            "Each line of A and B is a JSON object with any of\n"
-            "  \"embedding\": [numbers], \"intent\": \"label\", "
-            "\"positive\": true|false\n"
-            "Every signal both files carry is computed.  Exit code: 0 no "
-            "drift,\n1 drift, 2 bad arguments or input.\n");
+    fprintf(f, "usage: driftmon compare --baseline A.jsonl --current B.jsonl\n"
+               "                        [--config FILE] [--json]\n\n"
+               "Each line of A and B is a JSON object with any of\n"
+               "  \"embedding\": [numbers], \"intent\": \"label\", "
+               "\"positive\": true|false\n"
+               "Every signal both files carry is computed.  Exit code: 0 no "
+               "drift,\n1 drift, 2 bad arguments or input.\n");
 }
 
 static void print_text(const dm_analysis_t *a, const struct side *b,
@@ -192,8 +190,10 @@ static int print_json(const dm_analysis_t *a, const struct side *b,
         return DM_ENOMEM;
     rc = dm_analysis_to_json(a, o);
     if (rc == DM_OK &&
-        (json_object_set_new(o, "baseline_rows", json_integer((json_int_t)b->rows)) ||
-         json_object_set_new(o, "current_rows", json_integer((json_int_t)c->rows))))
+        (json_object_set_new(o, "baseline_rows",
+                             json_integer((json_int_t)b->rows)) ||
+         json_object_set_new(o, "current_rows",
+                             json_integer((json_int_t)c->rows))))
         rc = DM_ENOMEM;
     s = rc == DM_OK ? json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17))
                     : NULL;
@@ -230,8 +230,9 @@ int dm_cli_compare(int argc, char **argv)
         } else if (i + 1 < argc && strcmp(arg, "--config") == 0) {
             cfg_path = argv[++i];
         } else {
-            fprintf(stderr, "driftmon: error: compare: unexpected argument "
-                            "'%s'\n",
+            fprintf(stderr,
+                    "driftmon: error: compare: unexpected argument "
+                    "'%s'\n",
                     arg);
             usage(stderr);
             return DM_EXIT_USAGE;

@@ -17,10 +17,10 @@
 #include "common/error.h"
 
 typedef struct dm_buf {
-    char *data;  /* NULL until the first append */
-    size_t len;  /* bytes in use, excluding the terminator */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* hard cap on len */
+    char *data; /* NULL until the first append */
+    size_t len; /* bytes in use, excluding the terminator */
+    size_t cap; /* bytes allocated */
+    size_t max; /* hard cap on len */
 } dm_buf_t;
 
 /* Initialises an empty buffer that may grow to max bytes. */
@@ -34,8 +34,8 @@ int dm_buf_append(dm_buf_t *b, const void *p, size_t n) DM_MUSTCHECK;
 /* Appends a NUL-terminated string. */
 int dm_buf_puts(dm_buf_t *b, const char *s) DM_MUSTCHECK;
 /* Appends formatted text; DM_ETOOBIG past the cap (nothing appended). */
-int dm_buf_printf(dm_buf_t *b, const char *fmt, ...) DM_PRINTF(2, 3)
-    DM_MUSTCHECK;
+int dm_buf_printf(dm_buf_t *b, const char *fmt, ...)
+    DM_PRINTF(2, 3) DM_MUSTCHECK;
 /* Returns the contents ("" when empty); borrowed, valid until next change. */
 const char *dm_buf_str(const dm_buf_t *b);
 /*

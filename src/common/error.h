@@ -15,7 +15,7 @@
 #define DM_ERRBUF_SIZE 512
 
 #if defined(__GNUC__) || defined(__clang__)
-#define DM_MUSTCHECK __attribute__((warn_unused_result))
+#define DM_MUSTCHECK         __attribute__((warn_unused_result))
 #define DM_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #else
 #define DM_MUSTCHECK

@@ -25,8 +25,8 @@ int dm_lines_open(dm_lines_t *lr, const char *path, size_t max_line,
     return DM_OK;
 }
 
-int dm_lines_next(dm_lines_t *lr, const char **line, size_t *len,
-                  char *errbuf, size_t n)
+int dm_lines_next(dm_lines_t *lr, const char **line, size_t *len, char *errbuf,
+                  size_t n)
 {
     char chunk[4096];
     size_t cl = 0;

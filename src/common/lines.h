@@ -16,10 +16,10 @@
 
 typedef struct dm_lines {
     FILE *f;
-    int own;          /* close f at the end (not for stdin) */
+    int own; /* close f at the end (not for stdin) */
     dm_buf_t buf;
-    size_t lineno;    /* number of the line last returned, from 1 */
-    char name[256];   /* file name for messages */
+    size_t lineno;  /* number of the line last returned, from 1 */
+    char name[256]; /* file name for messages */
 } dm_lines_t;
 
 /*
@@ -36,8 +36,8 @@ int dm_lines_open(dm_lines_t *lr, const char *path, size_t max_line,
  * a message naming the file and line (DM_ETOOBIG for an over-long line,
  * DM_EIO for a read error).
  */
-int dm_lines_next(dm_lines_t *lr, const char **line, size_t *len,
-                  char *errbuf, size_t n) DM_MUSTCHECK;
+int dm_lines_next(dm_lines_t *lr, const char **line, size_t *len, char *errbuf,
+                  size_t n) DM_MUSTCHECK;
 
 /* Closes the file (unless stdin) and frees the buffer. */
 void dm_lines_close(dm_lines_t *lr);

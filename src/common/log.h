@@ -40,8 +40,8 @@ void dm_log_context(const char *ctx);
 void dm_log(dm_log_level_t level, const char *fmt, ...) DM_PRINTF(2, 3);
 
 #define dm_log_debug(...) dm_log(DM_LOG_DEBUG, __VA_ARGS__)
-#define dm_log_info(...) dm_log(DM_LOG_INFO, __VA_ARGS__)
-#define dm_log_warn(...) dm_log(DM_LOG_WARN, __VA_ARGS__)
+#define dm_log_info(...)  dm_log(DM_LOG_INFO, __VA_ARGS__)
+#define dm_log_warn(...)  dm_log(DM_LOG_WARN, __VA_ARGS__)
 #define dm_log_error(...) dm_log(DM_LOG_ERROR, __VA_ARGS__)
 
 #endif

@@ -76,8 +76,8 @@ char *dm_time_format_ms(int64_t ms, char *out, size_t n)
     int mo, d, h, mi, s, msec;
 
     split(ms, &y, &mo, &d, &h, &mi, &s, &msec);
-    snprintf(out, n, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y,
-             mo, d, h, mi, s, msec);
+    snprintf(out, n, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, mo,
+             d, h, mi, s, msec);
     return out;
 }
 
@@ -87,8 +87,8 @@ char *dm_time_format_s(int64_t ms, char *out, size_t n)
     int mo, d, h, mi, s, msec;
 
     split(ms, &y, &mo, &d, &h, &mi, &s, &msec);
-    snprintf(out, n, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)y, mo, d,
-             h, mi, s);
+    snprintf(out, n, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)y, mo, d, h,
+             mi, s);
     return out;
 }
 
@@ -122,8 +122,8 @@ int dm_time_parse(const char *s, int64_t *out_ms)
     int y, mo, d, h = 0, mi = 0, sec = 0, oh, om;
     int64_t frac_ms = 0, off_min = 0;
 
-    if (s == NULL || digits(&p, 4, &y) || *p++ != '-' ||
-        digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d))
+    if (s == NULL || digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) ||
+        *p++ != '-' || digits(&p, 2, &d))
         return DM_EPARSE;
     if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
         return DM_EPARSE;
@@ -132,8 +132,8 @@ int dm_time_parse(const char *s, int64_t *out_ms)
     if (*p != 'T' && *p != 't' && *p != ' ')
         return DM_EPARSE;
     p++;
-    if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) ||
-        *p++ != ':' || digits(&p, 2, &sec))
+    if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
+        digits(&p, 2, &sec))
         return DM_EPARSE;
     /* 60 allows a leap second, folded into the next minute */
     if (h > 23 || mi > 59 || sec > 60)

@@ -13,7 +13,7 @@
 
 #include "common/error.h"
 
-#define DM_MS_PER_DAY INT64_C(86400000)
+#define DM_MS_PER_DAY  INT64_C(86400000)
 #define DM_MS_PER_HOUR INT64_C(3600000)
 /* Size that fits any string dm_time_format_ms() writes. */
 #define DM_TIME_STRLEN 32

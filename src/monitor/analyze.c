@@ -46,8 +46,8 @@ static unsigned worker_threads(const dm_config_t *cfg)
 }
 
 int dm_analyze(const dm_config_t *cfg, const dm_window_data_t *baseline,
-               const dm_window_data_t *current, size_t dim,
-               dm_analysis_t *out, char *errbuf, size_t errlen)
+               const dm_window_data_t *current, size_t dim, dm_analysis_t *out,
+               char *errbuf, size_t errlen)
 {
     dm_stats_sig_t sig;
     dm_stats_verdict_in_t vin;
@@ -145,11 +145,11 @@ static json_t *num(bool have, double v)
 static int set(json_t *obj, const char *key, json_t *v)
 {
     return v != NULL && json_object_set_new(obj, key, v) == 0 ? DM_OK
-                                                               : DM_ENOMEM;
+                                                              : DM_ENOMEM;
 }
 
-static json_t *signal_json(bool have, double value, double threshold,
-                           double p, bool fired, dm_severity_t sev)
+static json_t *signal_json(bool have, double value, double threshold, double p,
+                           bool fired, dm_severity_t sev)
 {
     json_t *s;
 
@@ -170,16 +170,17 @@ int dm_analysis_to_json(const dm_analysis_t *a, json_t *o)
     if (top == NULL)
         return DM_ENOMEM;
     for (size_t i = 0; a->have_kl && i < a->kl.n_top; i++)
-        json_array_append_new(
-            top, json_pack("{s:I, s:f}", "dim", (json_int_t)a->kl.top_dims[i],
-                           "kl", a->kl.top_values[i]));
+        json_array_append_new(top, json_pack("{s:I, s:f}", "dim",
+                                             (json_int_t)a->kl.top_dims[i],
+                                             "kl", a->kl.top_values[i]));
     rc |= set(o, "kl_divergence", num(a->have_kl, a->kl.kl_divergence));
     rc |= set(o, "kl_excess", num(a->have_kl, a->kl.kl_excess));
     rc |= set(o, "kl_null_mean",
               num(a->have_kl && a->permutations > 0, a->kl.null_mean));
     rc |= set(o, "kl_p_value", num(a->have_kl, a->kl.p_value));
     rc |= set(o, "kl_max", num(a->have_kl, a->kl.kl_max));
-    rc |= set(o, "kl_top_dims", a->have_kl ? top : (json_decref(top), json_null()));
+    rc |= set(o, "kl_top_dims",
+              a->have_kl ? top : (json_decref(top), json_null()));
     rc |= set(o, "psi", num(a->have_psi, a->psi.psi));
     rc |= set(o, "psi_p_value", num(a->have_psi, a->psi.p_value));
     rc |= set(o, "psi_test",
@@ -188,7 +189,8 @@ int dm_analysis_to_json(const dm_analysis_t *a, json_t *o)
               num(a->have_accuracy, a->acc.baseline_accuracy));
     rc |= set(o, "current_accuracy",
               num(a->have_accuracy, a->acc.current_accuracy));
-    rc |= set(o, "accuracy_delta", num(a->have_accuracy, a->acc.accuracy_delta));
+    rc |=
+        set(o, "accuracy_delta", num(a->have_accuracy, a->acc.accuracy_delta));
     rc |= set(o, "accuracy_p_value", num(a->have_accuracy, a->acc.p_value));
     rc |= set(o, "combined_score", json_real(v->combined_score));
     rc |= set(o, "severity", json_string(dm_severity_name(v->severity)));
@@ -258,8 +260,8 @@ void dm_analysis_print(const dm_analysis_t *a, FILE *f)
                               ? "embedding KL (raw)"
                               : "embedding KL (excess)";
 
-    fprintf(f, "  %-22s %10s   %-14s %8s  %s\n", "signal", "value",
-            "threshold", "p-value", "result");
+    fprintf(f, "  %-22s %10s   %-14s %8s  %s\n", "signal", "value", "threshold",
+            "p-value", "result");
     row(f, kl_name, a->have_kl, a->kl_effect, ">", a->kl_threshold,
         a->kl.p_value, a->kl_fired, v->kl_severity);
     row(f, "intent PSI", a->have_psi, a->psi.psi, ">", a->psi_threshold,
@@ -268,8 +270,9 @@ void dm_analysis_print(const dm_analysis_t *a, FILE *f)
         a->accuracy_min, a->acc.p_value, v->accuracy_fired,
         v->accuracy_severity);
     if (a->have_kl) {
-        fprintf(f, "\n  KL: mean %.4f, null mean %.4f, max %.4f (dim %zu); "
-                   "top dims:",
+        fprintf(f,
+                "\n  KL: mean %.4f, null mean %.4f, max %.4f (dim %zu); "
+                "top dims:",
                 a->kl.kl_divergence, a->kl.null_mean, a->kl.kl_max,
                 a->kl.n_top ? a->kl.top_dims[0] : 0);
         for (size_t i = 0; i < a->kl.n_top; i++)
@@ -278,14 +281,13 @@ void dm_analysis_print(const dm_analysis_t *a, FILE *f)
                 a->baseline_embedded, a->current_embedded, a->dim);
     }
     if (a->have_psi)
-        fprintf(f, "  PSI p-value by %s over %zu categories\n",
-                a->psi.method, a->psi.n_categories);
+        fprintf(f, "  PSI p-value by %s over %zu categories\n", a->psi.method,
+                a->psi.n_categories);
     if (a->have_accuracy)
         fprintf(f,
                 "  accuracy: baseline %.4f (%llu rows), current %.4f "
                 "(%llu rows), drop %+.4f\n",
-                a->acc.baseline_accuracy,
-                (unsigned long long)a->baseline_total,
+                a->acc.baseline_accuracy, (unsigned long long)a->baseline_total,
                 a->acc.current_accuracy, (unsigned long long)a->current_total,
                 a->acc.accuracy_delta);
     fprintf(f, "\n  combined score %.4f   severity %s   drift %s\n",

@@ -76,8 +76,8 @@ size_t dm_analyze_category_of(const dm_config_t *cfg, const char *label);
  * Returns DM_OK or a DM_E* code with a message in errbuf.
  */
 int dm_analyze(const dm_config_t *cfg, const dm_window_data_t *baseline,
-               const dm_window_data_t *current, size_t dim,
-               dm_analysis_t *out, char *errbuf, size_t errlen) DM_MUSTCHECK;
+               const dm_window_data_t *current, size_t dim, dm_analysis_t *out,
+               char *errbuf, size_t errlen) DM_MUSTCHECK;
 
 /*
  * Adds every figure of the analysis to obj (a JSON object, borrowed):

@@ -147,10 +147,8 @@ Test(common, lines_reader)
     cr_assert_str_eq(line, "two");
     cr_assert_eq(dm_lines_next(&lr, &line, &len, err, sizeof(err)), 1);
     cr_assert_eq(len, 0);
-    cr_assert_eq(dm_lines_next(&lr, &line, &len, err, sizeof(err)),
-                 DM_ETOOBIG);
-    cr_assert(strstr(err, ":4: line longer than 10 bytes") != NULL, "%s",
-              err);
+    cr_assert_eq(dm_lines_next(&lr, &line, &len, err, sizeof(err)), DM_ETOOBIG);
+    cr_assert(strstr(err, ":4: line longer than 10 bytes") != NULL, "%s", err);
     dm_lines_close(&lr);
     unlink(path);
 

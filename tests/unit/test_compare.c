@@ -122,10 +122,11 @@ Test(compare, bundled_example_drifts, .init = setup_dir, .fini = teardown_dir)
     cr_assert_not_null(o, "not JSON: %s\n%s", jerr.text, out);
     cr_assert(json_is_true(json_object_get(o, "drift_detected")));
     static const char *keys[] = {
-        "kl_divergence", "kl_excess", "kl_p_value", "kl_max", "kl_top_dims",
-        "psi", "psi_p_value", "baseline_accuracy", "current_accuracy",
-        "accuracy_delta", "accuracy_p_value", "combined_score", "severity",
-        "drift_detected", "signals"};
+        "kl_divergence",  "kl_excess",         "kl_p_value",
+        "kl_max",         "kl_top_dims",       "psi",
+        "psi_p_value",    "baseline_accuracy", "current_accuracy",
+        "accuracy_delta", "accuracy_p_value",  "combined_score",
+        "severity",       "drift_detected",    "signals"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         cr_assert_not_null(json_object_get(o, keys[i]), "missing %s", keys[i]);
     cr_assert_eq(json_array_size(json_object_get(o, "kl_top_dims")), 5);
@@ -133,8 +134,8 @@ Test(compare, bundled_example_drifts, .init = setup_dir, .fini = teardown_dir)
     double delta = json_real_value(json_object_get(o, "accuracy_delta"));
     cr_assert(delta > 0.08 && delta < 0.2, "accuracy_delta %g", delta);
     json_t *sig = json_object_get(o, "signals");
-    cr_assert(json_is_true(
-        json_object_get(json_object_get(sig, "psi"), "fired")));
+    cr_assert(
+        json_is_true(json_object_get(json_object_get(sig, "psi"), "fired")));
     cr_assert(json_is_true(
         json_object_get(json_object_get(sig, "accuracy"), "fired")));
     cr_assert_str_neq(json_string_value(json_object_get(o, "severity")),
@@ -162,23 +163,21 @@ Test(compare, same_distribution_is_quiet, .init = setup_dir,
     json_t *o;
     int rc;
 
-    snprintf(args, sizeof(args), "compare --json --baseline %s --current %s",
-             a, b);
+    snprintf(args, sizeof(args), "compare --json --baseline %s --current %s", a,
+             b);
     rc = run(args, out, sizeof(out), err, sizeof(err));
     cr_assert_eq(rc, 0, "exit %d: %s %s", rc, err, out);
     o = json_loads(out, 0, NULL);
     cr_assert_not_null(o);
     cr_assert(json_is_false(json_object_get(o, "drift_detected")));
-    cr_assert_str_eq(json_string_value(json_object_get(o, "severity")),
-                     "none");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "severity")), "none");
     /* raw KL is far above the threshold at this sample size: the
      * permutation null is what keeps the check quiet */
     cr_assert(json_real_value(json_object_get(o, "kl_divergence")) > 0.1);
     json_decref(o);
 }
 
-Test(compare, embedding_shift_fires_kl, .init = setup_dir,
-     .fini = teardown_dir)
+Test(compare, embedding_shift_fires_kl, .init = setup_dir, .fini = teardown_dir)
 {
     static char out[1 << 16], err[4096];
     char args[2048];
@@ -187,8 +186,8 @@ Test(compare, embedding_shift_fires_kl, .init = setup_dir,
     json_t *o, *kl;
     int rc;
 
-    snprintf(args, sizeof(args), "compare --json --baseline %s --current %s",
-             a, b);
+    snprintf(args, sizeof(args), "compare --json --baseline %s --current %s", a,
+             b);
     rc = run(args, out, sizeof(out), err, sizeof(err));
     cr_assert_eq(rc, 1, "exit %d: %s", rc, err);
     o = json_loads(out, 0, NULL);
@@ -213,16 +212,16 @@ Test(compare, only_some_signals, .init = setup_dir, .fini = teardown_dir)
     json_t *o;
     int rc;
 
-    snprintf(args, sizeof(args), "compare --json --baseline %s --current %s",
-             a, b);
+    snprintf(args, sizeof(args), "compare --json --baseline %s --current %s", a,
+             b);
     rc = run(args, out, sizeof(out), err, sizeof(err));
     cr_assert_eq(rc, 1, "exit %d: %s", rc, err);
     o = json_loads(out, 0, NULL);
     cr_assert_not_null(o);
     cr_assert(json_is_null(json_object_get(o, "kl_divergence")));
     cr_assert(json_is_null(json_object_get(o, "psi")));
-    cr_assert_float_eq(
-        json_real_value(json_object_get(o, "baseline_accuracy")), 1.0, 1e-12);
+    cr_assert_float_eq(json_real_value(json_object_get(o, "baseline_accuracy")),
+                       1.0, 1e-12);
     cr_assert_float_eq(json_real_value(json_object_get(o, "current_accuracy")),
                        0.0, 1e-12);
     cr_assert_str_eq(json_string_value(json_object_get(o, "severity")),
@@ -262,8 +261,8 @@ Test(compare, bad_input_is_reported_with_line, .init = setup_dir,
         char *bad = write_file("bad.jsonl", cases[i].content);
         int rc;
 
-        snprintf(args, sizeof(args), "compare --baseline %s --current %s",
-                 good, bad);
+        snprintf(args, sizeof(args), "compare --baseline %s --current %s", good,
+                 bad);
         rc = run(args, out, sizeof(out), err, sizeof(err));
         cr_assert_eq(rc, 2, "case %zu: exit %d", i, rc);
         cr_assert_str_eq(out, "", "case %zu printed: %s", i, out);
@@ -280,18 +279,15 @@ Test(compare, usage_errors, .init = setup_dir, .fini = teardown_dir)
 {
     static char out[4096], err[4096];
 
-    cr_assert_eq(run("compare --baseline x", out, sizeof(out), err,
-                     sizeof(err)),
-                 2);
+    cr_assert_eq(
+        run("compare --baseline x", out, sizeof(out), err, sizeof(err)), 2);
     cr_assert(strstr(err, "--baseline and --current are required") != NULL);
     cr_assert_eq(run("compare --baseline /nonexistent/a --current /x", out,
                      sizeof(out), err, sizeof(err)),
                  2);
     cr_assert(strstr(err, "/nonexistent/a: cannot open") != NULL, "%s", err);
-    cr_assert_eq(run("compare --bogus", out, sizeof(out), err, sizeof(err)),
-                 2);
-    cr_assert_eq(run("no-such-command", out, sizeof(out), err, sizeof(err)),
-                 2);
+    cr_assert_eq(run("compare --bogus", out, sizeof(out), err, sizeof(err)), 2);
+    cr_assert_eq(run("no-such-command", out, sizeof(out), err, sizeof(err)), 2);
     cr_assert_eq(run("--help", out, sizeof(out), err, sizeof(err)), 0);
     cr_assert(strstr(out, "exit codes:") != NULL);
 }
@@ -307,8 +303,7 @@ Test(compare, analyze_estimators)
     dm_analysis_t a;
     dm_rng_t r;
 
-    cr_assert_eq(dm_config_defaults(&cfg, err, sizeof(err)), DM_OK, "%s",
-                 err);
+    cr_assert_eq(dm_config_defaults(&cfg, err, sizeof(err)), DM_OK, "%s", err);
     dm_rng_seed(&r, 11);
     for (int i = 0; i < N * D; i++) {
         xb[i] = dm_rng_normal(&r);
@@ -322,8 +317,8 @@ Test(compare, analyze_estimators)
                  "%s", err);
     cr_assert(a.have_kl && !a.have_psi && !a.have_accuracy);
     cr_assert_float_eq(a.kl_effect, a.kl.kl_excess, 1e-15);
-    cr_assert(a.kl.kl_divergence > cfg->thresholds.kl_threshold,
-              "raw KL %g", a.kl.kl_divergence);
+    cr_assert(a.kl.kl_divergence > cfg->thresholds.kl_threshold, "raw KL %g",
+              a.kl.kl_divergence);
     cr_assert(!a.kl_fired, "same distribution fired: excess %g p %g",
               a.kl.kl_excess, a.kl.p_value);
 
@@ -344,8 +339,7 @@ Test(compare, analyze_intent_categories)
     char err[DM_ERRBUF_SIZE];
     size_t k;
 
-    cr_assert_eq(dm_config_defaults(&cfg, err, sizeof(err)), DM_OK, "%s",
-                 err);
+    cr_assert_eq(dm_config_defaults(&cfg, err, sizeof(err)), DM_OK, "%s", err);
     k = dm_analyze_categories(cfg);
     cr_assert_eq(k, cfg->intents.categories_count + 1);
     cr_assert_str_eq(dm_analyze_category_name(cfg, k - 1), "other");
