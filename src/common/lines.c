@@ -10,6 +10,8 @@ int dm_lines_open(dm_lines_t *lr, const char *path, size_t max_line,
                   char *errbuf, size_t n)
 {
     memset(lr, 0, sizeof(*lr));
+    if (path == NULL)
+        return dm_err_set(errbuf, n, DM_EINVAL, "no file name given");
     snprintf(lr->name, sizeof(lr->name), "%s",
              strcmp(path, "-") == 0 ? "<stdin>" : path);
     if (strcmp(path, "-") == 0) {
