@@ -16,9 +16,9 @@
 typedef int (*command_fn)(int argc, char **argv);
 
 static const struct command {
-  const char *name;
-  command_fn fn;
-  const char *usage;
+    const char *name;
+    command_fn fn;
+    const char *usage;
 } commands[] = {
     {"compare", dm_cli_compare,
      "compare --baseline A.jsonl --current B.jsonl [--config F] [--json]"},
@@ -28,51 +28,56 @@ static const struct command {
     {"embed", dm_cli_embed,
      "embed [--model NAME] [--model-path DIR] [--batch-size N] [--threads N] "
      "[--jsonl] [FILE|-]"},
+    {"ingest", dm_cli_ingest,
+     "ingest FILE [--config F] [--format jsonl|csv] [--skip-invalid]"},
+    {"migrate", dm_cli_migrate, "migrate [--config F]"},
 };
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "driftmon %s - drift monitor for LLM assistants\n\n"
-          "usage: driftmon COMMAND [OPTIONS]\n\ncommands:\n",
-          DM_VERSION);
-  for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-    fprintf(f, "  driftmon %s\n", commands[i].usage);
-  fprintf(f,
-          "  driftmon --check-config FILE\n"
-          "  driftmon --version | --help\n\n"
-          "exit codes:\n"
-          "  %d  success (check, compare: no drift)\n"
-          "  %d  drift detected (check, compare)\n"
-          "  %d  usage error, invalid config or invalid input\n"
-          "  %d  the work failed (I/O, store, model)\n",
-          DM_EXIT_OK, DM_EXIT_DRIFT, DM_EXIT_USAGE, DM_EXIT_FAILURE);
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "driftmon %s - drift monitor for LLM assistants\n\n"
+            "usage: driftmon COMMAND [OPTIONS]\n\ncommands:\n",
+            DM_VERSION);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  driftmon %s\n", commands[i].usage);
+    fprintf(f,
+            "  driftmon --check-config FILE\n"
+            "  driftmon --version | --help\n\n"
+            "exit codes:\n"
+            "  %d  success (check, compare: no drift)\n"
+            "  %d  drift detected (check, compare)\n"
+            "  %d  usage error, invalid config or invalid input\n"
+            "  %d  the work failed (I/O, store, model)\n",
+            DM_EXIT_OK, DM_EXIT_DRIFT, DM_EXIT_USAGE, DM_EXIT_FAILURE);
 }
 
-int main(int argc, char **argv) {
-  const char *name;
+int main(int argc, char **argv)
+{
+    const char *name;
 
-  dm_encoder_blas_autotune(argv);
-  if (argc < 2) {
-    usage(stderr);
+    dm_encoder_blas_autotune(argv);
+    if (argc < 2) {
+        usage(stderr);
+        return DM_EXIT_USAGE;
+    }
+    name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ||
+        strcmp(name, "help") == 0) {
+        usage(stdout);
+        return DM_EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        printf("driftmon %s\n", DM_VERSION);
+        return DM_EXIT_OK;
+    }
+    if (strcmp(name, "--check-config") == 0)
+        name = "check-config";
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr,
+            "driftmon: error: unknown command '%s' (see driftmon --help)\n",
+            argv[1]);
     return DM_EXIT_USAGE;
-  }
-  name = argv[1];
-  if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ||
-      strcmp(name, "help") == 0) {
-    usage(stdout);
-    return DM_EXIT_OK;
-  }
-  if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
-    printf("driftmon %s\n", DM_VERSION);
-    return DM_EXIT_OK;
-  }
-  if (strcmp(name, "--check-config") == 0)
-    name = "check-config";
-  for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-    if (strcmp(name, commands[i].name) == 0)
-      return commands[i].fn(argc - 1, argv + 1);
-  fprintf(stderr,
-          "driftmon: error: unknown command '%s' (see driftmon --help)\n",
-          argv[1]);
-  return DM_EXIT_USAGE;
 }

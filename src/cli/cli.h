@@ -18,5 +18,7 @@ int dm_cli_compare(int argc, char **argv);
 int dm_cli_check_config(int argc, char **argv);
 int dm_cli_tokenize(int argc, char **argv);
 int dm_cli_embed(int argc, char **argv);
+int dm_cli_ingest(int argc, char **argv);
+int dm_cli_migrate(int argc, char **argv);
 
 #endif

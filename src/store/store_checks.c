@@ -1,0 +1,584 @@
+/*
+ * store_checks.c - the drift_metrics and finetuning_triggers tables.
+ *
+ * Each table is described once by a const array of columns (SQL name,
+ * kind, offset of the field in dm_store_check_t / dm_store_trigger_t);
+ * INSERT statements, SELECT lists and the mapping of result rows back to
+ * structs are all generated from those arrays, so a new column is one
+ * line.  Timestamps are INTEGER ms on SQLite and TIMESTAMPTZ on
+ * PostgreSQL (read back as epoch milliseconds); JSON is TEXT on SQLite
+ * and JSONB on PostgreSQL (read back as text).
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/time.h"
+#include "store/store_int.h"
+
+#define SQL_MAX (64 * 1024)
+
+enum col_kind { C_TS, C_STR, C_INT, C_DBL, C_BOOL, C_JSON, C_TOPDIMS, C_REF };
+
+struct col {
+    const char *name;
+    enum col_kind kind;
+    size_t off;
+};
+
+#define CK(name, kind, field)                                                  \
+    {                                                                          \
+        name, kind, offsetof(dm_store_check_t, field)                          \
+    }
+static const struct col check_cols[] = {
+    CK("\"timestamp\"", C_TS, checked_at_ms),
+    CK("status", C_STR, status),
+    CK("error", C_STR, error),
+    CK("baseline_start", C_TS, baseline_start_ms),
+    CK("baseline_end", C_TS, baseline_end_ms),
+    CK("current_start", C_TS, current_start_ms),
+    CK("current_end", C_TS, current_end_ms),
+    CK("baseline_count", C_INT, baseline_count),
+    CK("current_count", C_INT, current_count),
+    CK("baseline_sampled", C_INT, baseline_sampled),
+    CK("current_sampled", C_INT, current_sampled),
+    CK("model_fingerprint", C_STR, model),
+    CK("kl_divergence", C_DBL, kl_divergence),
+    CK("kl_excess", C_DBL, kl_excess),
+    CK("kl_p_value", C_DBL, kl_p_value),
+    CK("kl_max", C_DBL, kl_max),
+    CK("kl_top_dims", C_TOPDIMS, kl_top_dims),
+    CK("psi", C_DBL, psi),
+    CK("psi_p_value", C_DBL, psi_p_value),
+    CK("psi_method", C_STR, psi_method),
+    CK("baseline_accuracy", C_DBL, baseline_accuracy),
+    CK("current_accuracy", C_DBL, current_accuracy),
+    CK("accuracy_delta", C_DBL, accuracy_delta),
+    CK("accuracy_p_value", C_DBL, accuracy_p_value),
+    CK("combined_score", C_DBL, combined_score),
+    CK("severity", C_STR, severity),
+    CK("drift_detected", C_BOOL, drift_detected),
+    CK("kl_fired", C_BOOL, kl_fired),
+    CK("psi_fired", C_BOOL, psi_fired),
+    CK("accuracy_fired", C_BOOL, accuracy_fired),
+    CK("kl_threshold", C_DBL, kl_threshold),
+    CK("psi_threshold", C_DBL, psi_threshold),
+    CK("accuracy_min", C_DBL, accuracy_min),
+    CK("alpha", C_DBL, alpha),
+    CK("permutations", C_INT, permutations),
+    CK("kl_estimator", C_STR, kl_estimator),
+    CK("alert_status", C_STR, alert_status),
+    CK("alert_error", C_STR, alert_error),
+    CK("details", C_JSON, details),
+};
+#define N_CHECK_COLS (sizeof(check_cols) / sizeof(check_cols[0]))
+
+#define TK(name, kind, field)                                                  \
+    {                                                                          \
+        name, kind, offsetof(dm_store_trigger_t, field)                        \
+    }
+static const struct col trigger_cols[] = {
+    TK("trigger_timestamp", C_TS, triggered_at_ms),
+    TK("job_id", C_STR, job_id),
+    TK("status", C_STR, status),
+    TK("error", C_STR, error),
+    TK("drift_metrics", C_JSON, metrics_json),
+    TK("check_id", C_REF, check_id),
+    TK("forced", C_BOOL, forced),
+};
+#define N_TRIGGER_COLS (sizeof(trigger_cols) / sizeof(trigger_cols[0]))
+
+static const char *const severities[] = {"none", "info", "warning", "critical"};
+static const char *const statuses[] = {"ok", "insufficient_data", "failed"};
+
+static int index_of(const char *const *list, size_t n, const char *v)
+{
+    for (size_t i = 0; v && i < n; i++)
+        if (strcmp(list[i], v) == 0)
+            return (int)i;
+    return -1;
+}
+
+#define FIELD(base, c, type) ((type *)(void *)((char *)(base) + (c)->off))
+#define CFIELD(base, c, type)                                                  \
+    ((const type *)(const void *)((const char *)(base) + (c)->off))
+
+/* "INSERT INTO t (a, b) VALUES ($1, $2) RETURNING id" */
+static int build_insert(dm_buf_t *b, const char *table, const struct col *cols,
+                        size_t n)
+{
+    int rc = dm_buf_printf(b, "INSERT INTO %s (", table);
+
+    for (size_t i = 0; rc == DM_OK && i < n; i++)
+        rc = dm_buf_printf(b, "%s%s", i ? ", " : "", cols[i].name);
+    if (rc == DM_OK)
+        rc = dm_buf_puts(b, ") VALUES (");
+    for (size_t i = 0; rc == DM_OK && i < n; i++)
+        rc = dm_buf_printf(b, "%s$%zu", i ? ", " : "", i + 1);
+    if (rc == DM_OK)
+        rc = dm_buf_puts(b, ") RETURNING id");
+    return rc;
+}
+
+/* "SELECT id, a, b FROM t" with dialect conversions per column. */
+static int build_select(dm_store_t *s, dm_buf_t *b, const char *table,
+                        const struct col *cols, size_t n)
+{
+    int rc = dm_buf_puts(b, "SELECT id");
+
+    for (size_t i = 0; rc == DM_OK && i < n; i++) {
+        if (s->dialect == DM_DIALECT_PG && cols[i].kind == C_TS)
+            rc = dm_buf_printf(b, ", (extract(epoch FROM %s) * 1000)::int8",
+                               cols[i].name);
+        else if (s->dialect == DM_DIALECT_PG && cols[i].kind == C_JSON)
+            rc = dm_buf_printf(b, ", %s::text", cols[i].name);
+        else
+            rc = dm_buf_printf(b, ", %s", cols[i].name);
+    }
+    if (rc == DM_OK)
+        rc = dm_buf_printf(b, " FROM %s", table);
+    return rc;
+}
+
+/* Fills p[i] from the struct at base; topdims text goes into tbuf. */
+static void bind_struct(const void *base, const struct col *cols, size_t n,
+                        dm_sparam_t *p, char *tbuf, size_t tlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct col *c = &cols[i];
+
+        memset(&p[i], 0, sizeof(p[i]));
+        switch (c->kind) {
+        case C_TS:
+            p[i].kind = DM_SP_TS;
+            p[i].i = *CFIELD(base, c, int64_t);
+            break;
+        case C_INT:
+            p[i].kind = DM_SP_INT;
+            p[i].i = *CFIELD(base, c, int64_t);
+            break;
+        case C_REF:
+            p[i].i = *CFIELD(base, c, int64_t);
+            p[i].kind = p[i].i > 0 ? DM_SP_INT : DM_SP_NULL;
+            break;
+        case C_DBL:
+            p[i].kind = DM_SP_DOUBLE;
+            p[i].d = *CFIELD(base, c, double);
+            break;
+        case C_BOOL:
+            p[i].kind = DM_SP_BOOL;
+            p[i].i = *CFIELD(base, c, bool);
+            break;
+        case C_STR:
+        case C_JSON:
+            p[i].s = *CFIELD(base, c, char *const);
+            p[i].kind = p[i].s ? DM_SP_TEXT : DM_SP_NULL;
+            break;
+        case C_TOPDIMS: {
+            const dm_store_check_t *ck = base;
+            size_t used = 0;
+            used += (size_t)snprintf(tbuf, tlen, "[");
+            for (size_t k = 0; k < ck->n_top_dims && k < DM_STORE_TOP_DIMS; k++)
+                used += (size_t)snprintf(tbuf + used, tlen - used, "%s%d",
+                                         k ? "," : "", ck->kl_top_dims[k]);
+            snprintf(tbuf + used, tlen - used, "]");
+            p[i].kind = DM_SP_TEXT;
+            p[i].s = tbuf;
+            break;
+        }
+        }
+    }
+}
+
+static void parse_topdims(const char *t, dm_store_check_t *ck)
+{
+    ck->n_top_dims = 0;
+    if (!t || *t != '[')
+        return;
+    t++;
+    while (*t && *t != ']' && ck->n_top_dims < DM_STORE_TOP_DIMS) {
+        char *end;
+        long v = strtol(t, &end, 10);
+        if (end == t)
+            return;
+        ck->kl_top_dims[ck->n_top_dims++] = (int)v;
+        t = end;
+        while (*t == ',' || *t == ' ')
+            t++;
+    }
+}
+
+/* Reads the current row (column 0 = id) into the struct at base. */
+static void read_struct(dm_store_t *s, dm_sres_t *r, void *base, int64_t *id,
+                        const struct col *cols, size_t n)
+{
+    *id = s->ops->col_int(r, 0);
+    for (size_t i = 0; i < n; i++) {
+        const struct col *c = &cols[i];
+        int col = (int)i + 1;
+
+        switch (c->kind) {
+        case C_TS:
+        case C_INT:
+        case C_REF:
+            *FIELD(base, c, int64_t) = s->ops->col_int(r, col);
+            break;
+        case C_DBL:
+            *FIELD(base, c, double) = s->ops->col_double(r, col);
+            break;
+        case C_BOOL:
+            *FIELD(base, c, bool) = s->ops->col_bool(r, col);
+            break;
+        case C_STR:
+        case C_JSON: {
+            const char *t = s->ops->col_text(r, col);
+            *FIELD(base, c, char *) = t ? dm_strdup(t) : NULL;
+            break;
+        }
+        case C_TOPDIMS:
+            parse_topdims(s->ops->col_text(r, col), base);
+            break;
+        }
+    }
+}
+
+static int insert_struct(dm_store_t *s, const char *table,
+                         const struct col *cols, size_t n, const void *base,
+                         int64_t *id, char *eb, size_t el)
+{
+    dm_sparam_t p[64];
+    char tbuf[128];
+    dm_sres_t *r = NULL;
+    dm_buf_t sql;
+    int rc;
+
+    dm_buf_init(&sql, SQL_MAX);
+    rc = build_insert(&sql, table, cols, n);
+    if (rc != DM_OK)
+        goto out;
+    bind_struct(base, cols, n, p, tbuf, sizeof(tbuf));
+    rc = s->ops->query(s, dm_buf_str(&sql), p, n, &r, eb, el);
+    if (rc != DM_OK)
+        goto out;
+    rc = s->ops->next(r, eb, el);
+    if (rc == 1) {
+        if (id)
+            *id = s->ops->col_int(r, 0);
+        rc = DM_OK;
+    } else if (rc == 0) {
+        rc = dm_err_set(eb, el, DM_ESTORE, "INSERT returned no id");
+    }
+out:
+    if (r)
+        s->ops->res_free(r);
+    dm_buf_cleanup(&sql);
+    return rc;
+}
+
+/* ---- drift_metrics ------------------------------------------------------- */
+
+void dm_store_check_init(dm_store_check_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    for (size_t i = 0; i < N_CHECK_COLS; i++)
+        if (check_cols[i].kind == C_DBL)
+            *FIELD(c, &check_cols[i], double) = (double)NAN;
+}
+
+void dm_store_check_cleanup(dm_store_check_t *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < N_CHECK_COLS; i++)
+        if (check_cols[i].kind == C_STR || check_cols[i].kind == C_JSON) {
+            free(*FIELD(c, &check_cols[i], char *));
+            *FIELD(c, &check_cols[i], char *) = NULL;
+        }
+}
+
+int dm_store_check_insert(dm_store_t *s, const dm_store_check_t *c, int64_t *id,
+                          char *errbuf, size_t errlen)
+{
+    dm_store_check_t tmp = *c;
+
+    if (index_of(statuses, 3, c->status) < 0)
+        return dm_err_set(errbuf, errlen, DM_EINVAL, "bad check status");
+    if (index_of(severities, 4, c->severity) < 0)
+        return dm_err_set(errbuf, errlen, DM_EINVAL, "bad check severity");
+    if (tmp.checked_at_ms == 0)
+        tmp.checked_at_ms = dm_time_now_ms();
+    return insert_struct(s, "drift_metrics", check_cols, N_CHECK_COLS, &tmp, id,
+                         errbuf, errlen);
+}
+
+void dm_store_check_list_free(dm_store_check_t *list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++)
+        dm_store_check_cleanup(&list[i]);
+    free(list);
+}
+
+int dm_store_check_list(dm_store_t *s, int64_t since_ms, size_t limit,
+                        dm_store_check_t **out, size_t *n, char *errbuf,
+                        size_t errlen)
+{
+    dm_sparam_t p[2] = {
+        {.kind = DM_SP_TS, .i = since_ms},
+        {.kind = DM_SP_INT, .i = limit ? (int64_t)limit : INT64_MAX}};
+    dm_store_check_t *list = NULL;
+    size_t cnt = 0, cap = 0;
+    dm_sres_t *r = NULL;
+    dm_buf_t sql;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    dm_buf_init(&sql, SQL_MAX);
+    rc = build_select(s, &sql, "drift_metrics", check_cols, N_CHECK_COLS);
+    if (rc == DM_OK)
+        rc = dm_buf_puts(&sql, " WHERE \"timestamp\" >= $1 ORDER BY "
+                               "\"timestamp\" DESC, id DESC LIMIT $2");
+    if (rc == DM_OK)
+        rc = s->ops->query(s, dm_buf_str(&sql), p, 2, &r, errbuf, errlen);
+    while (rc == DM_OK && (rc = s->ops->next(r, errbuf, errlen)) == 1) {
+        rc = DM_OK;
+        if (cnt == cap) {
+            cap = cap ? 2 * cap : 16;
+            list = dm_reallocarray(list, cap, sizeof(*list));
+        }
+        dm_store_check_init(&list[cnt]);
+        read_struct(s, r, &list[cnt], &list[cnt].id, check_cols, N_CHECK_COLS);
+        cnt++;
+    }
+    if (rc == 0)
+        rc = DM_OK;
+    if (r)
+        s->ops->res_free(r);
+    dm_buf_cleanup(&sql);
+    if (rc != DM_OK) {
+        dm_store_check_list_free(list, cnt);
+        return rc;
+    }
+    *out = list;
+    *n = cnt;
+    return DM_OK;
+}
+
+void dm_store_summary_cleanup(dm_store_summary_t *sum)
+{
+    if (!sum)
+        return;
+    if (sum->have_latest)
+        dm_store_check_cleanup(&sum->latest);
+    memset(sum, 0, sizeof(*sum));
+}
+
+int dm_store_check_summary(dm_store_t *s, int64_t since_ms,
+                           dm_store_summary_t *out, char *errbuf, size_t errlen)
+{
+    static const char sql[] =
+        "SELECT severity, status, count(*), COALESCE(SUM(CASE WHEN "
+        "drift_detected THEN 1 ELSE 0 END), 0) FROM drift_metrics WHERE "
+        "\"timestamp\" >= $1 GROUP BY severity, status";
+    dm_sparam_t p = {.kind = DM_SP_TS, .i = since_ms};
+    dm_store_check_t *latest = NULL;
+    size_t nl = 0;
+    dm_sres_t *r = NULL;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    dm_store_check_init(&out->latest);
+    rc = s->ops->query(s, sql, &p, 1, &r, errbuf, errlen);
+    while (rc == DM_OK && (rc = s->ops->next(r, errbuf, errlen)) == 1) {
+        int sev = index_of(severities, 4, s->ops->col_text(r, 0));
+        int st = index_of(statuses, 3, s->ops->col_text(r, 1));
+        uint64_t cnt = (uint64_t)s->ops->col_int(r, 2);
+
+        rc = DM_OK;
+        out->total += cnt;
+        if (sev >= 0)
+            out->by_severity[sev] += cnt;
+        if (st >= 0)
+            out->by_status[st] += cnt;
+        out->detected += (uint64_t)s->ops->col_int(r, 3);
+    }
+    if (rc == 0)
+        rc = DM_OK;
+    if (r)
+        s->ops->res_free(r);
+    if (rc == DM_OK)
+        rc = dm_store_check_list(s, since_ms, 1, &latest, &nl, errbuf, errlen);
+    if (rc == DM_OK && nl == 1) {
+        out->latest = latest[0];
+        out->have_latest = true;
+        free(latest);
+    }
+    out->detection_rate = (double)NAN;
+    if (out->by_status[0])
+        out->detection_rate = (double)out->detected / (double)out->by_status[0];
+    if (rc != DM_OK)
+        dm_store_summary_cleanup(out);
+    return rc;
+}
+
+int dm_store_check_set_alert(dm_store_t *s, int64_t id, const char *status,
+                             const char *error, char *errbuf, size_t errlen)
+{
+    dm_sparam_t p[3] = {{.kind = status ? DM_SP_TEXT : DM_SP_NULL, .s = status},
+                        {.kind = error ? DM_SP_TEXT : DM_SP_NULL, .s = error},
+                        {.kind = DM_SP_INT, .i = id}};
+    int64_t changes = 0;
+    int rc;
+
+    rc = s->ops->exec(s,
+                      "UPDATE drift_metrics SET alert_status = $1, "
+                      "alert_error = $2 WHERE id = $3",
+                      p, 3, &changes, errbuf, errlen);
+    if (rc == DM_OK && changes == 0)
+        rc = dm_err_set(errbuf, errlen, DM_ENOTFOUND,
+                        "no drift check with id %" PRId64, id);
+    return rc;
+}
+
+/* ---- finetuning_triggers ------------------------------------------------- */
+
+void dm_store_trigger_cleanup(dm_store_trigger_t *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < N_TRIGGER_COLS; i++)
+        if (trigger_cols[i].kind == C_STR || trigger_cols[i].kind == C_JSON) {
+            free(*FIELD(t, &trigger_cols[i], char *));
+            *FIELD(t, &trigger_cols[i], char *) = NULL;
+        }
+}
+
+int dm_store_trigger_insert(dm_store_t *s, const dm_store_trigger_t *t,
+                            int64_t *id, char *errbuf, size_t errlen)
+{
+    static const char *const st[] = {"success", "failed"};
+    dm_store_trigger_t tmp = *t;
+
+    if (index_of(st, 2, t->status) < 0)
+        return dm_err_set(errbuf, errlen, DM_EINVAL,
+                          "bad trigger status (success or failed)");
+    if (tmp.triggered_at_ms == 0)
+        tmp.triggered_at_ms = dm_time_now_ms();
+    return insert_struct(s, "finetuning_triggers", trigger_cols, N_TRIGGER_COLS,
+                         &tmp, id, errbuf, errlen);
+}
+
+int dm_store_trigger_last_success(dm_store_t *s, int64_t *ms, bool *found,
+                                  char *errbuf, size_t errlen)
+{
+    const char *sql =
+        s->dialect == DM_DIALECT_PG
+            ? "SELECT (extract(epoch FROM max(trigger_timestamp)) * "
+              "1000)::int8 FROM finetuning_triggers WHERE status = "
+              "'success'"
+            : "SELECT max(trigger_timestamp) FROM finetuning_triggers "
+              "WHERE status = 'success'";
+    dm_sres_t *r = NULL;
+    int rc;
+
+    *found = false;
+    rc = s->ops->query(s, sql, NULL, 0, &r, errbuf, errlen);
+    if (rc != DM_OK)
+        return rc;
+    rc = s->ops->next(r, errbuf, errlen);
+    if (rc == 1) {
+        rc = DM_OK;
+        if (!s->ops->col_null(r, 0)) {
+            *ms = s->ops->col_int(r, 0);
+            *found = true;
+        }
+    } else if (rc == 0) {
+        rc = DM_OK;
+    }
+    s->ops->res_free(r);
+    return rc;
+}
+
+int dm_store_trigger_count(dm_store_t *s, bool only_success, uint64_t *count,
+                           char *errbuf, size_t errlen)
+{
+    dm_sres_t *r = NULL;
+    int rc;
+
+    rc = s->ops->query(s,
+                       only_success ? "SELECT count(*) FROM "
+                                      "finetuning_triggers WHERE status = "
+                                      "'success'"
+                                    : "SELECT count(*) FROM "
+                                      "finetuning_triggers",
+                       NULL, 0, &r, errbuf, errlen);
+    if (rc != DM_OK)
+        return rc;
+    rc = s->ops->next(r, errbuf, errlen);
+    if (rc == 1) {
+        *count = (uint64_t)s->ops->col_int(r, 0);
+        rc = DM_OK;
+    } else if (rc == 0) {
+        rc = dm_err_set(errbuf, errlen, DM_ESTORE, "count returned no row");
+    }
+    s->ops->res_free(r);
+    return rc;
+}
+
+void dm_store_trigger_list_free(dm_store_trigger_t *list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++)
+        dm_store_trigger_cleanup(&list[i]);
+    free(list);
+}
+
+int dm_store_trigger_list(dm_store_t *s, size_t limit, dm_store_trigger_t **out,
+                          size_t *n, char *errbuf, size_t errlen)
+{
+    dm_sparam_t p = {.kind = DM_SP_INT,
+                     .i = limit ? (int64_t)limit : INT64_MAX};
+    dm_store_trigger_t *list = NULL;
+    size_t cnt = 0, cap = 0;
+    dm_sres_t *r = NULL;
+    dm_buf_t sql;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    dm_buf_init(&sql, SQL_MAX);
+    rc = build_select(s, &sql, "finetuning_triggers", trigger_cols,
+                      N_TRIGGER_COLS);
+    if (rc == DM_OK)
+        rc = dm_buf_puts(&sql, " ORDER BY trigger_timestamp DESC, id DESC "
+                               "LIMIT $1");
+    if (rc == DM_OK)
+        rc = s->ops->query(s, dm_buf_str(&sql), &p, 1, &r, errbuf, errlen);
+    while (rc == DM_OK && (rc = s->ops->next(r, errbuf, errlen)) == 1) {
+        rc = DM_OK;
+        if (cnt == cap) {
+            cap = cap ? 2 * cap : 16;
+            list = dm_reallocarray(list, cap, sizeof(*list));
+        }
+        memset(&list[cnt], 0, sizeof(list[cnt]));
+        read_struct(s, r, &list[cnt], &list[cnt].id, trigger_cols,
+                    N_TRIGGER_COLS);
+        cnt++;
+    }
+    if (rc == 0)
+        rc = DM_OK;
+    if (r)
+        s->ops->res_free(r);
+    dm_buf_cleanup(&sql);
+    if (rc != DM_OK) {
+        dm_store_trigger_list_free(list, cnt);
+        return rc;
+    }
+    *out = list;
+    *n = cnt;
+    return DM_OK;
+}

@@ -1,0 +1,1070 @@
+/*
+ * test_store.c - the store test suite, run once per backend:
+ * DM_STORE_BACKEND=sqlite (a temporary file per test) or postgres (a
+ * fresh database per test on the server that tests/pg/with-postgres
+ * started, DM_PG_URL).  Covers migrations, feedback insert and id dedup,
+ * window aggregates, deterministic sampling, the embedding cache, checks,
+ * triggers, the named lock across handles and processes, concurrent
+ * writers, SQL injection in values, failure modes of each backend
+ * (read-only and full SQLite files; PostgreSQL restart and bad
+ * credentials) and the ingest / migrate commands of the real binary.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "common/time.h"
+#include "config/config.h"
+#include "store/store.h"
+#include "store/store_int.h"
+
+#define EB DM_ERRBUF_SIZE
+/* a string literal or a const string where the API wants char * */
+#define CS(x) ((char *)(uintptr_t)(x))
+/* string equality that prints both sides (NULL-safe) */
+#define STREQ(a, b) streq_(a, b)
+static int streq_(const char *a, const char *b)
+{
+    if (a && b && strcmp(a, b) == 0)
+        return 1;
+    cr_log_error("strings differ: \"%s\" != \"%s\"", a ? a : "(null)",
+                 b ? b : "(null)");
+    return 0;
+}
+#define T0 INT64_C(1767225600000) /* 2026-01-01T00:00:00Z */
+
+static char dir[256];
+static char cfg_path[512];
+static char db_url[512];
+static int is_pg;
+
+static const char *backend(void)
+{
+    const char *b = getenv("DM_STORE_BACKEND");
+    return b && *b ? b : "sqlite";
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A fresh database for this test: a temp dir file, or CREATE DATABASE. */
+static void setup(void)
+{
+    char yaml[2048];
+    static int counter;
+
+    is_pg = strcmp(backend(), "postgres") == 0;
+    snprintf(dir, sizeof(dir), "/tmp/dm-store-test.XXXXXX");
+    cr_assert(mkdtemp(dir) != NULL);
+    snprintf(cfg_path, sizeof(cfg_path), "%s/driftmon.yaml", dir);
+    if (is_pg) {
+        const char *url = getenv("DM_PG_URL");
+        char name[64], sql[128];
+        PGconn *c;
+        PGresult *r;
+
+        cr_assert(url && *url, "DM_PG_URL is not set: run under "
+                               "tests/pg/with-postgres");
+        snprintf(name, sizeof(name), "t_%ld_%d", (long)getpid(), counter++);
+        c = PQconnectdb(url);
+        cr_assert(PQstatus(c) == CONNECTION_OK, "connect: %s",
+                  PQerrorMessage(c));
+        snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+        r = PQexec(c, sql);
+        cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK, "%s",
+                  PQresultErrorMessage(r));
+        PQclear(r);
+        PQfinish(c);
+        snprintf(db_url, sizeof(db_url), "postgresql://%s@%s:%s/%s",
+                 getenv("DM_PG_USER"), getenv("DM_PG_HOST"),
+                 getenv("DM_PG_PORT"), name);
+        snprintf(yaml, sizeof(yaml),
+                 "database:\n  backend: postgres\n  url: \"%s\"\n", db_url);
+    } else {
+        snprintf(db_url, sizeof(db_url), "%s/t.db", dir);
+        snprintf(yaml, sizeof(yaml),
+                 "database:\n  backend: sqlite\n  path: \"%s\"\n", db_url);
+    }
+    write_file(cfg_path, yaml);
+}
+
+static void teardown(void)
+{
+    char cmd[600];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        cr_log_warn("cannot remove %s", dir);
+}
+
+static dm_config_t *load_cfg(void)
+{
+    dm_config_t *cfg = NULL;
+    char err[EB];
+    int rc = dm_config_load(cfg_path, &cfg, err, sizeof(err));
+
+    cr_assert(eq(int, rc, DM_OK), "config: %s", err);
+    return cfg;
+}
+
+static dm_store_t *open_store(bool migrate)
+{
+    dm_config_t *cfg = load_cfg();
+    dm_store_t *s = NULL;
+    char err[EB];
+    int rc = dm_store_open(cfg, &s, err, sizeof(err));
+
+    dm_config_free(cfg);
+    cr_assert(eq(int, rc, DM_OK), "open: %s", err);
+    if (migrate) {
+        int v = 0;
+        rc = dm_store_migrate(s, &v, err, sizeof(err));
+        cr_assert(eq(int, rc, DM_OK), "migrate: %s", err);
+        cr_assert(eq(int, v, DM_STORE_SCHEMA_VERSION));
+    }
+    return s;
+}
+
+static uint64_t count_rows(dm_store_t *s)
+{
+    uint64_t n = 0;
+    char err[EB];
+    int rc = dm_store_feedback_count(s, &n, err, sizeof(err));
+
+    cr_assert(eq(int, rc, DM_OK), "count: %s", err);
+    return n;
+}
+
+static void insert(dm_store_t *s, const dm_feedback_row_t *rows, size_t n,
+                   size_t expect_inserted)
+{
+    size_t k = 0;
+    char err[EB];
+    int rc = dm_store_feedback_insert(s, rows, n, &k, err, sizeof(err));
+
+    cr_assert(eq(int, rc, DM_OK), "insert: %s", err);
+    cr_assert(eq(sz, k, expect_inserted));
+}
+
+TestSuite(store, .init = setup, .fini = teardown, .timeout = 120);
+
+Test(store, backend_is_the_requested_one)
+{
+    dm_store_t *s = open_store(false);
+    cr_assert(STREQ(CS(dm_store_backend(s)), CS(backend())));
+    dm_store_free(s);
+}
+
+Test(store, migrate_is_idempotent_and_versioned)
+{
+    dm_store_t *s = open_store(false);
+    char err[EB];
+    int v = -1;
+
+    cr_assert(eq(int, dm_store_schema_version(s, &v, err, sizeof(err)), DM_OK),
+              "%s", err);
+    cr_assert(eq(int, v, 0));
+    for (int i = 0; i < 3; i++) {
+        cr_assert(eq(int, dm_store_migrate(s, &v, err, sizeof(err)), DM_OK),
+                  "%s", err);
+        cr_assert(eq(int, v, 1));
+    }
+    /* the schema script itself can run again on a migrated database */
+    cr_assert(eq(int,
+                 dm_store_test_exec(
+                     s, is_pg ? dm_store_schema_pg : dm_store_schema_sqlite,
+                     err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(int, dm_store_schema_version(s, &v, err, sizeof(err)), DM_OK));
+    cr_assert(eq(int, v, 1));
+    cr_assert(eq(int, dm_store_ping(s, err, sizeof(err)), DM_OK));
+    dm_store_free(s);
+}
+
+Test(store, migrate_via_cli)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "'%s' migrate --config '%s' >'%s/out' 2>&1",
+             getenv("DM_BINARY"), cfg_path, dir);
+    cr_assert(eq(int, system(cmd), 0));
+    cr_assert(eq(int, system(cmd), 0));
+    dm_store_t *s = open_store(false);
+    int v = 0;
+    char err[EB];
+    cr_assert(eq(int, dm_store_schema_version(s, &v, err, sizeof(err)), DM_OK));
+    cr_assert(eq(int, v, 1));
+    dm_store_free(s);
+}
+
+Test(store, insert_dedups_on_id_and_generates_ids)
+{
+    dm_store_t *s = open_store(true);
+    dm_feedback_row_t rows[3] = {
+        {"a", "q1", "r1", "code", true, T0},
+        {"b", "q2", "r2", NULL, false, T0 + 1},
+        {NULL, "q3", "r3", "debug", true, T0 + 2},
+    };
+
+    insert(s, rows, 3, 3);
+    insert(s, rows, 2, 0);     /* same ids: nothing new */
+    insert(s, rows + 2, 1, 1); /* no id: a new generated one each time */
+    cr_assert(eq(u64, count_rows(s), 4));
+
+    dm_store_sample_t smp;
+    char err[EB];
+    cr_assert(
+        eq(int,
+           dm_store_window_sample(s, T0, T0 + 10, 0, &smp, err, sizeof(err)),
+           DM_OK),
+        "%s", err);
+    cr_assert(eq(sz, smp.n, 4));
+    size_t generated = 0;
+    for (size_t i = 0; i < smp.n; i++)
+        if (strcmp(smp.rows[i].query, "q3") == 0) {
+            generated++;
+            cr_assert(eq(sz, strlen(smp.rows[i].id), 32));
+        }
+    cr_assert(eq(sz, generated, 2));
+    dm_store_sample_cleanup(&smp);
+    dm_store_free(s);
+}
+
+Test(store, transaction_rollback_writes_nothing)
+{
+    dm_store_t *s = open_store(true);
+    dm_feedback_row_t r = {"x", "q", "r", "code", true, T0};
+    char err[EB];
+
+    cr_assert(eq(int, dm_store_tx_begin(s, err, sizeof(err)), DM_OK), "%s",
+              err);
+    cr_assert(eq(int, dm_store_tx_begin(s, err, sizeof(err)), DM_EINVAL));
+    insert(s, &r, 1, 1);
+    dm_store_tx_rollback(s);
+    cr_assert(eq(u64, count_rows(s), 0));
+    cr_assert(eq(int, dm_store_tx_begin(s, err, sizeof(err)), DM_OK));
+    insert(s, &r, 1, 1);
+    cr_assert(eq(int, dm_store_tx_commit(s, err, sizeof(err)), DM_OK));
+    cr_assert(eq(u64, count_rows(s), 1));
+    dm_store_free(s);
+}
+
+Test(store, window_aggregates_half_open_and_by_intent)
+{
+    dm_store_t *s = open_store(true);
+    dm_feedback_row_t rows[] = {
+        {"1", "q", "r", "code", true, T0 - 1}, /* before */
+        {"2", "q", "r", "code", true, T0},     /* first instant in */
+        {"3", "q", "r", "code", false, T0 + 5},
+        {"4", "q", "r", "debug", true, T0 + 6},
+        {"5", "q", "r", NULL, false, T0 + 7},
+        {"6", "q", "r", "general", true, T0 + 99},
+        {"7", "q", "r", "code", true, T0 + 100}, /* end: excluded */
+    };
+    dm_store_window_t w;
+    char err[EB];
+
+    insert(s, rows, 7, 7);
+    cr_assert(
+        eq(int,
+           dm_store_window_aggregate(s, T0, T0 + 100, &w, err, sizeof(err)),
+           DM_OK),
+        "%s", err);
+    cr_assert(eq(u64, w.total, 5));
+    cr_assert(eq(u64, w.positives, 3));
+    cr_assert(eq(sz, w.n_intents, 4));
+    cr_assert(STREQ(w.intents[0].intent, "code"));
+    cr_assert(eq(u64, w.intents[0].count, 2));
+    cr_assert(eq(u64, w.intents[0].positives, 1));
+    cr_assert(STREQ(w.intents[1].intent, "debug"));
+    cr_assert(STREQ(w.intents[2].intent, "general"));
+    cr_assert(w.intents[3].intent == NULL);
+    cr_assert(eq(u64, w.intents[3].count, 1));
+    dm_store_window_cleanup(&w);
+
+    cr_assert(eq(
+        int,
+        dm_store_window_aggregate(s, T0 + 200, T0 + 300, &w, err, sizeof(err)),
+        DM_OK));
+    cr_assert(eq(u64, w.total, 0));
+    cr_assert(eq(sz, w.n_intents, 0));
+    dm_store_window_cleanup(&w);
+    cr_assert(eq(int,
+                 dm_store_window_aggregate(s, T0, T0 - 1, &w, err, sizeof(err)),
+                 DM_EINVAL));
+    dm_store_free(s);
+}
+
+static int child_ok(int st)
+{
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+Test(store, sample_is_deterministic_and_smallest_hashes)
+{
+    enum { N = 600, K = 50 };
+    dm_store_t *s = open_store(true);
+    dm_feedback_row_t rows[N];
+    static char ids[N][16], qs[N][16];
+    uint64_t hashes[N];
+    dm_store_sample_t a, b;
+    char err[EB];
+
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "row-%d", i);
+        snprintf(qs[i], sizeof(qs[i]), "query %d", i);
+        rows[i] = (dm_feedback_row_t){ids[i], qs[i],      "resp",
+                                      "code", i % 2 == 0, T0 + i};
+        hashes[i] = dm_store_sample_hash(ids[i]);
+    }
+    insert(s, rows, N, N);
+    qsort(hashes, N, sizeof(hashes[0]), cmp_u64);
+    cr_assert(eq(int,
+                 dm_store_window_sample(s, T0, T0 + N, K, &a, err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(int,
+                 dm_store_window_sample(s, T0, T0 + N, K, &b, err, sizeof(err)),
+                 DM_OK));
+    cr_assert(eq(sz, a.n, K));
+    cr_assert(eq(sz, b.n, K));
+    for (size_t i = 0; i < a.n; i++) {
+        cr_assert(STREQ(a.rows[i].id, b.rows[i].id));
+        cr_assert(eq(u64, a.rows[i].hash, hashes[i]));
+        cr_assert(eq(u64, a.rows[i].hash, dm_store_sample_hash(a.rows[i].id)));
+        /* query/response belong to the row */
+        char expect[16];
+        snprintf(expect, sizeof(expect), "query %s", a.rows[i].id + 4);
+        cr_assert(STREQ(a.rows[i].query, expect));
+        cr_assert(STREQ(a.rows[i].response, "resp"));
+    }
+    dm_store_sample_cleanup(&a);
+    dm_store_sample_cleanup(&b);
+    /* a sub-window only samples its own rows */
+    cr_assert(
+        eq(int, dm_store_window_sample(s, T0, T0 + 10, K, &a, err, sizeof(err)),
+           DM_OK));
+    cr_assert(eq(sz, a.n, 10));
+    dm_store_sample_cleanup(&a);
+    dm_store_free(s);
+}
+
+Test(store, embedding_cache_round_trip)
+{
+    dm_store_t *s = open_store(true);
+    const char *ids[3] = {"a", "b", "c"};
+    float v[3 * 4] = {0.5f, -1.25f, 3e-8f, 1e30f, 1, 2, 3, 4, -0.0f, 7, 8, 9};
+    float out[4 * 4];
+    bool found[4];
+    size_t nf = 0;
+    char err[EB];
+
+    cr_assert(eq(int,
+                 dm_store_embed_put(s, "m1", ids, 2, 4, v, err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    const char *q[4] = {"b", "zz", "a", "b"};
+    memset(out, 0, sizeof(out));
+    cr_assert(eq(int,
+                 dm_store_embed_get(s, "m1", q, 4, 4, out, found, &nf, err,
+                                    sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(sz, nf, 3));
+    cr_assert(found[0] && !found[1] && found[2] && found[3]);
+    cr_assert(memcmp(out, v + 4, 16) == 0);
+    cr_assert(memcmp(out + 8, v, 16) == 0);
+    cr_assert(memcmp(out + 12, v + 4, 16) == 0);
+    /* other model, other dimension: not found */
+    cr_assert(eq(
+        int,
+        dm_store_embed_get(s, "m2", q, 4, 4, out, found, &nf, err, sizeof(err)),
+        DM_OK));
+    cr_assert(eq(sz, nf, 0));
+    cr_assert(eq(
+        int,
+        dm_store_embed_get(s, "m1", q, 4, 3, out, found, &nf, err, sizeof(err)),
+        DM_OK));
+    cr_assert(eq(sz, nf, 0));
+    /* replace */
+    cr_assert(
+        eq(int,
+           dm_store_embed_put(s, "m1", ids + 1, 2, 4, v + 4, err, sizeof(err)),
+           DM_OK));
+    cr_assert(eq(int,
+                 dm_store_embed_get(s, "m1", ids, 3, 4, out, found, &nf, err,
+                                    sizeof(err)),
+                 DM_OK));
+    cr_assert(eq(sz, nf, 3));
+    cr_assert(memcmp(out + 4, v + 4, 16) == 0);
+    cr_assert(memcmp(out + 8, v + 8, 16) == 0);
+    dm_store_free(s);
+}
+
+static void fill_check(dm_store_check_t *c, int64_t at, const char *sev,
+                       bool detected)
+{
+    dm_store_check_init(c);
+    c->checked_at_ms = at;
+    c->status = CS("ok");
+    c->severity = CS(sev);
+    c->drift_detected = detected;
+    c->kl_fired = detected;
+    c->baseline_start_ms = at - 14 * DM_MS_PER_DAY;
+    c->baseline_end_ms = at - 7 * DM_MS_PER_DAY;
+    c->current_start_ms = at - 7 * DM_MS_PER_DAY;
+    c->current_end_ms = at;
+    c->baseline_count = 1000;
+    c->current_count = 1200;
+    c->baseline_sampled = 500;
+    c->current_sampled = 600;
+    c->model = CS("hashing:384");
+    c->kl_divergence = 0.123456789012345678;
+    c->kl_excess = 0.05;
+    c->kl_p_value = 0.004975124378109453;
+    c->kl_max = 0.9;
+    c->n_top_dims = 5;
+    for (int i = 0; i < 5; i++)
+        c->kl_top_dims[i] = 300 - i;
+    c->psi = 0.01;
+    c->psi_method = CS("permutation");
+    c->baseline_accuracy = 0.8;
+    c->current_accuracy = 0.7;
+    c->accuracy_delta = 0.1;
+    c->combined_score = 1.0 / 3.0;
+    c->kl_threshold = 0.1;
+    c->psi_threshold = 0.2;
+    c->accuracy_min = 0.75;
+    c->alpha = 0.05;
+    c->permutations = 200;
+    c->kl_estimator = CS("excess");
+    c->details = CS("{\"note\": \"it's \\\"quoted\\\"\", \"n\": [1, 2]}");
+}
+
+Test(store, checks_insert_list_summary_alert)
+{
+    dm_store_t *s = open_store(true);
+    dm_store_check_t c, *list = NULL;
+    int64_t id1 = 0, id2 = 0, id3 = 0;
+    size_t n = 0;
+    char err[EB];
+
+    fill_check(&c, T0, "warning", true);
+    cr_assert(
+        eq(int, dm_store_check_insert(s, &c, &id1, err, sizeof(err)), DM_OK),
+        "%s", err);
+    fill_check(&c, T0 + DM_MS_PER_HOUR, "none", false);
+    c.psi = (double)NAN;
+    cr_assert(
+        eq(int, dm_store_check_insert(s, &c, &id2, err, sizeof(err)), DM_OK));
+    fill_check(&c, T0 + 2 * DM_MS_PER_HOUR, "none", false);
+    c.status = CS("insufficient_data");
+    cr_assert(
+        eq(int, dm_store_check_insert(s, &c, &id3, err, sizeof(err)), DM_OK));
+    c.status = CS("bogus");
+    cr_assert(eq(int, dm_store_check_insert(s, &c, NULL, err, sizeof(err)),
+                 DM_EINVAL));
+
+    cr_assert(eq(int, dm_store_check_list(s, 0, 0, &list, &n, err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(sz, n, 3));
+    cr_assert(eq(i64, list[0].id, id3));
+    cr_assert(eq(i64, list[2].id, id1));
+    cr_assert(STREQ(list[0].status, "insufficient_data"));
+    const dm_store_check_t *o = &list[2];
+    cr_assert(eq(i64, o->checked_at_ms, T0));
+    cr_assert(eq(i64, o->baseline_start_ms, T0 - 14 * DM_MS_PER_DAY));
+    cr_assert(eq(i64, o->current_sampled, 600));
+    cr_assert(STREQ(o->model, "hashing:384"));
+    cr_assert(eq(dbl, o->kl_divergence, 0.123456789012345678));
+    cr_assert(eq(dbl, o->kl_p_value, 0.004975124378109453));
+    cr_assert(eq(dbl, o->combined_score, 1.0 / 3.0));
+    cr_assert(isnan(o->accuracy_p_value));
+    cr_assert(isnan(list[1].psi));
+    cr_assert(eq(sz, o->n_top_dims, 5));
+    cr_assert(eq(int, o->kl_top_dims[0], 300));
+    cr_assert(eq(int, o->kl_top_dims[4], 296));
+    cr_assert(o->drift_detected && o->kl_fired && !o->psi_fired);
+    cr_assert(STREQ(o->severity, "warning"));
+    cr_assert(STREQ(o->kl_estimator, "excess"));
+    cr_assert(eq(i64, o->permutations, 200));
+    cr_assert(o->alert_status == NULL);
+    cr_assert(o->details != NULL);
+    cr_assert(strstr(o->details, "quoted") != NULL);
+    dm_store_check_list_free(list, n);
+
+    cr_assert(eq(int,
+                 dm_store_check_list(s, T0 + 1, 1, &list, &n, err, sizeof(err)),
+                 DM_OK));
+    cr_assert(eq(sz, n, 1));
+    cr_assert(eq(i64, list[0].id, id3));
+    dm_store_check_list_free(list, n);
+
+    cr_assert(
+        eq(int,
+           dm_store_check_set_alert(s, id1, "sent", NULL, err, sizeof(err)),
+           DM_OK),
+        "%s", err);
+    cr_assert(eq(
+        int,
+        dm_store_check_set_alert(s, id1 + 1000, "sent", NULL, err, sizeof(err)),
+        DM_ENOTFOUND));
+
+    dm_store_summary_t sum;
+    cr_assert(
+        eq(int, dm_store_check_summary(s, 0, &sum, err, sizeof(err)), DM_OK),
+        "%s", err);
+    cr_assert(eq(u64, sum.total, 3));
+    cr_assert(eq(u64, sum.by_severity[0], 2));
+    cr_assert(eq(u64, sum.by_severity[2], 1));
+    cr_assert(eq(u64, sum.by_status[0], 2));
+    cr_assert(eq(u64, sum.by_status[1], 1));
+    cr_assert(eq(u64, sum.detected, 1));
+    cr_assert(eq(dbl, sum.detection_rate, 0.5));
+    cr_assert(sum.have_latest);
+    cr_assert(eq(i64, sum.latest.id, id3));
+    dm_store_summary_cleanup(&sum);
+
+    cr_assert(eq(int,
+                 dm_store_check_list(s, T0, 0, &list, &n, err, sizeof(err)),
+                 DM_OK));
+    cr_assert(STREQ(list[2].alert_status, "sent"));
+    dm_store_check_list_free(list, n);
+    dm_store_free(s);
+}
+
+Test(store, triggers)
+{
+    dm_store_t *s = open_store(true);
+    dm_store_trigger_t t = {0}, *list = NULL;
+    bool found = true;
+    int64_t ms = 0, id = 0;
+    uint64_t cnt = 0;
+    size_t n = 0;
+    char err[EB];
+
+    cr_assert(
+        eq(int, dm_store_trigger_last_success(s, &ms, &found, err, sizeof(err)),
+           DM_OK),
+        "%s", err);
+    cr_assert(found == false);
+    t.triggered_at_ms = T0;
+    t.status = CS("success");
+    t.job_id = CS("job-1");
+    t.metrics_json = CS("{\"combined_score\": 0.5}");
+    t.forced = false;
+    cr_assert(
+        eq(int, dm_store_trigger_insert(s, &t, &id, err, sizeof(err)), DM_OK),
+        "%s", err);
+    t.triggered_at_ms = T0 + 1000;
+    t.status = CS("failed");
+    t.job_id = NULL;
+    t.error = CS("HTTP 500");
+    t.check_id = 0;
+    t.forced = true;
+    cr_assert(
+        eq(int, dm_store_trigger_insert(s, &t, NULL, err, sizeof(err)), DM_OK));
+    t.status = CS("maybe");
+    cr_assert(eq(int, dm_store_trigger_insert(s, &t, NULL, err, sizeof(err)),
+                 DM_EINVAL));
+    cr_assert(
+        eq(int, dm_store_trigger_last_success(s, &ms, &found, err, sizeof(err)),
+           DM_OK));
+    cr_assert(found);
+    cr_assert(eq(i64, ms, T0));
+    cr_assert(eq(int, dm_store_trigger_count(s, false, &cnt, err, sizeof(err)),
+                 DM_OK));
+    cr_assert(eq(u64, cnt, 2));
+    cr_assert(eq(int, dm_store_trigger_count(s, true, &cnt, err, sizeof(err)),
+                 DM_OK));
+    cr_assert(eq(u64, cnt, 1));
+    cr_assert(eq(int, dm_store_trigger_list(s, 0, &list, &n, err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(sz, n, 2));
+    cr_assert(STREQ(list[0].status, "failed"));
+    cr_assert(STREQ(list[0].error, "HTTP 500"));
+    cr_assert(list[0].job_id == NULL);
+    cr_assert(list[0].forced);
+    cr_assert(STREQ(list[1].job_id, "job-1"));
+    cr_assert(eq(i64, list[1].id, id));
+    cr_assert(strstr(list[1].metrics_json, "combined_score") != NULL);
+    dm_store_trigger_list_free(list, n);
+    dm_store_free(s);
+}
+
+Test(store, lock_excludes_other_handles_and_processes)
+{
+    dm_store_t *a = open_store(true), *b = open_store(false);
+    char err[EB];
+    pid_t pid;
+    int st = 0;
+
+    cr_assert(
+        eq(int, dm_store_lock_try(a, "drift-check", err, sizeof(err)), DM_OK),
+        "%s", err);
+    cr_assert(eq(int, dm_store_lock_try(a, "drift-check", err, sizeof(err)),
+                 DM_EBUSY));
+    cr_assert(eq(int, dm_store_lock_try(b, "drift-check", err, sizeof(err)),
+                 DM_EBUSY));
+    cr_assert(eq(int, dm_store_lock_try(b, "other", err, sizeof(err)), DM_OK));
+    cr_assert(eq(int, dm_store_lock_try(b, "bad name!", err, sizeof(err)),
+                 DM_EINVAL));
+    pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        dm_config_t *cfg = NULL;
+        dm_store_t *c = NULL;
+        char e[EB];
+        if (dm_config_load(cfg_path, &cfg, e, sizeof(e)) != DM_OK ||
+            dm_store_open(cfg, &c, e, sizeof(e)) != DM_OK)
+            _exit(10);
+        int rc = dm_store_lock_try(c, "drift-check", e, sizeof(e));
+        dm_store_free(c);
+        dm_config_free(cfg);
+        _exit(rc == DM_EBUSY ? 0 : 11);
+    }
+    cr_assert(eq(int, waitpid(pid, &st, 0), pid));
+    cr_assert(child_ok(st), "child process: lock was not busy (status %d)", st);
+    cr_assert(eq(int, dm_store_lock_release(a, "drift-check", err, sizeof(err)),
+                 DM_OK));
+    cr_assert(eq(int, dm_store_lock_release(a, "drift-check", err, sizeof(err)),
+                 DM_ENOTFOUND));
+    cr_assert(
+        eq(int, dm_store_lock_try(b, "drift-check", err, sizeof(err)), DM_OK));
+    dm_store_free(b); /* closing releases */
+    cr_assert(
+        eq(int, dm_store_lock_try(a, "drift-check", err, sizeof(err)), DM_OK));
+    dm_store_free(a);
+}
+
+Test(store, sql_injection_in_values_is_stored_verbatim)
+{
+    dm_store_t *s = open_store(true);
+    const char *evil = "x'); DROP TABLE feedback; --";
+    const char *evil2 = "\" OR 1=1; DELETE FROM drift_metrics; $1 ?1 \\";
+    dm_feedback_row_t r = {evil, evil2, evil, evil2, true, T0};
+    dm_store_sample_t smp;
+    dm_store_window_t w;
+    char err[EB];
+
+    insert(s, &r, 1, 1);
+    insert(s, &r, 1, 0);
+    cr_assert(
+        eq(int,
+           dm_store_window_sample(s, T0, T0 + 1, 10, &smp, err, sizeof(err)),
+           DM_OK),
+        "%s", err);
+    cr_assert(eq(sz, smp.n, 1));
+    cr_assert(STREQ(smp.rows[0].id, CS(evil)));
+    cr_assert(STREQ(smp.rows[0].query, CS(evil2)));
+    cr_assert(STREQ(smp.rows[0].response, CS(evil)));
+    dm_store_sample_cleanup(&smp);
+    cr_assert(eq(int,
+                 dm_store_window_aggregate(s, T0, T0 + 1, &w, err, sizeof(err)),
+                 DM_OK));
+    cr_assert(STREQ(w.intents[0].intent, CS(evil2)));
+    dm_store_window_cleanup(&w);
+    dm_store_check_t c;
+    fill_check(&c, T0, "none", false);
+    c.error = CS(evil);
+    cr_assert(
+        eq(int, dm_store_check_insert(s, &c, NULL, err, sizeof(err)), DM_OK),
+        "%s", err);
+    cr_assert(eq(u64, count_rows(s), 1));
+    dm_store_free(s);
+}
+
+/* Each child inserts `per` rows with its own ids, in small transactions. */
+static void concurrent_writers(int nproc, int per)
+{
+    pid_t pids[8];
+
+    for (int p = 0; p < nproc; p++) {
+        pids[p] = fork();
+        cr_assert(pids[p] >= 0);
+        if (pids[p] == 0) {
+            dm_config_t *cfg = NULL;
+            dm_store_t *s = NULL;
+            char e[EB];
+            static char ids[100][32];
+            dm_feedback_row_t rows[100];
+            if (dm_config_load(cfg_path, &cfg, e, sizeof(e)) != DM_OK ||
+                dm_store_open(cfg, &s, e, sizeof(e)) != DM_OK)
+                _exit(10);
+            for (int done = 0; done < per; done += 100) {
+                for (int i = 0; i < 100; i++) {
+                    snprintf(ids[i], sizeof(ids[i]), "p%d-%d", p, done + i);
+                    rows[i] = (dm_feedback_row_t){ids[i], "q",  "r",
+                                                  "code", true, T0 + done + i};
+                }
+                if (dm_store_feedback_insert(s, rows, 100, NULL, e,
+                                             sizeof(e)) != DM_OK) {
+                    fprintf(stderr, "writer %d: %s\n", p, e);
+                    _exit(11);
+                }
+            }
+            dm_store_free(s);
+            dm_config_free(cfg);
+            _exit(0);
+        }
+    }
+    for (int p = 0; p < nproc; p++) {
+        int st = 0;
+        cr_assert(eq(int, waitpid(pids[p], &st, 0), pids[p]));
+        cr_assert(child_ok(st), "writer %d failed (status %d)", p, st);
+    }
+}
+
+Test(store, concurrent_writer_processes)
+{
+    dm_store_t *s = open_store(true);
+
+    concurrent_writers(3, 2000);
+    cr_assert(eq(u64, count_rows(s), 6000));
+    dm_store_free(s);
+}
+
+/* ---- the ingest command, against this backend ------------------------ */
+
+static int run_cli(const char *args, char *out, size_t outlen)
+{
+    char cmd[2048], path[600];
+    int st;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/cli.out", dir);
+    snprintf(cmd, sizeof(cmd), "'%s' %s --config '%s' >'%s' 2>&1",
+             getenv("DM_BINARY"), args, cfg_path, path);
+    st = system(cmd);
+    f = fopen(path, "r");
+    cr_assert(f != NULL);
+    size_t n = fread(out, 1, outlen - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static const char good_jsonl[] =
+    "{\"id\": \"j1\", \"query\": \"q1\", \"response\": \"r1\", \"intent\": "
+    "\"code\", \"positive\": true, \"created_at\": \"2026-01-01T00:00:00Z\"}\n"
+    "{\"id\": \"j2\", \"query\": \"q2\", \"response\": \"r2\", \"intent\": "
+    "\"debug\", \"positive\": false, \"created_at\": "
+    "\"2026-01-01T01:00:00+01:00\"}\n"
+    "\n"
+    "{\"id\": 3, \"query\": \"q3\", \"response\": \"r3\", \"positive\": 1, "
+    "\"created_at\": \"2026-01-01 00:30:00.5Z\"}\n";
+
+Test(store, ingest_jsonl_twice_does_not_duplicate)
+{
+    char p[600], out[8192];
+    snprintf(p, sizeof(p), "%s/a.jsonl", dir);
+    write_file(p, good_jsonl);
+    char args[700];
+    snprintf(args, sizeof(args), "ingest '%s'", p);
+    cr_assert(eq(int, run_cli(args, out, sizeof(out)), 0), "%s", out);
+    cr_assert(strstr(out, "3 inserted") != NULL, "%s", out);
+    cr_assert(eq(int, run_cli(args, out, sizeof(out)), 0), "%s", out);
+    cr_assert(strstr(out, "0 inserted") != NULL, "%s", out);
+    dm_store_t *s = open_store(false);
+    cr_assert(eq(u64, count_rows(s), 3));
+    dm_store_window_t w;
+    char err[EB];
+    cr_assert(
+        eq(int,
+           dm_store_window_aggregate(s, T0, T0 + 3600000, &w, err, sizeof(err)),
+           DM_OK));
+    /* j2 is 00:00Z (an offset), 3 is 00:30:00.5Z: all three in */
+    cr_assert(eq(u64, w.total, 3));
+    cr_assert(eq(u64, w.positives, 2));
+    dm_store_window_cleanup(&w);
+    dm_store_free(s);
+}
+
+Test(store, ingest_bad_file_writes_nothing_and_names_lines)
+{
+    char p[600], out[8192], args[700];
+    snprintf(p, sizeof(p), "%s/bad.jsonl", dir);
+    write_file(p,
+               "{\"query\": \"ok\", \"response\": \"r\", \"positive\": true, "
+               "\"created_at\": \"2026-01-01T00:00:00Z\"}\n"
+               "{\"query\": \"q\", \"response\": \"r\", \"positive\": "
+               "\"yes\", \"created_at\": \"2026-01-01T00:00:00Z\"}\n"
+               "{\"query\": \"ok\", \"response\": \"r\", \"positive\": true, "
+               "\"created_at\": \"2026-01-01T00:00:00Z\"}\n"
+               "{\"query\": \"q\", \"response\": \"r\", \"positive\": true, "
+               "\"created_at\": \"yesterday\"}\n"
+               "{not json}\n"
+               "{\"query\": \"q\", \"response\": \"r\", \"positive\": true, "
+               "\"created_at\": \"2026-01-01T00:00:00Z\", \"extra\": 1}\n"
+               "{\"response\": \"r\", \"positive\": true, "
+               "\"created_at\": \"2026-01-01T00:00:00Z\"}\n");
+    snprintf(args, sizeof(args), "ingest '%s'", p);
+    cr_assert(eq(int, run_cli(args, out, sizeof(out)), 2), "%s", out);
+    cr_assert(strstr(out, "line 2: positive") != NULL, "%s", out);
+    cr_assert(strstr(out, "line 4: created_at") != NULL, "%s", out);
+    cr_assert(strstr(out, "line 5: invalid JSON") != NULL, "%s", out);
+    cr_assert(strstr(out, "line 6: unknown field 'extra'") != NULL, "%s", out);
+    cr_assert(strstr(out, "line 7: query: missing") != NULL, "%s", out);
+    cr_assert(strstr(out, "nothing was written") != NULL, "%s", out);
+    dm_store_t *s = open_store(true);
+    cr_assert(eq(u64, count_rows(s), 0));
+    dm_store_free(s);
+    /* --skip-invalid writes the two good rows */
+    snprintf(args, sizeof(args), "ingest '%s' --skip-invalid", p);
+    cr_assert(eq(int, run_cli(args, out, sizeof(out)), 0), "%s", out);
+    cr_assert(strstr(out, "line 2: positive") != NULL, "%s", out);
+    s = open_store(false);
+    cr_assert(eq(u64, count_rows(s), 2));
+    dm_store_free(s);
+}
+
+Test(store, ingest_csv_edge_cases)
+{
+    char p[600], out[8192], args[700];
+    snprintf(p, sizeof(p), "%s/a.csv", dir);
+    write_file(p, "\xef\xbb\xbf"
+                  "created_at,positive,intent,response,query,id\r\n"
+                  "2026-01-01T00:00:00Z,true,code,\"line1\r\nline2\",\"say "
+                  "\"\"hi\"\", ok\",c1\r\n"
+                  "\r\n"
+                  "2026-01-01T00:00:01Z,0,,\"\",\"q'; DROP TABLE x;--\",c2\n"
+                  "2026-01-01T00:00:02Z,YES,debug,r,q,\n");
+    snprintf(args, sizeof(args), "ingest '%s'", p);
+    cr_assert(eq(int, run_cli(args, out, sizeof(out)), 0), "%s", out);
+    cr_assert(strstr(out, "3 inserted") != NULL, "%s", out);
+    dm_store_t *s = open_store(false);
+    dm_store_sample_t smp;
+    char err[EB];
+    cr_assert(
+        eq(int,
+           dm_store_window_sample(s, T0, T0 + 10000, 0, &smp, err, sizeof(err)),
+           DM_OK));
+    cr_assert(eq(sz, smp.n, 3));
+    int seen = 0;
+    for (size_t i = 0; i < smp.n; i++) {
+        if (strcmp(smp.rows[i].id, "c1") == 0) {
+            cr_assert(STREQ(smp.rows[i].query, "say \"hi\", ok"));
+            cr_assert(STREQ(smp.rows[i].response, "line1\r\nline2"));
+            seen++;
+        } else if (strcmp(smp.rows[i].id, "c2") == 0) {
+            cr_assert(STREQ(smp.rows[i].query, "q'; DROP TABLE x;--"));
+            cr_assert(STREQ(smp.rows[i].response, ""));
+            seen++;
+        }
+    }
+    cr_assert(eq(int, seen, 2));
+    dm_store_sample_cleanup(&smp);
+    dm_store_window_t w;
+    cr_assert(eq(
+        int, dm_store_window_aggregate(s, T0, T0 + 10000, &w, err, sizeof(err)),
+        DM_OK));
+    cr_assert(eq(u64, w.positives, 2));
+    dm_store_window_cleanup(&w);
+    dm_store_free(s);
+
+    /* a bad CSV: line numbers count physical lines (quoted newlines) */
+    snprintf(p, sizeof(p), "%s/bad.csv", dir);
+    write_file(p, "query,response,positive,created_at\n"
+                  "\"multi\nline\",r,true,2026-01-01T00:00:00Z\n"
+                  "q,r,maybe,2026-01-01T00:00:00Z\n"
+                  "q,r,true\n"
+                  "q,\"r\"x,true,2026-01-01T00:00:00Z\n"
+                  "q,r,true,2026-01-01T00:00:00Z\n"
+                  "\"unterminated,r,true,2026-01-01T00:00:00Z\n");
+    snprintf(args, sizeof(args), "ingest '%s'", p);
+    cr_assert(eq(int, run_cli(args, out, sizeof(out)), 2), "%s", out);
+    cr_assert(strstr(out, "line 4: positive") != NULL, "%s", out);
+    cr_assert(strstr(out, "line 5: 3 fields, the header has 4") != NULL, "%s",
+              out);
+    cr_assert(strstr(out, "line 6: unexpected character") != NULL, "%s", out);
+    cr_assert(strstr(out, "line 8: unterminated") != NULL, "%s", out);
+    s = open_store(false);
+    cr_assert(eq(u64, count_rows(s), 3)); /* unchanged */
+    dm_store_free(s);
+}
+
+Test(store, concurrent_ingest_commands)
+{
+    char cmd[4096];
+    char p1[600], p2[600];
+    FILE *f1, *f2;
+
+    snprintf(p1, sizeof(p1), "%s/one.jsonl", dir);
+    snprintf(p2, sizeof(p2), "%s/two.jsonl", dir);
+    f1 = fopen(p1, "w");
+    f2 = fopen(p2, "w");
+    cr_assert(f1 && f2);
+    for (int i = 0; i < 5000; i++) {
+        fprintf(f1,
+                "{\"id\": \"one-%d\", \"query\": \"q\", \"response\": "
+                "\"r\", \"positive\": true, \"created_at\": "
+                "\"2026-01-01T00:00:00Z\"}\n",
+                i);
+        fprintf(f2,
+                "{\"id\": \"two-%d\", \"query\": \"q\", \"response\": "
+                "\"r\", \"positive\": false, \"created_at\": "
+                "\"2026-01-01T00:00:00Z\"}\n",
+                i);
+    }
+    fclose(f1);
+    fclose(f2);
+    dm_store_t *s = open_store(true);
+    snprintf(cmd, sizeof(cmd),
+             "B='%s'; C='%s'; \"$B\" ingest '%s' --config \"$C\" 2>/dev/null "
+             "& a=$!; \"$B\" ingest '%s' --config \"$C\" --skip-invalid "
+             "2>/dev/null & b=$!; wait $a || exit 1; wait $b || exit 2",
+             getenv("DM_BINARY"), cfg_path, p1, p2);
+    cr_assert(eq(int, system(cmd), 0));
+    cr_assert(eq(u64, count_rows(s), 10000));
+    dm_store_free(s);
+}
+
+/* ---- backend-specific failure modes ------------------------------------ */
+
+Test(store, sqlite_read_only_and_full)
+{
+    char err[EB], yaml[1024];
+    dm_feedback_row_t r = {"x", "q", "r", "code", true, T0};
+
+    if (is_pg) {
+        /* The PostgreSQL counterpart: a wrong password or an unreachable
+         * server fails cleanly and the message carries no secret. */
+        dm_config_t *cfg = NULL;
+        dm_store_t *s = NULL;
+        snprintf(yaml, sizeof(yaml),
+                 "database:\n  backend: postgres\n  url: "
+                 "\"postgresql://nobody:s3cretpw@127.0.0.1:1/x\"\n");
+        write_file(cfg_path, yaml);
+        cr_assert(
+            eq(int, dm_config_load(cfg_path, &cfg, err, sizeof(err)), DM_OK));
+        cr_assert(eq(int, dm_store_open(cfg, &s, err, sizeof(err)), DM_ESTORE));
+        cr_assert(s == NULL);
+        cr_assert(strstr(err, "s3cretpw") == NULL, "%s", err);
+        cr_assert(strstr(err, "postgres: connect") != NULL, "%s", err);
+        dm_config_free(cfg);
+        return;
+    }
+    /* read-only: a database opened read-only refuses writes clearly */
+    dm_store_t *s = open_store(true);
+    dm_store_free(s);
+    snprintf(yaml, sizeof(yaml),
+             "database:\n  backend: sqlite\n  path: \"file:%s?mode=ro\"\n",
+             db_url);
+    write_file(cfg_path, yaml);
+    s = open_store(false);
+    int rc = dm_store_feedback_insert(s, &r, 1, NULL, err, sizeof(err));
+    cr_assert(eq(int, rc, DM_ESTORE));
+    cr_assert(strstr(err, "read-only") != NULL, "%s", err);
+    dm_store_free(s);
+    /* a missing directory */
+    snprintf(yaml, sizeof(yaml),
+             "database:\n  backend: sqlite\n  path: \"%s/no/such/dir/x.db\"\n",
+             dir);
+    write_file(cfg_path, yaml);
+    {
+        dm_config_t *cfg = load_cfg();
+        cr_assert(eq(int, dm_store_open(cfg, &s, err, sizeof(err)), DM_ESTORE));
+        cr_assert(strstr(err, "cannot open") != NULL, "%s", err);
+        dm_config_free(cfg);
+    }
+    /* full: cap the file with max_page_count, then write past it */
+    snprintf(yaml, sizeof(yaml),
+             "database:\n  backend: sqlite\n  path: \"%s\"\n", db_url);
+    write_file(cfg_path, yaml);
+    s = open_store(true);
+    cr_assert(eq(int,
+                 dm_store_test_exec(s, "PRAGMA max_page_count = 40", err,
+                                    sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    static char big[4000];
+    memset(big, 'x', sizeof(big) - 1);
+    dm_feedback_row_t rows[200];
+    static char ids[200][8];
+    for (int i = 0; i < 200; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "f%d", i);
+        rows[i] = (dm_feedback_row_t){ids[i], big, big, "code", true, T0};
+    }
+    rc = dm_store_feedback_insert(s, rows, 200, NULL, err, sizeof(err));
+    cr_assert(eq(int, rc, DM_ESTORE));
+    cr_assert(strstr(err, "full") != NULL, "%s", err);
+    /* the failed call wrote nothing and the handle still works */
+    cr_assert(eq(u64, count_rows(s), 0));
+    insert(s, &r, 1, 1);
+    dm_store_free(s);
+}
+
+/* Restarts the server: runs alone (its own meson test and server). */
+TestSuite(store_restart, .init = setup, .fini = teardown, .timeout = 180);
+
+Test(store_restart, postgres_restart_reconnects)
+{
+    char err[EB];
+    dm_feedback_row_t r = {"x", "q", "r", "code", true, T0};
+
+    if (!is_pg) {
+        /* SQLite counterpart: a second handle sees what the first wrote
+         * after the first is closed and reopened. */
+        dm_store_t *s = open_store(true);
+        insert(s, &r, 1, 1);
+        dm_store_free(s);
+        s = open_store(true);
+        cr_assert(eq(u64, count_rows(s), 1));
+        dm_store_free(s);
+        return;
+    }
+    dm_store_t *s = open_store(true);
+    insert(s, &r, 1, 1);
+    cr_assert(
+        eq(int, dm_store_lock_try(s, "drift-check", err, sizeof(err)), DM_OK));
+    const char *restart = getenv("DM_PG_RESTART");
+    cr_assert(restart != NULL);
+    cr_assert(eq(int, system(restart), 0));
+    /* the first call notices the lost session and fails cleanly ... */
+    int rc = dm_store_ping(s, err, sizeof(err));
+    cr_assert(eq(int, rc, DM_ESTORE));
+    cr_assert(strstr(err, "postgres") != NULL, "%s", err);
+    /* ... the next reconnects and works; the data is still there */
+    cr_assert(eq(int, dm_store_ping(s, err, sizeof(err)), DM_OK), "%s", err);
+    cr_assert(eq(u64, count_rows(s), 1));
+    /* the session lock died with the session; it can be taken again */
+    cr_assert(
+        eq(int, dm_store_lock_try(s, "drift-check", err, sizeof(err)), DM_OK),
+        "%s", err);
+    /* a restart inside a transaction: it fails, rollback, then works */
+    cr_assert(eq(int, dm_store_tx_begin(s, err, sizeof(err)), DM_OK));
+    cr_assert(eq(int, system(restart), 0));
+    dm_feedback_row_t r2 = {"y", "q", "r", "code", true, T0};
+    cr_assert(eq(int,
+                 dm_store_feedback_insert(s, &r2, 1, NULL, err, sizeof(err)),
+                 DM_ESTORE));
+    cr_assert(eq(int,
+                 dm_store_feedback_insert(s, &r2, 1, NULL, err, sizeof(err)),
+                 DM_ESTORE));
+    dm_store_tx_rollback(s);
+    insert(s, &r2, 1, 1);
+    cr_assert(eq(u64, count_rows(s), 2));
+    dm_store_free(s);
+}
