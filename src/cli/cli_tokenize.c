@@ -28,13 +28,13 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/lines.h"
+#include "embed/model.h"
 #include "embed/tokenizer.h"
 
 #define DEFAULT_MODEL_PATH "models/all-MiniLM-L6-v2"
 #define DEFAULT_MAX_LENGTH 256
 #define MAX_LENGTH         65536      /* cap on --max-length / max_seq_length */
 #define MAX_LINE           (1u << 20) /* cap on one input line */
-#define MAX_CONFIG_FILE    (1u << 20) /* cap on a model config file */
 #define PATH_LEN           4096
 
 struct options {
@@ -118,101 +118,6 @@ static int parse_args(int argc, char **argv, struct options *o)
     return -1;
 }
 
-/*
- * Parses the JSON file dir/name into *out (NULL when the file does not
- * exist).  Returns DM_OK or an error with "PATH:LINE: reason" in err.
- */
-static int read_json(const char *dir, const char *name, json_t **out, char *err,
-                     size_t n)
-{
-    char path[PATH_LEN], chunk[8192];
-    dm_buf_t b;
-    json_error_t jerr;
-    FILE *f;
-    size_t got;
-    int rc = DM_OK;
-
-    *out = NULL;
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-        sizeof(path))
-        return dm_err_set(err, n, DM_EINVAL, "%s: path too long", dir);
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        if (errno == ENOENT)
-            return DM_OK;
-        return dm_err_set(err, n, DM_EIO, "%s: cannot open: %s", path,
-                          strerror(errno));
-    }
-    dm_buf_init(&b, MAX_CONFIG_FILE);
-    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (dm_buf_append(&b, chunk, got) != DM_OK) {
-            rc = dm_err_set(err, n, DM_ETOOBIG, "%s: larger than %u bytes",
-                            path, MAX_CONFIG_FILE);
-            goto out;
-        }
-    }
-    if (ferror(f)) {
-        rc = dm_err_set(err, n, DM_EIO, "%s: read error", path);
-        goto out;
-    }
-    *out = json_loadb(dm_buf_str(&b), b.len, 0, &jerr);
-    if (*out == NULL)
-        rc = dm_err_set(err, n, DM_EPARSE, "%s:%d: %s", path, jerr.line,
-                        jerr.text);
-    else if (!json_is_object(*out))
-        rc = dm_err_set(err, n, DM_EPARSE, "%s:1: not a JSON object", path);
-out:
-    if (rc != DM_OK) {
-        json_decref(*out);
-        *out = NULL;
-    }
-    dm_buf_cleanup(&b);
-    fclose(f);
-    return rc;
-}
-
-/* Reads do_lower_case and max_seq_length from the model directory. */
-static int read_model_config(const char *dir, bool *lower, long *max_len,
-                             char *err, size_t n)
-{
-    json_t *cfg = NULL, *v;
-    int rc;
-
-    *lower = true;
-    *max_len = DEFAULT_MAX_LENGTH;
-    rc = read_json(dir, "tokenizer_config.json", &cfg, err, n);
-    if (rc != DM_OK)
-        return rc;
-    v = json_object_get(cfg, "do_lower_case");
-    if (v != NULL && !json_is_boolean(v))
-        rc = dm_err_set(err, n, DM_EMODEL,
-                        "%s/tokenizer_config.json: do_lower_case: must be "
-                        "true or false",
-                        dir);
-    else if (v != NULL)
-        *lower = json_is_true(v);
-    json_decref(cfg);
-    if (rc != DM_OK)
-        return rc;
-
-    /* its "do_lower_case" is sentence-transformers' own, not the
-     * tokenizer's, so only max_seq_length is read here */
-    rc = read_json(dir, "sentence_bert_config.json", &cfg, err, n);
-    if (rc != DM_OK)
-        return rc;
-    v = json_object_get(cfg, "max_seq_length");
-    if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 2 ||
-                      json_integer_value(v) > MAX_LENGTH))
-        rc = dm_err_set(err, n, DM_EMODEL,
-                        "%s/sentence_bert_config.json: max_seq_length: must "
-                        "be an integer from 2 to %d",
-                        dir, MAX_LENGTH);
-    else if (v != NULL)
-        *max_len = (long)json_integer_value(v);
-    json_decref(cfg);
-    return rc;
-}
-
 /* The text of one --jsonl line (borrowed from *obj, which the caller
  * frees), or an error naming the line. */
 static int jsonl_text(const dm_lines_t *lr, const char *line, size_t len,
@@ -259,7 +164,7 @@ int dm_cli_tokenize(int argc, char **argv)
     dm_tokenizer_t *tok = NULL;
     dm_lines_t lr;
     bool lines_open = false, lower;
-    long max_len;
+    size_t max_len;
     int32_t *ids = NULL;
     dm_buf_t out;
     int exit_code, rc;
@@ -270,11 +175,13 @@ int dm_cli_tokenize(int argc, char **argv)
     dm_buf_init(&out, (size_t)MAX_LENGTH * 12 + 4);
 
     exit_code = DM_EXIT_FAILURE;
-    rc = read_model_config(o.model_path, &lower, &max_len, err, sizeof(err));
+    rc = dm_model_tokenizer_settings(o.model_path, MAX_LENGTH,
+                                     DEFAULT_MAX_LENGTH, &lower, &max_len, err,
+                                     sizeof(err));
     if (rc != DM_OK)
         goto out;
     if (o.max_length > 0)
-        max_len = o.max_length;
+        max_len = (size_t)o.max_length;
     if ((size_t)snprintf(vocab, sizeof(vocab), "%s/vocab.txt", o.model_path) >=
         sizeof(vocab)) {
         rc = dm_err_set(err, sizeof(err), DM_EINVAL, "%s: path too long",
@@ -284,7 +191,7 @@ int dm_cli_tokenize(int argc, char **argv)
     rc = dm_tokenizer_load(vocab, lower, &tok, err, sizeof(err));
     if (rc != DM_OK)
         goto out;
-    ids = dm_mallocarray((size_t)max_len, sizeof(int32_t));
+    ids = dm_mallocarray(max_len, sizeof(int32_t));
 
     exit_code = DM_EXIT_USAGE;
     rc = dm_lines_open(&lr, o.input, MAX_LINE, err, sizeof(err));
@@ -305,7 +212,7 @@ int dm_cli_tokenize(int argc, char **argv)
             rc = jsonl_text(&lr, line, len, &obj, &text, &tlen, err,
                             sizeof(err));
         if (rc >= 0)
-            rc = dm_tokenizer_encode(tok, text, tlen, ids, (size_t)max_len, &n);
+            rc = dm_tokenizer_encode(tok, text, tlen, ids, max_len, &n);
         json_decref(obj);
         if (rc < 0)
             goto out;

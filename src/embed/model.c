@@ -258,6 +258,46 @@ out:
     return rc;
 }
 
+int dm_model_tokenizer_settings(const char *dir, size_t max_len_cap,
+                                size_t default_len, bool *do_lower_case,
+                                size_t *max_seq_length, char *errbuf,
+                                size_t errlen)
+{
+    char path[4096];
+    json_t *root = NULL;
+    int rc;
+
+    /* tokenizer_config.json: optional, BERT uncased by default */
+    *do_lower_case = true;
+    snprintf(path, sizeof(path), "%s/tokenizer_config.json", dir);
+    rc = load_json(dir, "tokenizer_config.json", &root, NULL, NULL, errbuf,
+                   errlen);
+    if (rc == DM_ENOTFOUND)
+        rc = DM_OK;
+    else if (rc == DM_OK)
+        rc = get_bool(path, root, "do_lower_case", do_lower_case, errbuf,
+                      errlen);
+    json_decref(root);
+    root = NULL;
+    if (rc != DM_OK)
+        return rc;
+
+    /* its "do_lower_case" is sentence-transformers' own, not the
+     * tokenizer's, so only max_seq_length is read here */
+    snprintf(path, sizeof(path), "%s/sentence_bert_config.json", dir);
+    rc = load_json(dir, "sentence_bert_config.json", &root, NULL, NULL, errbuf,
+                   errlen);
+    if (rc == DM_ENOTFOUND && default_len > 0) {
+        *max_seq_length = default_len;
+        return DM_OK;
+    }
+    if (rc == DM_OK)
+        rc = get_int(path, root, "max_seq_length", 2, max_len_cap,
+                     max_seq_length, errbuf, errlen);
+    json_decref(root);
+    return rc;
+}
+
 /* tokenizer_config.json, sentence_bert_config.json, 1_Pooling. */
 static int parse_side_configs(const char *dir, dm_model_t *m, char *errbuf,
                               size_t errlen)
@@ -272,31 +312,9 @@ static int parse_side_configs(const char *dir, dm_model_t *m, char *errbuf,
     bool b;
     int rc;
 
-    /* tokenizer_config.json: optional, BERT uncased by default */
-    m->do_lower_case = true;
-    snprintf(path, sizeof(path), "%s/tokenizer_config.json", dir);
-    rc = load_json(dir, "tokenizer_config.json", &root, NULL, NULL, errbuf,
-                   errlen);
-    if (rc == DM_ENOTFOUND) {
-        rc = DM_OK;
-    } else if (rc == DM_OK) {
-        rc = get_bool(path, root, "do_lower_case", &m->do_lower_case, errbuf,
-                      errlen);
-    }
-    json_decref(root);
-    root = NULL;
-    if (rc != DM_OK)
-        goto out;
-
-    snprintf(path, sizeof(path), "%s/sentence_bert_config.json", dir);
-    rc = load_json(dir, "sentence_bert_config.json", &root, NULL, NULL, errbuf,
-                   errlen);
-    if (rc != DM_OK)
-        goto out;
-    rc = get_int(path, root, "max_seq_length", 2, m->cfg.max_positions,
-                 &m->max_seq_length, errbuf, errlen);
-    json_decref(root);
-    root = NULL;
+    rc = dm_model_tokenizer_settings(dir, m->cfg.max_positions, 0,
+                                     &m->do_lower_case, &m->max_seq_length,
+                                     errbuf, errlen);
     if (rc != DM_OK)
         goto out;
 

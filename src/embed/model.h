@@ -91,4 +91,18 @@ int dm_model_load(const char *dir, dm_model_t **out, char *errbuf,
 /* Frees the model and unmaps its weights.  NULL-safe. */
 void dm_model_free(dm_model_t *m);
 
+/*
+ * Reads a model directory's tokenizer settings without touching the
+ * weights: do_lower_case from tokenizer_config.json (optional; default
+ * true) and max_seq_length from sentence_bert_config.json, which must be
+ * an integer from 2 to max_len_cap.  When sentence_bert_config.json is
+ * missing, default_len is used, or, when default_len is 0, that is an
+ * error.  Errors (DM_EMODEL, DM_EIO, DM_ENOTFOUND) name the file and key.
+ * dm_model_load() uses the same function.
+ */
+int dm_model_tokenizer_settings(const char *dir, size_t max_len_cap,
+                                size_t default_len, bool *do_lower_case,
+                                size_t *max_seq_length, char *errbuf,
+                                size_t errlen) DM_MUSTCHECK;
+
 #endif
