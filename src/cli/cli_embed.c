@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "common/alloc.h"
 #include "common/lines.h"
 #include "embed/embed.h"
@@ -181,37 +182,6 @@ static void chunk_clear(struct chunk *c)
     c->bytes = 0;
 }
 
-/* Adds the text of one input line; DM_EPARSE with a message if bad. */
-static int take_line(struct chunk *c, bool jsonl, const char *line, size_t len,
-                     char *err, size_t n)
-{
-    json_error_t jerr;
-    json_t *o, *t;
-    size_t i;
-
-    if (!jsonl) {
-        chunk_add(c, line, len);
-        return DM_OK;
-    }
-    for (i = 0; i < len; i++)
-        if (line[i] != ' ' && line[i] != '\t')
-            break;
-    if (i == len)
-        return 1; /* blank line: no record */
-    o = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
-    if (o == NULL)
-        return dm_err_set(err, n, DM_EPARSE, "invalid JSON: %s", jerr.text);
-    t = json_object_get(o, "text");
-    if (!json_is_object(o) || !json_is_string(t)) {
-        json_decref(o);
-        return dm_err_set(err, n, DM_EPARSE,
-                          "expected an object with a \"text\" string");
-    }
-    chunk_add(c, json_string_value(t), json_string_length(t));
-    json_decref(o);
-    return DM_OK;
-}
-
 static int flush(dm_embedder_t *e, struct chunk *c, size_t *done, bool progress,
                  char *err, size_t n)
 {
@@ -250,8 +220,9 @@ int dm_cli_embed(int argc, char **argv)
     dm_lines_t lr;
     bool lines_open = false, progress = isatty(STDERR_FILENO) != 0;
     char err[DM_ERRBUF_SIZE] = "";
-    const char *line;
-    size_t len, done = 0;
+    const char *line, *text;
+    json_t *holder;
+    size_t len, tlen, done = 0;
     int rc, ret = DM_EXIT_OK;
 
     rc = parse_args(argc, argv, &o);
@@ -273,10 +244,13 @@ int dm_cli_embed(int argc, char **argv)
     c.lens = dm_calloc(c.cap, sizeof(*c.lens));
     c.out = dm_mallocarray(c.cap, dm_embedder_dim(e) * sizeof(float));
     while ((rc = dm_lines_next(&lr, &line, &len, err, sizeof(err))) == 1) {
-        rc = take_line(&c, o.jsonl, line, len, err, sizeof(err));
+        rc = dm_cli_text_line(&lr, o.jsonl, line, len, &holder, &text, &tlen,
+                              err, sizeof(err));
+        if (rc > 0)
+            chunk_add(&c, text, tlen);
+        json_decref(holder);
         if (rc < 0) {
-            fprintf(stderr, "driftmon: error: %s:%zu: %s\n", lr.name, lr.lineno,
-                    err);
+            fprintf(stderr, "driftmon: error: %s\n", err);
             ret = DM_EXIT_USAGE;
             goto out;
         }

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/lines.h"
@@ -118,29 +119,6 @@ static int parse_args(int argc, char **argv, struct options *o)
     return -1;
 }
 
-/* The text of one --jsonl line (borrowed from *obj, which the caller
- * frees), or an error naming the line. */
-static int jsonl_text(const dm_lines_t *lr, const char *line, size_t len,
-                      json_t **obj, const char **text, size_t *tlen, char *err,
-                      size_t n)
-{
-    json_error_t jerr;
-    json_t *t;
-
-    *obj = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
-    if (*obj == NULL)
-        return dm_err_set(err, n, DM_EPARSE, "%s:%zu: invalid JSON: %s",
-                          lr->name, lr->lineno, jerr.text);
-    t = json_object_get(*obj, "text");
-    if (!json_is_string(t))
-        return dm_err_set(err, n, DM_EPARSE,
-                          "%s:%zu: expected an object with a \"text\" string",
-                          lr->name, lr->lineno);
-    *text = json_string_value(t);
-    *tlen = json_string_length(t);
-    return DM_OK;
-}
-
 static int print_ids(dm_buf_t *out, const int32_t *ids, size_t n)
 {
     dm_buf_reset(out);
@@ -206,12 +184,11 @@ int dm_cli_tokenize(int argc, char **argv)
         rc = dm_lines_next(&lr, &line, &len, err, sizeof(err));
         if (rc <= 0)
             break;
-        text = line;
-        tlen = len;
-        if (o.jsonl)
-            rc = jsonl_text(&lr, line, len, &obj, &text, &tlen, err,
-                            sizeof(err));
-        if (rc >= 0)
+        rc = dm_cli_text_line(&lr, o.jsonl, line, len, &obj, &text, &tlen, err,
+                              sizeof(err));
+        if (rc == 0)
+            continue; /* blank line in a JSONL file */
+        if (rc > 0)
             rc = dm_tokenizer_encode(tok, text, tlen, ids, max_len, &n);
         json_decref(obj);
         if (rc < 0)

@@ -614,6 +614,21 @@ Test(tokenizer, cli_tokenize, .init = make_tmpdir, .fini = rm_tmpdir)
     cr_expect(strstr(out, "bad.jsonl:2: ") != NULL, "%s", out);
     free(out);
 
+    /* a blank line in a JSONL file is no record, for tokenize as for
+     * embed; the line numbers after it still count it */
+    in = write_tmp("blank.jsonl", "{\"text\": \"ok\"}\n \n{\"text\": 2}\n", 29);
+    snprintf(cmd, sizeof(cmd),
+             "'%s' tokenize --model-path '%s/minilm-tiny' --jsonl '%s' 2>&1",
+             bin, fixtures(), in);
+    st = run_cmd(cmd, &out);
+    cr_expect_eq(st, 2);
+    cr_expect(strncmp(out, "[101,7929,102]\ndriftmon: error: ", 32) == 0, "%s",
+              out);
+    cr_expect(strstr(out, "blank.jsonl:3: expected an object with a "
+                          "\"text\" string") != NULL,
+              "%s", out);
+    free(out);
+
     /* a missing model directory */
     snprintf(cmd, sizeof(cmd),
              "'%s' tokenize --model-path /nonexistent/model - </dev/null 2>&1",
