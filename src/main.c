@@ -31,6 +31,9 @@ static const struct command {
     {"ingest", dm_cli_ingest,
      "ingest FILE [--config F] [--format jsonl|csv] [--skip-invalid]"},
     {"migrate", dm_cli_migrate, "migrate [--config F]"},
+    {"check", dm_cli_check,
+     "check [--config F] [--window-days N] [--as-of TIME] [--json]"},
+    {"demo", dm_cli_demo, "demo [--dir DIR] [--rows-per-day N] [--json]"},
 };
 
 static void usage(FILE *f)

@@ -6,6 +6,11 @@
 #ifndef DM_CLI_CLI_H
 #define DM_CLI_CLI_H
 
+#include <stddef.h>
+
+#include "config/config.h"
+#include "monitor/monitor.h"
+
 /* Exit codes of the driftmon binary (also listed in --help). */
 enum dm_exit {
     DM_EXIT_OK = 0,     /* success; for check/compare: no drift */
@@ -20,5 +25,13 @@ int dm_cli_tokenize(int argc, char **argv);
 int dm_cli_embed(int argc, char **argv);
 int dm_cli_ingest(int argc, char **argv);
 int dm_cli_migrate(int argc, char **argv);
+int dm_cli_check(int argc, char **argv);
+int dm_cli_demo(int argc, char **argv);
+
+/* Shared by check and demo (cli_check.c): embedding progress on stderr
+ * (a dm_monitor_progress_cb), and logging.level from the config. */
+void dm_cli_progress(dm_monitor_phase_t phase, size_t done, size_t total,
+                     void *arg);
+int dm_cli_apply_log_level(const dm_config_t *cfg);
 
 #endif

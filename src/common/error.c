@@ -25,6 +25,7 @@ static const struct {
     {DM_EMODEL, "invalid model"},
     {DM_ECONFIG, "invalid configuration"},
     {DM_EINTERNAL, "internal error"},
+    {DM_ECANCELED, "cancelled"},
 };
 
 const char *dm_strerror(int err)

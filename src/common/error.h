@@ -24,19 +24,20 @@
 
 typedef enum dm_err {
     DM_OK = 0,
-    DM_ENOMEM = -1,    /* allocation failed */
-    DM_EINVAL = -2,    /* invalid argument or input */
-    DM_EIO = -3,       /* file or socket I/O failed */
-    DM_EPARSE = -4,    /* malformed input (JSON, YAML, CSV, model file) */
-    DM_ERANGE = -5,    /* value out of bounds */
-    DM_ENOTFOUND = -6, /* missing file, key or row */
-    DM_ETOOBIG = -7,   /* input larger than its cap */
-    DM_ESTORE = -8,    /* database error */
-    DM_ENET = -9,      /* network error */
-    DM_EBUSY = -10,    /* resource locked by someone else */
-    DM_EMODEL = -11,   /* embedding model invalid or unusable */
-    DM_ECONFIG = -12,  /* configuration invalid */
-    DM_EINTERNAL = -13 /* a bug: an invariant did not hold */
+    DM_ENOMEM = -1,     /* allocation failed */
+    DM_EINVAL = -2,     /* invalid argument or input */
+    DM_EIO = -3,        /* file or socket I/O failed */
+    DM_EPARSE = -4,     /* malformed input (JSON, YAML, CSV, model file) */
+    DM_ERANGE = -5,     /* value out of bounds */
+    DM_ENOTFOUND = -6,  /* missing file, key or row */
+    DM_ETOOBIG = -7,    /* input larger than its cap */
+    DM_ESTORE = -8,     /* database error */
+    DM_ENET = -9,       /* network error */
+    DM_EBUSY = -10,     /* resource locked by someone else */
+    DM_EMODEL = -11,    /* embedding model invalid or unusable */
+    DM_ECONFIG = -12,   /* configuration invalid */
+    DM_EINTERNAL = -13, /* a bug: an invariant did not hold */
+    DM_ECANCELED = -14  /* stopped on request (shutdown) before finishing */
 } dm_err_t;
 
 /*

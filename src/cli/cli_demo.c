@@ -1,0 +1,323 @@
+/*
+ * cli_demo.c - `driftmon demo`: the whole product on one machine, with no
+ * network and no model download.  It creates DIR (./driftmon-demo by
+ * default; the demo's files there are replaced on every run), writes a
+ * config (the shape of configs/demo.yaml: SQLite inside DIR, the hashing
+ * embedder unless a MiniLM directory exists at models/all-MiniLM-L6-v2,
+ * alerts and fine-tuning off), ingests 14 days of synthetic assistant
+ * feedback whose second week drifts (topic mix, intent mix and
+ * satisfaction, see src/monitor/synth.h), runs one drift check and
+ * prints it with the check id and where the data lives.  Exit code 0
+ * when the demo ran (drift is the expected finding), 2 for bad
+ * arguments, 3 when something failed.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/time.h"
+#include "config/config.h"
+#include "monitor/monitor.h"
+#include "monitor/synth.h"
+#include "store/store.h"
+
+#define DEFAULT_DIR  "driftmon-demo"
+#define MINILM_DIR   "models/all-MiniLM-L6-v2"
+#define DEFAULT_RATE 100
+
+/*
+ * Baseline week: coding, maths, puzzles, cooking and travel questions,
+ * 86% positive.  Drifting week: a release went wrong: crash, performance
+ * and documentation questions take over, and ratings fall to 68%.
+ */
+static const double base_topics[DM_SYNTH_TOPICS] = {1, 1, 1, 1, 1,
+                                                    1, 0, 0, 0, 0};
+static const double cur_topics[DM_SYNTH_TOPICS] = {0.1, 0.1, 0, 0, 0,
+                                                   0,   1,   1, 1, 1};
+#define BASE_POSITIVE 0.86
+#define CUR_POSITIVE  0.68
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f, "usage: driftmon demo [--dir DIR] [--rows-per-day N] [--json]\n\n"
+           "Creates DIR (default ./" DEFAULT_DIR ") with a SQLite store and a\n"
+           "config, ingests 14 days of synthetic feedback whose second week\n"
+           "drifts (topics, intents, satisfaction), runs one drift check\n"
+           "and prints it.  Needs no network.  Re-running replaces the\n"
+           "demo's files in DIR.  Exit code 0 when the demo ran.\n");
+}
+
+/* Appends s as a double-quoted YAML scalar ("${" kept literal). */
+static int yaml_quote(dm_buf_t *b, const char *s)
+{
+    int rc = dm_buf_puts(b, "\"");
+
+    for (; rc == DM_OK && *s; s++) {
+        if (*s == '"' || *s == '\\')
+            rc = dm_buf_printf(b, "\\%c", *s);
+        else if (s[0] == '$' && s[1] == '{')
+            rc = dm_buf_puts(b, "$$");
+        else
+            rc = dm_buf_append(b, s, 1);
+    }
+    return rc == DM_OK ? dm_buf_puts(b, "\"") : rc;
+}
+
+static int write_config(const char *path, const char *db, const char *model,
+                        const char *model_path, char *err, size_t n)
+{
+    dm_buf_t b;
+    FILE *f;
+    int rc;
+
+    dm_buf_init(&b, 64 * 1024);
+    rc = dm_buf_puts(&b,
+                     "# driftmon demo configuration, written by `driftmon "
+                     "demo` (template:\n"
+                     "# configs/demo.yaml).  Everything not set here has its "
+                     "default.\n"
+                     "monitoring:\n"
+                     "  sliding_window_days: 7\n"
+                     "  min_samples: 100\n"
+                     "embeddings:\n"
+                     "  model: ");
+    if (rc == DM_OK)
+        rc = yaml_quote(&b, model);
+    if (rc == DM_OK)
+        rc = dm_buf_puts(&b, "\n  model_path: ");
+    if (rc == DM_OK)
+        rc = yaml_quote(&b, model_path);
+    if (rc == DM_OK)
+        rc = dm_buf_puts(&b,
+                         "\n  dimension: 384\n"
+                         "significance:\n"
+                         "  permutations: 200\n"
+                         "alerts:\n"
+                         "  enabled: false        # the demo needs no network\n"
+                         "fine_tuning:\n"
+                         "  auto_trigger: false\n"
+                         "  learning_engine_url: \"http://127.0.0.1:9\"\n"
+                         "database:\n"
+                         "  backend: sqlite\n"
+                         "  path: ");
+    if (rc == DM_OK)
+        rc = yaml_quote(&b, db);
+    if (rc == DM_OK)
+        rc = dm_buf_puts(&b, "\nlogging:\n  level: warn\n");
+    if (rc != DM_OK) {
+        dm_buf_cleanup(&b);
+        return dm_err_set(err, n, rc, "demo config: path too long");
+    }
+    f = fopen(path, "w");
+    if (f == NULL || fwrite(b.data, 1, b.len, f) != b.len) {
+        rc = dm_err_set(err, n, DM_EIO, "%s: %s", path, strerror(errno));
+        if (f)
+            fclose(f);
+    } else if (fclose(f) != 0) {
+        rc = dm_err_set(err, n, DM_EIO, "%s: %s", path, strerror(errno));
+    }
+    dm_buf_cleanup(&b);
+    return rc;
+}
+
+/* Removes the files a previous demo run left (the store and its lock). */
+static void remove_old(const char *db)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm",
+                                         "." DM_MONITOR_LOCK ".lock"};
+    char p[PATH_MAX + 64];
+
+    for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+        snprintf(p, sizeof(p), "%s%s", db, suffix[i]);
+        unlink(p);
+    }
+}
+
+static int ingest(const dm_config_t *cfg, size_t per_day, int64_t now,
+                  char *err, size_t n)
+{
+    dm_store_t *st = NULL;
+    dm_synth_opts_t o = {0};
+    int rc;
+
+    rc = dm_store_open(cfg, &st, err, n);
+    if (rc == DM_OK)
+        rc = dm_store_migrate(st, NULL, err, n);
+    if (rc == DM_OK)
+        rc = dm_store_tx_begin(st, err, n);
+    if (rc == DM_OK) {
+        o.seed = 2026;
+        o.rows = per_day * 7;
+        o.start_ms = now - 14 * DM_MS_PER_DAY;
+        o.end_ms = now - 7 * DM_MS_PER_DAY;
+        o.topic_weights = base_topics;
+        o.positive_rate = BASE_POSITIVE;
+        o.id_prefix = "demo-baseline";
+        rc = dm_synth_ingest(st, &o, NULL, err, n);
+    }
+    if (rc == DM_OK) {
+        o.seed = 2027;
+        o.start_ms = now - 7 * DM_MS_PER_DAY;
+        o.end_ms = now;
+        o.topic_weights = cur_topics;
+        o.positive_rate = CUR_POSITIVE;
+        o.id_prefix = "demo-current";
+        rc = dm_synth_ingest(st, &o, NULL, err, n);
+    }
+    if (rc == DM_OK)
+        rc = dm_store_tx_commit(st, err, n);
+    else if (st)
+        dm_store_tx_rollback(st);
+    dm_store_free(st);
+    return rc;
+}
+
+int dm_cli_demo(int argc, char **argv)
+{
+    const char *dir = DEFAULT_DIR;
+    bool json = false, minilm;
+    size_t per_day = DEFAULT_RATE;
+    char absdir[PATH_MAX], db[PATH_MAX + 32], cfg_path[PATH_MAX + 32];
+    char model_path[PATH_MAX], err[DM_ERRBUF_SIZE] = "";
+    dm_config_t *cfg = NULL;
+    dm_monitor_t *m = NULL;
+    dm_monitor_opts_t mo;
+    dm_monitor_check_opts_t co = {.manual = true};
+    dm_monitor_result_t *r = NULL;
+    struct stat sb;
+    int rc, ret = DM_EXIT_FAILURE;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return DM_EXIT_OK;
+        } else if (strcmp(a, "--json") == 0) {
+            json = true;
+        } else if (i + 1 < argc && strcmp(a, "--dir") == 0) {
+            dir = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--rows-per-day") == 0) {
+            char *end;
+            unsigned long v;
+
+            errno = 0;
+            v = strtoul(argv[++i], &end, 10);
+            if (errno || *end || end == argv[i] || v < 20 || v > 100000 ||
+                argv[i][0] == '-') {
+                fprintf(stderr, "driftmon: error: demo: --rows-per-day must "
+                                "be a whole number from 20 to 100000\n");
+                return DM_EXIT_USAGE;
+            }
+            per_day = v;
+        } else {
+            fprintf(stderr, "driftmon: error: demo: unexpected argument '%s'\n",
+                    a);
+            usage(stderr);
+            return DM_EXIT_USAGE;
+        }
+    }
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "driftmon: error: demo: %s: %s\n", dir,
+                strerror(errno));
+        return DM_EXIT_FAILURE;
+    }
+    if (realpath(dir, absdir) == NULL) {
+        fprintf(stderr, "driftmon: error: demo: %s: %s\n", dir,
+                strerror(errno));
+        return DM_EXIT_FAILURE;
+    }
+    snprintf(db, sizeof(db), "%s/driftmon.db", absdir);
+    snprintf(cfg_path, sizeof(cfg_path), "%s/demo.yaml", absdir);
+    minilm = stat(MINILM_DIR "/config.json", &sb) == 0 &&
+             realpath(MINILM_DIR, model_path) != NULL;
+    if (!minilm)
+        snprintf(model_path, sizeof(model_path), "%s", MINILM_DIR);
+    remove_old(db);
+    rc = write_config(cfg_path, db,
+                      minilm ? "sentence-transformers/all-MiniLM-L6-v2"
+                             : "hashing",
+                      model_path, err, sizeof(err));
+    if (rc == DM_OK)
+        rc = dm_config_load(cfg_path, &cfg, err, sizeof(err));
+    if (rc != DM_OK)
+        goto out;
+    dm_cli_apply_log_level(cfg);
+    if (!json)
+        fprintf(stderr,
+                "driftmon demo: ingesting 14 days x %zu rows of synthetic "
+                "feedback into %s\n",
+                per_day, db);
+    {
+        int64_t now = dm_time_now_ms();
+
+        rc = ingest(cfg, per_day, now, err, sizeof(err));
+        co.as_of_ms = now;
+    }
+    if (rc != DM_OK)
+        goto out;
+    dm_monitor_opts_init(&mo);
+    if (isatty(STDERR_FILENO))
+        mo.progress = dm_cli_progress;
+    rc = dm_monitor_new(cfg, &mo, &m, err, sizeof(err));
+    if (rc != DM_OK)
+        goto out;
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        rc = DM_ENOMEM;
+        goto out;
+    }
+    rc = dm_monitor_check(m, &co, r, err, sizeof(err));
+    if (rc != DM_OK)
+        goto out;
+    if (json) {
+        json_t *o = NULL;
+
+        if (dm_monitor_result_to_json(r, &o) == DM_OK) {
+            json_object_set_new(o, "demo",
+                                json_pack("{s:s, s:s, s:s, s:I}", "dir", absdir,
+                                          "database", db, "config", cfg_path,
+                                          "rows_per_day", (json_int_t)per_day));
+            json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+            fputc('\n', stdout);
+        }
+        json_decref(o);
+    } else {
+        printf("driftmon demo: baseline week = coding, maths, cooking and "
+               "travel questions, %.0f%% positive;\n"
+               "               current week  = mostly crashes, performance "
+               "and docs questions, %.0f%% positive.\n\n",
+               BASE_POSITIVE * 100, CUR_POSITIVE * 100);
+        dm_monitor_result_print(r, stdout);
+        printf("\n%s: the demo data drifts on purpose, so this is the "
+               "expected finding\n(the demo itself succeeded).\n",
+               r->have_analysis && r->analysis.verdict.drift_detected
+                   ? "Drift detected"
+                   : "No drift detected");
+        printf("\nstored as check #%lld in %s\n"
+               "config: %s (embedder %s%s)\n"
+               "run another check on the same data:\n"
+               "    driftmon check --config %s\n",
+               (long long)r->check_id, db, cfg_path, r->embedder,
+               minilm ? ""
+                      : "; put all-MiniLM-L6-v2 in " MINILM_DIR " to use it",
+               cfg_path);
+    }
+    ret = DM_EXIT_OK;
+out:
+    if (rc != DM_OK)
+        fprintf(stderr, "driftmon: error: demo: %s\n",
+                err[0] ? err : dm_strerror(rc));
+    free(r);
+    dm_monitor_free(m);
+    dm_config_free(cfg);
+    return ret;
+}

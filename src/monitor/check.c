@@ -1,0 +1,542 @@
+/*
+ * check.c - one drift check, step by step (DESIGN.md section 3):
+ *
+ *   1. windows from now (or as_of) and window_days;
+ *   2. per-window aggregates (rows, positives, rows per intent) from the
+ *      store, over all rows;
+ *   3. fewer than min_samples rows in a window: store an
+ *      "insufficient_data" row and stop;
+ *   4. a deterministic sample of at most max_samples_per_window rows per
+ *      window; their cached embeddings (keyed by the embedder's
+ *      fingerprint) are reused, the missing ones embedded in chunks of
+ *      whole encoder batches and cached as they are computed;
+ *   5. statistics, severity and combined score (dm_analyze());
+ *   6. one drift_metrics row, written by one INSERT (atomic);
+ *   7. the alert (alert.c) and 8. the fine-tuning trigger (trigger.c).
+ *
+ * Between phases and between embedding chunks the check looks at the
+ * monitor's cancel flag (set by dm_monitor_stop() after its grace time);
+ * an abandoned check stores nothing.  A check that fails in steps 2-6
+ * stores one row with status "failed" and the reason, when the store
+ * still answers.  Embeddings cached before a failure stay cached: they
+ * are correct, and the next check need not compute them again.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/time.h"
+#include "monitor/monitor_int.h"
+
+/* One window's working data. */
+struct win {
+    int64_t start, end;
+    dm_store_window_t agg;
+    dm_store_sample_t smp;
+    float *vecs;    /* smp.n x dim */
+    bool *found;    /* cached */
+    double *emb;    /* smp.n x dim, for dm_analyze() */
+    uint64_t *cats; /* per category (dm_analyze_categories) */
+};
+
+static void win_cleanup(struct win *w)
+{
+    dm_store_window_cleanup(&w->agg);
+    dm_store_sample_cleanup(&w->smp);
+    free(w->vecs);
+    free(w->found);
+    free(w->emb);
+    free(w->cats);
+    memset(w, 0, sizeof(*w));
+}
+
+static double ms_since(uint64_t t0)
+{
+    return (double)(dm_time_mono_ns() - t0) / 1e6;
+}
+
+static int checkpoint(dm_monitor_t *m, char *err, size_t n)
+{
+    if (dm_monitor_cancelled(m))
+        return dm_err_set(err, n, DM_ECANCELED,
+                          "check abandoned: the monitor is stopping");
+    return DM_OK;
+}
+
+static void progress(dm_monitor_t *m, dm_monitor_phase_t p, size_t done,
+                     size_t total)
+{
+    if (m->opts.progress)
+        m->opts.progress(p, done, total, m->opts.progress_arg);
+}
+
+static size_t encoder_threads(const dm_config_t *cfg)
+{
+    long n;
+
+    if (cfg->embeddings.threads > 0)
+        return cfg->embeddings.threads;
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (size_t)n : 1;
+}
+
+/* Opens the embedder on first use (the caller holds check_mu). */
+static int embedder_get(dm_monitor_t *m, dm_embedder_t **out, char *err,
+                        size_t n)
+{
+    const dm_config_t *cfg = m->cfg;
+    dm_embedder_opts_t eo = {0};
+    dm_embedder_t *e = NULL;
+    int rc;
+
+    if (m->embedder == NULL) {
+        eo.model = cfg->embeddings.model;
+        eo.model_path = cfg->embeddings.model_path;
+        eo.dimension = cfg->embeddings.dimension;
+        eo.batch_size = cfg->embeddings.batch_size;
+        eo.threads = encoder_threads(cfg);
+        rc = dm_embedder_open(&eo, &e, err, n);
+        if (rc != DM_OK)
+            return dm_err_prefix(err, n, rc,
+                                 "embedder %s: ", cfg->embeddings.model);
+        pthread_mutex_lock(&m->state_mu);
+        m->embedder = e;
+        snprintf(m->embedder_name, sizeof(m->embedder_name), "%s",
+                 dm_embedder_name(e));
+        pthread_mutex_unlock(&m->state_mu);
+        dm_log_info("embedder %s (%s) ready", dm_embedder_name(e),
+                    dm_embedder_fingerprint(e));
+    }
+    *out = m->embedder;
+    return DM_OK;
+}
+
+/* Cache look-up of a window's sampled rows. */
+static int cache_get(dm_store_t *st, const char *fp, struct win *w, size_t dim,
+                     size_t *n_found, char *err, size_t n)
+{
+    const char **ids;
+    int rc;
+
+    w->vecs = dm_mallocarray(w->smp.n ? w->smp.n : 1, dim * sizeof(float));
+    w->found = dm_calloc(w->smp.n ? w->smp.n : 1, sizeof(bool));
+    ids = dm_mallocarray(w->smp.n ? w->smp.n : 1, sizeof(*ids));
+    for (size_t i = 0; i < w->smp.n; i++)
+        ids[i] = w->smp.rows[i].id;
+    rc = dm_store_embed_get(st, fp, ids, w->smp.n, dim, w->vecs, w->found,
+                            n_found, err, n);
+    free(ids);
+    return rc;
+}
+
+/*
+ * Embeds the rows of w that were not cached, chunk by chunk, and caches
+ * each chunk.  *done counts rows embedded so far (both windows) of total.
+ */
+static int embed_missing(dm_monitor_t *m, dm_store_t *st, dm_embedder_t *e,
+                         struct win *w, size_t chunk, size_t *done,
+                         size_t total, char *err, size_t n)
+{
+    size_t dim = dm_embedder_dim(e);
+    const char *fp = dm_embedder_fingerprint(e);
+    size_t *idx = dm_mallocarray(chunk, sizeof(size_t));
+    char **texts = dm_calloc(chunk, sizeof(char *));
+    size_t *lens = dm_mallocarray(chunk, sizeof(size_t));
+    const char **ids = dm_mallocarray(chunk, sizeof(char *));
+    float *out = dm_mallocarray(chunk, dim * sizeof(float));
+    size_t i = 0;
+    int rc = DM_OK;
+
+    while (rc == DM_OK && i < w->smp.n) {
+        size_t k = 0;
+
+        for (; i < w->smp.n && k < chunk; i++) {
+            const dm_store_sample_row_t *row = &w->smp.rows[i];
+            size_t ql, rl;
+
+            if (w->found[i])
+                continue;
+            ql = strlen(row->query);
+            rl = strlen(row->response);
+            /* the text embedded is query + " " + response (DESIGN.md 1) */
+            texts[k] = dm_malloc(ql + rl + 2);
+            memcpy(texts[k], row->query, ql);
+            texts[k][ql] = ' ';
+            memcpy(texts[k] + ql + 1, row->response, rl + 1);
+            lens[k] = ql + rl + 1;
+            ids[k] = row->id;
+            idx[k++] = i;
+        }
+        if (k == 0)
+            break;
+        rc = checkpoint(m, err, n);
+        if (rc == DM_OK)
+            rc = dm_embedder_embed(e, (const char *const *)texts, lens, k, out,
+                                   err, n);
+        if (rc == DM_OK)
+            rc = dm_store_embed_put(st, fp, ids, k, dim, out, err, n);
+        if (rc == DM_OK)
+            for (size_t j = 0; j < k; j++)
+                memcpy(w->vecs + idx[j] * dim, out + j * dim,
+                       dim * sizeof(float));
+        for (size_t j = 0; j < k; j++) {
+            free(texts[j]);
+            texts[j] = NULL;
+        }
+        *done += k;
+        progress(m, DM_MONITOR_PHASE_EMBED, *done, total);
+    }
+    free(idx);
+    free(texts);
+    free(lens);
+    free(ids);
+    free(out);
+    return rc;
+}
+
+static void to_double(struct win *w, size_t dim)
+{
+    size_t total = w->smp.n * dim;
+
+    w->emb = dm_mallocarray(total ? total : 1, sizeof(double));
+    for (size_t i = 0; i < total; i++)
+        w->emb[i] = (double)w->vecs[i];
+}
+
+static void count_categories(const dm_config_t *cfg, struct win *w)
+{
+    w->cats = dm_calloc(dm_analyze_categories(cfg), sizeof(uint64_t));
+    for (size_t i = 0; i < w->agg.n_intents; i++)
+        w->cats[dm_analyze_category_of(cfg, w->agg.intents[i].intent)] +=
+            w->agg.intents[i].count;
+}
+
+static json_t *intent_counts_json(const dm_store_window_t *agg)
+{
+    json_t *o = json_object();
+
+    for (size_t i = 0; o && i < agg->n_intents; i++)
+        json_object_set_new(
+            o, agg->intents[i].intent ? agg->intents[i].intent : "(none)",
+            json_integer((json_int_t)agg->intents[i].count));
+    return o;
+}
+
+/* The "details" JSON of a check (owned string; NULL on ENOMEM). */
+static char *details_text(const dm_monitor_t *m, const dm_monitor_result_t *r,
+                          const dm_monitor_check_opts_t *opts,
+                          const struct win *base, const struct win *cur,
+                          const char *phase)
+{
+    json_t *o = json_object(), *t = json_object();
+    char *s = NULL;
+
+    if (o == NULL || t == NULL)
+        goto out;
+    if (r->have_analysis && dm_analysis_to_json(&r->analysis, o) != DM_OK)
+        goto out;
+    json_object_set_new(o, "embedder", json_string(r->embedder));
+    json_object_set_new(o, "model_fingerprint", json_string(r->fingerprint));
+    json_object_set_new(o, "window_days", json_integer(r->window_days));
+    json_object_set_new(o, "manual", json_boolean(opts->manual));
+    json_object_set_new(o, "as_of", json_integer((json_int_t)opts->as_of_ms));
+    json_object_set_new(o, "baseline_sampled",
+                        json_integer((json_int_t)r->baseline_sampled));
+    json_object_set_new(o, "current_sampled",
+                        json_integer((json_int_t)r->current_sampled));
+    json_object_set_new(o, "embedded_now",
+                        json_integer((json_int_t)r->embedded_now));
+    json_object_set_new(o, "min_samples",
+                        json_integer(m->cfg->monitoring.min_samples));
+    json_object_set_new(
+        o, "max_samples_per_window",
+        json_integer(m->cfg->monitoring.max_samples_per_window));
+    json_object_set_new(o, "intent_counts",
+                        json_pack("{s:o, s:o}", "baseline",
+                                  intent_counts_json(&base->agg), "current",
+                                  intent_counts_json(&cur->agg)));
+    if (phase)
+        json_object_set_new(o, "failed_phase", json_string(phase));
+    for (int p = 0; p <= DM_MONITOR_PHASE_STATS; p++)
+        json_object_set_new(t, dm_monitor_phase_name((dm_monitor_phase_t)p),
+                            json_real(r->phase_ms[p]));
+    json_object_set_new(o, "timings_ms", t);
+    t = NULL;
+    s = json_dumps(o, JSON_COMPACT);
+out:
+    json_decref(t);
+    json_decref(o);
+    return s;
+}
+
+/* Fills the stored row from the result (pointers borrowed from r/cfg). */
+static void row_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
+                     dm_store_check_t *c)
+{
+    const dm_config_t *cfg = m->cfg;
+    const dm_analysis_t *a = &r->analysis;
+
+    dm_store_check_init(c);
+    c->checked_at_ms = r->checked_at_ms;
+    c->status = (char *)(uintptr_t)r->status;
+    c->error = r->error[0] ? (char *)(uintptr_t)r->error : NULL;
+    c->baseline_start_ms = r->baseline_start_ms;
+    c->baseline_end_ms = r->baseline_end_ms;
+    c->current_start_ms = r->current_start_ms;
+    c->current_end_ms = r->current_end_ms;
+    c->baseline_count = (int64_t)r->baseline_count;
+    c->current_count = (int64_t)r->current_count;
+    c->baseline_sampled = (int64_t)r->baseline_sampled;
+    c->current_sampled = (int64_t)r->current_sampled;
+    c->model = r->fingerprint[0] ? (char *)(uintptr_t)r->fingerprint : NULL;
+    c->severity = (char *)(uintptr_t) "none";
+    c->kl_threshold = cfg->thresholds.kl_threshold;
+    c->psi_threshold = cfg->thresholds.psi_threshold;
+    c->accuracy_min = cfg->thresholds.accuracy_min;
+    c->alpha = cfg->significance.alpha;
+    c->permutations = cfg->significance.permutations;
+    c->kl_estimator =
+        (char *)(uintptr_t)(cfg->embeddings.kl_estimator == DM_KL_ESTIMATOR_RAW
+                                ? "raw"
+                                : "excess");
+    if (!r->have_analysis)
+        return;
+    if (a->have_kl) {
+        c->kl_divergence = a->kl.kl_divergence;
+        c->kl_excess = a->kl.kl_excess;
+        c->kl_p_value = a->kl.p_value;
+        c->kl_max = a->kl.kl_max;
+        c->n_top_dims = a->kl.n_top;
+        for (size_t i = 0; i < a->kl.n_top && i < DM_STORE_TOP_DIMS; i++)
+            c->kl_top_dims[i] = (int)a->kl.top_dims[i];
+    }
+    if (a->have_psi) {
+        c->psi = a->psi.psi;
+        c->psi_p_value = a->psi.p_value;
+        c->psi_method = (char *)(uintptr_t)a->psi.method;
+    }
+    if (a->have_accuracy) {
+        c->baseline_accuracy = a->acc.baseline_accuracy;
+        c->current_accuracy = a->acc.current_accuracy;
+        c->accuracy_delta = a->acc.accuracy_delta;
+        c->accuracy_p_value = a->acc.p_value;
+    }
+    c->combined_score = a->verdict.combined_score;
+    c->severity = (char *)(uintptr_t)dm_severity_name(a->verdict.severity);
+    c->drift_detected = a->verdict.drift_detected;
+    c->kl_fired = a->kl_fired;
+    c->psi_fired = a->psi_fired;
+    c->accuracy_fired = a->verdict.accuracy_fired;
+}
+
+static int store_row(dm_monitor_t *m, dm_store_t *st, dm_monitor_result_t *r,
+                     const dm_monitor_check_opts_t *opts, const struct win *b,
+                     const struct win *c, const char *failed_phase, char *err,
+                     size_t n)
+{
+    dm_store_check_t row;
+    char *details = details_text(m, r, opts, b, c, failed_phase);
+    int rc;
+
+    row_fill(m, r, &row);
+    row.details = details;
+    rc = dm_store_check_insert(st, &row, &r->check_id, err, n);
+    free(details);
+    return rc;
+}
+
+static void set_windows(dm_monitor_result_t *r, int64_t end, uint32_t days)
+{
+    int64_t span = (int64_t)days * DM_MS_PER_DAY;
+
+    r->window_days = days;
+    r->current_end_ms = end;
+    r->current_start_ms = end - span;
+    r->baseline_end_ms = end - span;
+    r->baseline_start_ms = end - 2 * span;
+}
+
+/* Steps 4-5: sample, embeddings, statistics. */
+static int analyze_windows(dm_monitor_t *m, dm_store_t *st, struct win *b,
+                           struct win *c, dm_monitor_result_t *r,
+                           dm_monitor_phase_t *phase, char *err, size_t n)
+{
+    const dm_config_t *cfg = m->cfg;
+    dm_embedder_t *e = NULL;
+    dm_window_data_t wb = {0}, wc = {0};
+    size_t dim, fb = 0, fc = 0, done = 0, missing, chunk;
+    uint64_t t0;
+    int rc;
+
+    *phase = DM_MONITOR_PHASE_SAMPLE;
+    t0 = dm_time_mono_ns();
+    rc = dm_store_window_sample(st, b->start, b->end,
+                                cfg->monitoring.max_samples_per_window, &b->smp,
+                                err, n);
+    if (rc == DM_OK)
+        rc = dm_store_window_sample(st, c->start, c->end,
+                                    cfg->monitoring.max_samples_per_window,
+                                    &c->smp, err, n);
+    r->phase_ms[DM_MONITOR_PHASE_SAMPLE] = ms_since(t0);
+    if (rc != DM_OK)
+        return rc;
+    r->baseline_sampled = b->smp.n;
+    r->current_sampled = c->smp.n;
+
+    *phase = DM_MONITOR_PHASE_EMBED;
+    t0 = dm_time_mono_ns();
+    if ((rc = checkpoint(m, err, n)) != DM_OK ||
+        (rc = embedder_get(m, &e, err, n)) != DM_OK)
+        return rc;
+    dim = dm_embedder_dim(e);
+    snprintf(r->embedder, sizeof(r->embedder), "%s", dm_embedder_name(e));
+    snprintf(r->fingerprint, sizeof(r->fingerprint), "%s",
+             dm_embedder_fingerprint(e));
+    rc = cache_get(st, r->fingerprint, b, dim, &fb, err, n);
+    if (rc == DM_OK)
+        rc = cache_get(st, r->fingerprint, c, dim, &fc, err, n);
+    if (rc != DM_OK)
+        return rc;
+    missing = b->smp.n - fb + c->smp.n - fc;
+    chunk = (size_t)cfg->embeddings.batch_size * encoder_threads(cfg) * 16;
+    if (missing > 0) {
+        progress(m, DM_MONITOR_PHASE_EMBED, 0, missing);
+        rc = embed_missing(m, st, e, b, chunk, &done, missing, err, n);
+        if (rc == DM_OK)
+            rc = embed_missing(m, st, e, c, chunk, &done, missing, err, n);
+        if (rc != DM_OK)
+            return rc;
+    }
+    r->embedded_now = missing;
+    to_double(b, dim);
+    to_double(c, dim);
+    r->phase_ms[DM_MONITOR_PHASE_EMBED] = ms_since(t0);
+
+    *phase = DM_MONITOR_PHASE_STATS;
+    if ((rc = checkpoint(m, err, n)) != DM_OK)
+        return rc;
+    t0 = dm_time_mono_ns();
+    count_categories(cfg, b);
+    count_categories(cfg, c);
+    wb.embeddings = b->emb;
+    wb.n_embeddings = b->smp.n;
+    wb.intent_counts = b->cats;
+    wb.positives = b->agg.positives;
+    wb.total_feedback = b->agg.total;
+    wc.embeddings = c->emb;
+    wc.n_embeddings = c->smp.n;
+    wc.intent_counts = c->cats;
+    wc.positives = c->agg.positives;
+    wc.total_feedback = c->agg.total;
+    rc = dm_analyze(cfg, &wb, &wc, dim, &r->analysis, err, n);
+    r->phase_ms[DM_MONITOR_PHASE_STATS] = ms_since(t0);
+    if (rc != DM_OK)
+        return rc;
+    r->have_analysis = true;
+    return DM_OK;
+}
+
+int dm_monitor_check_run(dm_monitor_t *m, dm_store_t *st,
+                         const dm_monitor_check_opts_t *opts,
+                         dm_monitor_result_t *r, char *errbuf, size_t errlen)
+{
+    const dm_config_t *cfg = m->cfg;
+    dm_monitor_check_opts_t o = {0};
+    struct win b = {0}, c = {0};
+    dm_monitor_phase_t phase = DM_MONITOR_PHASE_AGGREGATE;
+    uint64_t start = dm_time_mono_ns(), t0;
+    char err[DM_ERRBUF_SIZE] = "";
+    int rc;
+
+    if (opts)
+        o = *opts;
+    memset(r, 0, sizeof(*r));
+    r->status = "failed";
+    r->checked_at_ms = dm_time_now_ms();
+    set_windows(r, o.as_of_ms ? o.as_of_ms : r->checked_at_ms,
+                o.window_days ? o.window_days
+                              : cfg->monitoring.sliding_window_days);
+    b.start = r->baseline_start_ms;
+    b.end = r->baseline_end_ms;
+    c.start = r->current_start_ms;
+    c.end = r->current_end_ms;
+
+    t0 = dm_time_mono_ns();
+    if ((rc = checkpoint(m, err, sizeof(err))) != DM_OK)
+        goto out;
+    rc =
+        dm_store_window_aggregate(st, b.start, b.end, &b.agg, err, sizeof(err));
+    if (rc == DM_OK)
+        rc = dm_store_window_aggregate(st, c.start, c.end, &c.agg, err,
+                                       sizeof(err));
+    r->phase_ms[DM_MONITOR_PHASE_AGGREGATE] = ms_since(t0);
+    if (rc != DM_OK)
+        goto out;
+    r->baseline_count = b.agg.total;
+    r->current_count = c.agg.total;
+
+    if (b.agg.total < cfg->monitoring.min_samples ||
+        c.agg.total < cfg->monitoring.min_samples) {
+        r->status = "insufficient_data";
+        dm_log_info("insufficient data: %" PRIu64 " baseline and %" PRIu64
+                    " current rows, %u needed in each window",
+                    b.agg.total, c.agg.total,
+                    (unsigned)cfg->monitoring.min_samples);
+    } else {
+        rc = analyze_windows(m, st, &b, &c, r, &phase, err, sizeof(err));
+        if (rc != DM_OK)
+            goto out;
+        r->status = "ok";
+    }
+
+    phase = DM_MONITOR_PHASE_STORE;
+    if ((rc = checkpoint(m, err, sizeof(err))) != DM_OK)
+        goto out;
+    t0 = dm_time_mono_ns();
+    rc = store_row(m, st, r, &o, &b, &c, NULL, err, sizeof(err));
+    r->phase_ms[DM_MONITOR_PHASE_STORE] = ms_since(t0);
+    if (rc != DM_OK)
+        goto out;
+
+    if (strcmp(r->status, "ok") == 0) {
+        t0 = dm_time_mono_ns();
+        dm_monitor_alert(m, st, r);
+        r->phase_ms[DM_MONITOR_PHASE_ALERT] = ms_since(t0);
+        t0 = dm_time_mono_ns();
+        dm_monitor_trigger_auto(m, st, r);
+        r->phase_ms[DM_MONITOR_PHASE_TRIGGER] = ms_since(t0);
+    } else {
+        snprintf(r->alert_status, sizeof(r->alert_status), "none");
+        snprintf(r->trigger_status, sizeof(r->trigger_status), "no_drift");
+    }
+out:
+    if (rc != DM_OK) {
+        r->status = "failed";
+        r->have_analysis = false;
+        snprintf(r->error, sizeof(r->error), "%s: %s",
+                 dm_monitor_phase_name(phase), err[0] ? err : dm_strerror(rc));
+        if (rc == DM_ECANCELED) {
+            dm_log_warn("%s", r->error);
+        } else {
+            char err2[DM_ERRBUF_SIZE];
+
+            dm_log_error("check failed in phase %s: %s",
+                         dm_monitor_phase_name(phase), r->error);
+            r->check_id = 0;
+            if (store_row(m, st, r, &o, &b, &c, dm_monitor_phase_name(phase),
+                          err2, sizeof(err2)) != DM_OK) {
+                r->check_id = 0;
+                dm_log_error("the failed check could not be stored: %s", err2);
+            }
+        }
+        dm_err_set(errbuf, errlen, rc, "%s", r->error);
+    }
+    r->total_ms = ms_since(start);
+    win_cleanup(&b);
+    win_cleanup(&c);
+    return rc;
+}

@@ -1,0 +1,400 @@
+/*
+ * monitor.c - the monitor object: its life cycle, the locks that keep
+ * checks from overlapping, the entry points the CLI and the API call
+ * (dm_monitor_check(), dm_monitor_status()) and the result's JSON and
+ * text forms.  The check itself is check.c; alerts alert.c; the trigger
+ * trigger.c; the background thread scheduler.c.
+ *
+ * DESIGN
+ *
+ * State.  A monitor is shared by the scheduler thread and any thread that
+ * asks for a check or a trigger (an HTTP worker).  The config is read-only.
+ * The embedder is opened by the first check and then shared (it
+ * serialises its own BERT calls).  Each thread uses its own store
+ * connection: the scheduler keeps one, dm_monitor_check() and
+ * dm_monitor_trigger_manual() open one per call.
+ *
+ * Locks, always taken in this order and released in reverse:
+ *   1. check_mu   (pthread mutex) held for a whole check or manual
+ *                 trigger; only ever *tried* (with polling up to
+ *                 lock_wait_ms), so a busy monitor answers DM_EBUSY
+ *                 instead of queueing work.
+ *   2. the store lock DM_MONITOR_LOCK on the caller's connection
+ *                 (PostgreSQL advisory lock / SQLite lock file): the same
+ *                 exclusion across processes and replicas.
+ *   3. state_mu   (pthread mutex, a leaf) guards the status fields and
+ *                 the scheduler's stop flag; held for a few instructions,
+ *                 never across I/O, so dm_monitor_status() never waits
+ *                 for a check.
+ * The embedder's internal mutex is below all of these.  m->cancel is an
+ * atomic flag, read at the check's checkpoints without any lock.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/time.h"
+#include "monitor/monitor_int.h"
+
+static const char *const phase_names[DM_MONITOR_PHASES] = {
+    "aggregate", "sample", "embed", "stats", "store", "alert", "trigger"};
+
+const char *dm_monitor_phase_name(dm_monitor_phase_t p)
+{
+    return (unsigned)p < DM_MONITOR_PHASES ? phase_names[p] : "unknown";
+}
+
+void dm_monitor_opts_init(dm_monitor_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->http_budget_ms = 30000;
+    o->stop_grace_ms = 30000;
+    o->retry_delay_ms = 60000;
+    o->lock_wait_ms = 0;
+}
+
+int dm_monitor_new(const dm_config_t *cfg, const dm_monitor_opts_t *opts,
+                   dm_monitor_t **out, char *errbuf, size_t errlen)
+{
+    dm_monitor_t *m;
+    pthread_condattr_t ca;
+
+    *out = NULL;
+    if (cfg == NULL)
+        return dm_err_set(errbuf, errlen, DM_EINVAL, "monitor: no config");
+    m = dm_calloc(1, sizeof(*m));
+    m->cfg = cfg;
+    if (opts)
+        m->opts = *opts;
+    else
+        dm_monitor_opts_init(&m->opts);
+    if (m->opts.http_budget_ms <= 0 || m->opts.stop_grace_ms < 0 ||
+        m->opts.retry_delay_ms <= 0 || m->opts.lock_wait_ms < 0) {
+        free(m);
+        return dm_err_set(errbuf, errlen, DM_EINVAL,
+                          "monitor: negative or zero time option");
+    }
+    pthread_mutex_init(&m->check_mu, NULL);
+    pthread_mutex_init(&m->state_mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&m->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    atomic_init(&m->migrated, false);
+    atomic_init(&m->cancel, false);
+    *out = m;
+    return DM_OK;
+}
+
+void dm_monitor_free(dm_monitor_t *m)
+{
+    if (m == NULL)
+        return;
+    dm_monitor_stop(m);
+    dm_embedder_free(m->embedder);
+    pthread_cond_destroy(&m->wake);
+    pthread_mutex_destroy(&m->state_mu);
+    pthread_mutex_destroy(&m->check_mu);
+    free(m);
+}
+
+int dm_monitor_store_open(dm_monitor_t *m, dm_store_t **out, char *errbuf,
+                          size_t errlen)
+{
+    int rc = dm_store_open(m->cfg, out, errbuf, errlen);
+
+    if (rc == DM_OK && !atomic_load(&m->migrated)) {
+        rc = dm_store_migrate(*out, NULL, errbuf, errlen);
+        if (rc == DM_OK)
+            atomic_store(&m->migrated, true);
+        else {
+            dm_store_free(*out);
+            *out = NULL;
+        }
+    }
+    return rc;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000,
+                          .tv_nsec = (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+int dm_monitor_lock(dm_monitor_t *m, dm_store_t *st, long wait_ms, char *errbuf,
+                    size_t errlen)
+{
+    uint64_t deadline = dm_time_mono_ns() + (uint64_t)wait_ms * 1000000u;
+    int rc;
+
+    while (pthread_mutex_trylock(&m->check_mu) != 0) {
+        if (dm_time_mono_ns() >= deadline || dm_monitor_cancelled(m))
+            return dm_err_set(errbuf, errlen, DM_EBUSY,
+                              "a check is already running in this process");
+        sleep_ms(50);
+    }
+    for (;;) {
+        rc = dm_store_lock_try(st, DM_MONITOR_LOCK, errbuf, errlen);
+        if (rc != DM_EBUSY)
+            break;
+        if (dm_time_mono_ns() >= deadline || dm_monitor_cancelled(m)) {
+            rc = dm_err_set(errbuf, errlen, DM_EBUSY,
+                            "a check is running elsewhere (store lock %s "
+                            "held by another process or replica)",
+                            DM_MONITOR_LOCK);
+            break;
+        }
+        sleep_ms(100);
+    }
+    if (rc != DM_OK)
+        pthread_mutex_unlock(&m->check_mu);
+    return rc;
+}
+
+void dm_monitor_unlock(dm_monitor_t *m, dm_store_t *st)
+{
+    char err[DM_ERRBUF_SIZE];
+
+    if (dm_store_lock_release(st, DM_MONITOR_LOCK, err, sizeof(err)) != DM_OK)
+        dm_log_warn("store lock release: %s", err); /* dropped with the
+                                                       connection anyway */
+    pthread_mutex_unlock(&m->check_mu);
+}
+
+/* Records a finished check in the status (any thread). */
+static void note_check(dm_monitor_t *m, const dm_monitor_result_t *r)
+{
+    pthread_mutex_lock(&m->state_mu);
+    m->checks_run++;
+    if (r->check_id != 0) {
+        m->have_last = true;
+        m->last_check_id = r->check_id;
+        m->last_check_ms = r->checked_at_ms;
+        snprintf(m->last_status, sizeof(m->last_status), "%s", r->status);
+    }
+    pthread_mutex_unlock(&m->state_mu);
+}
+
+static void set_checking(dm_monitor_t *m, bool on)
+{
+    pthread_mutex_lock(&m->state_mu);
+    m->checking = on;
+    pthread_mutex_unlock(&m->state_mu);
+}
+
+int dm_monitor_check_on(dm_monitor_t *m, dm_store_t *st,
+                        const dm_monitor_check_opts_t *opts, long wait_ms,
+                        dm_monitor_result_t *r, char *errbuf, size_t errlen)
+{
+    int rc;
+
+    if (dm_monitor_cancelled(m))
+        return dm_err_set(errbuf, errlen, DM_ECANCELED,
+                          "the monitor is stopping");
+    rc = dm_monitor_lock(m, st, wait_ms, errbuf, errlen);
+    if (rc != DM_OK)
+        return rc;
+    set_checking(m, true);
+    rc = dm_monitor_check_run(m, st, opts, r, errbuf, errlen);
+    set_checking(m, false);
+    dm_monitor_unlock(m, st);
+    if (rc != DM_ECANCELED)
+        note_check(m, r);
+    return rc;
+}
+
+int dm_monitor_check(dm_monitor_t *m, const dm_monitor_check_opts_t *opts,
+                     dm_monitor_result_t *result, char *errbuf, size_t errlen)
+{
+    dm_store_t *st = NULL;
+    int rc;
+
+    memset(result, 0, sizeof(*result));
+    result->status = "failed";
+    rc = dm_monitor_store_open(m, &st, errbuf, errlen);
+    if (rc != DM_OK) {
+        snprintf(result->error, sizeof(result->error), "store: %s",
+                 errbuf && errbuf[0] ? errbuf : dm_strerror(rc));
+        return rc;
+    }
+    rc = dm_monitor_check_on(m, st, opts, m->opts.lock_wait_ms, result, errbuf,
+                             errlen);
+    dm_store_free(st);
+    return rc;
+}
+
+int dm_monitor_check_json(dm_monitor_t *m, const dm_monitor_check_opts_t *opts,
+                          json_t **out, char *errbuf, size_t errlen)
+{
+    dm_monitor_result_t *r = dm_calloc(1, sizeof(*r));
+    int rc = dm_monitor_check(m, opts, r, errbuf, errlen);
+
+    *out = NULL;
+    if (rc == DM_OK || r->check_id != 0) {
+        if (dm_monitor_result_to_json(r, out) != DM_OK && rc == DM_OK)
+            rc = dm_err_set(errbuf, errlen, DM_ENOMEM, "out of memory");
+    }
+    free(r);
+    return rc;
+}
+
+void dm_monitor_status(dm_monitor_t *m, dm_monitor_status_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&m->state_mu);
+    out->running = m->thread_started && !m->stopping;
+    out->checking = m->checking;
+    out->have_last = m->have_last;
+    out->last_check_id = m->last_check_id;
+    out->last_check_ms = m->last_check_ms;
+    snprintf(out->last_status, sizeof(out->last_status), "%s", m->last_status);
+    out->next_check_ms = out->running ? m->next_check_ms : 0;
+    out->checks_run = m->checks_run;
+    snprintf(out->embedder, sizeof(out->embedder), "%s", m->embedder_name);
+    pthread_mutex_unlock(&m->state_mu);
+}
+
+int64_t dm_monitor_next_due_ms(bool have_last, int64_t last_ms,
+                               double interval_hours, int64_t now_ms)
+{
+    double due;
+
+    if (!have_last || last_ms > now_ms)
+        last_ms = have_last ? now_ms : 0;
+    if (!have_last)
+        return now_ms;
+    due = (double)last_ms + interval_hours * 3600000.0;
+    if (due > 9.0e18)
+        return INT64_MAX;
+    return (int64_t)ceil(due);
+}
+
+/* ---- result output ------------------------------------------------- */
+
+static json_t *time_json(int64_t ms)
+{
+    char b[DM_TIME_STRLEN];
+
+    return json_string(dm_time_format_s(ms, b, sizeof(b)));
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s && s[0] ? json_string(s) : json_null();
+}
+
+int dm_monitor_result_to_json(const dm_monitor_result_t *r, json_t **out)
+{
+    json_t *o = json_object(), *t = json_object();
+
+    *out = NULL;
+    if (o == NULL || t == NULL)
+        goto fail;
+    json_object_set_new(o, "id",
+                        r->check_id ? json_integer(r->check_id) : json_null());
+    json_object_set_new(o, "status",
+                        json_string(r->status ? r->status : "failed"));
+    json_object_set_new(o, "error", str_or_null(r->error));
+    json_object_set_new(o, "checked_at", time_json(r->checked_at_ms));
+    json_object_set_new(o, "window_days", json_integer(r->window_days));
+    json_object_set_new(o, "baseline_window",
+                        json_pack("{s:o, s:o}", "start",
+                                  time_json(r->baseline_start_ms), "end",
+                                  time_json(r->baseline_end_ms)));
+    json_object_set_new(o, "current_window",
+                        json_pack("{s:o, s:o}", "start",
+                                  time_json(r->current_start_ms), "end",
+                                  time_json(r->current_end_ms)));
+    json_object_set_new(o, "baseline_count",
+                        json_integer((json_int_t)r->baseline_count));
+    json_object_set_new(o, "current_count",
+                        json_integer((json_int_t)r->current_count));
+    json_object_set_new(o, "baseline_sampled",
+                        json_integer((json_int_t)r->baseline_sampled));
+    json_object_set_new(o, "current_sampled",
+                        json_integer((json_int_t)r->current_sampled));
+    json_object_set_new(o, "embedded_now",
+                        json_integer((json_int_t)r->embedded_now));
+    json_object_set_new(o, "embedder", str_or_null(r->embedder));
+    json_object_set_new(o, "model_fingerprint", str_or_null(r->fingerprint));
+    if (r->have_analysis) {
+        if (dm_analysis_to_json(&r->analysis, o) != DM_OK)
+            goto fail;
+    } else {
+        json_object_set_new(o, "drift_detected", json_false());
+        json_object_set_new(o, "severity", json_string("none"));
+    }
+    json_object_set_new(o, "alert",
+                        json_pack("{s:o, s:o}", "status",
+                                  str_or_null(r->alert_status), "error",
+                                  str_or_null(r->alert_error)));
+    json_object_set_new(
+        o, "trigger",
+        json_pack("{s:o, s:o, s:o, s:o}", "status",
+                  str_or_null(r->trigger_status), "job_id",
+                  str_or_null(r->trigger_job_id), "error",
+                  str_or_null(r->trigger_error), "id",
+                  r->trigger_id ? json_integer(r->trigger_id) : json_null()));
+    for (int p = 0; p < DM_MONITOR_PHASES; p++)
+        json_object_set_new(t, phase_names[p], json_real(r->phase_ms[p]));
+    json_object_set_new(t, "total", json_real(r->total_ms));
+    json_object_set_new(o, "timings_ms", t);
+    *out = o;
+    return DM_OK;
+fail:
+    json_decref(t);
+    json_decref(o);
+    return DM_ENOMEM;
+}
+
+void dm_monitor_result_print(const dm_monitor_result_t *r, FILE *f)
+{
+    char a[DM_TIME_STRLEN], b[DM_TIME_STRLEN];
+
+    fprintf(f, "drift check #%lld: %s (checked at %s)\n",
+            (long long)r->check_id, r->status,
+            dm_time_format_s(r->checked_at_ms, a, sizeof(a)));
+    fprintf(f, "  current window   %s .. %s  %8llu rows, %zu embedded\n",
+            dm_time_format_s(r->current_start_ms, a, sizeof(a)),
+            dm_time_format_s(r->current_end_ms, b, sizeof(b)),
+            (unsigned long long)r->current_count, r->current_sampled);
+    fprintf(f, "  baseline window  %s .. %s  %8llu rows, %zu embedded\n",
+            dm_time_format_s(r->baseline_start_ms, a, sizeof(a)),
+            dm_time_format_s(r->baseline_end_ms, b, sizeof(b)),
+            (unsigned long long)r->baseline_count, r->baseline_sampled);
+    if (r->embedder[0])
+        fprintf(f,
+                "  embedder         %s (%s); %zu rows embedded now, %zu "
+                "from the cache\n",
+                r->embedder, r->fingerprint, r->embedded_now,
+                r->baseline_sampled + r->current_sampled - r->embedded_now);
+    if (r->error[0])
+        fprintf(f, "  error            %s\n", r->error);
+    if (r->have_analysis) {
+        fputc('\n', f);
+        dm_analysis_print(&r->analysis, f);
+    } else if (strcmp(r->status, "insufficient_data") == 0) {
+        fprintf(f, "\n  not enough rows to compare: nothing fires\n");
+    }
+    if (r->alert_status[0])
+        fprintf(f, "\n  alert            %s%s%s\n", r->alert_status,
+                r->alert_error[0] ? ": " : "", r->alert_error);
+    if (r->trigger_status[0]) {
+        fprintf(f, "  fine-tuning      %s", r->trigger_status);
+        if (r->trigger_job_id[0])
+            fprintf(f, " (job %s)", r->trigger_job_id);
+        if (r->trigger_error[0])
+            fprintf(f, ": %s", r->trigger_error);
+        fputc('\n', f);
+    }
+    fprintf(f,
+            "  time             %.0f ms (aggregate %.0f, sample %.0f, embed "
+            "%.0f, stats %.0f, store %.0f, alert %.0f, trigger %.0f)\n",
+            r->total_ms, r->phase_ms[0], r->phase_ms[1], r->phase_ms[2],
+            r->phase_ms[3], r->phase_ms[4], r->phase_ms[5], r->phase_ms[6]);
+}

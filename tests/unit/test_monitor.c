@@ -1,0 +1,1058 @@
+/*
+ * test_monitor.c - the drift check end to end, its alerts, its fine-tuning
+ * trigger and the scheduler, against a real store (DM_STORE_BACKEND
+ * sqlite: a temporary file per test; postgres: a fresh database per test
+ * on the server tests/pg/with-postgres started) with a fake Slack and a
+ * fake Learning Engine (tests/support/fake_http.h) that record what they
+ * were sent and answer as scripted.  Data comes from the synthetic
+ * generator (src/monitor/synth.h) with known answers: which signal moved
+ * and by how much.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "common/time.h"
+#include "config/config.h"
+#include "monitor/monitor.h"
+#include "monitor/synth.h"
+#include "store/store.h"
+#include "support/fake_http.h"
+
+#define EB          DM_ERRBUF_SIZE
+#define SECRET_WORD "SeCrEtToKeN123"
+#define ROWS        250
+/* as_of of every check: 2026-01-15T00:00:00Z; windows Jan 1-8, Jan 8-15 */
+#define T0     INT64_C(1767225600000)
+#define ASOF   (T0 + 14 * DM_MS_PER_DAY)
+#define BSTART (T0)
+#define CSTART (T0 + 7 * DM_MS_PER_DAY)
+
+/* string equality that prints both sides (NULL-safe) */
+#define STREQ(a, b) streq_(a, b)
+static int streq_(const char *a, const char *b)
+{
+    if (a && b && strcmp(a, b) == 0)
+        return 1;
+    cr_log_error("strings differ: \"%s\" vs \"%s\"", a ? a : "(null)",
+                 b ? b : "(null)");
+    return 0;
+}
+
+static char dir[256], cfg_path[512], db_url[512];
+static bool is_pg;
+static fake_http_t *slack, *le;
+static dm_config_t *cfg;
+static dm_monitor_t *mon;
+static const char *interval = "6"; /* monitoring.check_interval_hours */
+
+static void no_proxy(void)
+{
+    static const char *const vars[] = {"http_proxy", "https_proxy",
+                                       "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        unsetenv(vars[i]);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    cr_assert(f != NULL, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A fresh database and fake servers for this test. */
+static void setup(void)
+{
+    static int counter;
+    const char *b = getenv("DM_STORE_BACKEND");
+
+    no_proxy();
+    is_pg = b && strcmp(b, "postgres") == 0;
+    snprintf(dir, sizeof(dir), "/tmp/dm-monitor-test.XXXXXX");
+    cr_assert(mkdtemp(dir) != NULL);
+    snprintf(cfg_path, sizeof(cfg_path), "%s/driftmon.yaml", dir);
+    if (is_pg) {
+        const char *url = getenv("DM_PG_URL");
+        char name[64], sql[128];
+        PGconn *c;
+        PGresult *r;
+
+        cr_assert(url && *url, "DM_PG_URL is not set: run under "
+                               "tests/pg/with-postgres");
+        snprintf(name, sizeof(name), "m_%ld_%d", (long)getpid(), counter++);
+        c = PQconnectdb(url);
+        cr_assert(PQstatus(c) == CONNECTION_OK, "connect: %s",
+                  PQerrorMessage(c));
+        snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+        r = PQexec(c, sql);
+        cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK, "%s",
+                  PQresultErrorMessage(r));
+        PQclear(r);
+        PQfinish(c);
+        snprintf(db_url, sizeof(db_url), "postgresql://%s@%s:%s/%s",
+                 getenv("DM_PG_USER"), getenv("DM_PG_HOST"),
+                 getenv("DM_PG_PORT"), name);
+    } else {
+        snprintf(db_url, sizeof(db_url), "%s/t.db", dir);
+    }
+    slack = fake_http_start();
+    le = fake_http_start();
+    cr_assert(slack && le);
+}
+
+static void teardown(void)
+{
+    char cmd[600];
+
+    dm_monitor_free(mon);
+    mon = NULL;
+    dm_config_free(cfg);
+    cfg = NULL;
+    fake_http_stop(slack);
+    fake_http_stop(le);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        cr_log_warn("cannot remove %s", dir);
+}
+
+TestSuite(monitor, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Writes the config (the defaults below plus `extra`, YAML merged by
+ * section: extra may only add sections not written here). */
+static void write_cfg_with(const char *embeddings, const char *extra)
+{
+    char yaml[4096];
+
+    snprintf(
+        yaml, sizeof(yaml),
+        "monitoring:\n  sliding_window_days: 7\n  min_samples: 100\n"
+        "  check_interval_hours: %s\n"
+        "embeddings:\n%s"
+        "significance:\n  permutations: 100\n"
+        "alerts:\n  enabled: true\n  repeat_hours: 24\n  slack:\n"
+        "    webhook_url: \"%s/services/T000/B000/" SECRET_WORD "\"\n"
+        "    channel: \"#drift\"\n    mention_users: [\"U012AB3CD\"]\n"
+        "    timeout_seconds: 1\n    max_retries: 2\n"
+        "fine_tuning:\n  auto_trigger: true\n  learning_engine_url: \"%s\"\n"
+        "  min_drift_score: 0.2\n  cooldown_hours: 168\n"
+        "  timeout_seconds: 1\n"
+        "database:\n  backend: %s\n  %s: \"%s\"\n%s"
+        "logging:\n  level: error\n",
+        interval,
+        embeddings ? embeddings : "  model: hashing\n  dimension: 384\n",
+        fake_http_url(slack), fake_http_url(le), is_pg ? "postgres" : "sqlite",
+        is_pg ? "url" : "path", db_url, extra ? extra : "");
+    write_file(cfg_path, yaml);
+}
+
+static dm_monitor_opts_t fast_opts(void)
+{
+    dm_monitor_opts_t o;
+
+    dm_monitor_opts_init(&o);
+    o.http_budget_ms = 4000;
+    o.stop_grace_ms = 200;
+    o.retry_delay_ms = 200;
+    return o;
+}
+
+/* Loads the config and creates the monitor (replacing any previous one). */
+static void monitor_new(void)
+{
+    char err[EB];
+    dm_monitor_opts_t o = fast_opts();
+    int rc;
+
+    dm_monitor_free(mon);
+    mon = NULL;
+    dm_config_free(cfg);
+    cfg = NULL;
+    rc = dm_config_load(cfg_path, &cfg, err, sizeof(err));
+    cr_assert(eq(int, rc, DM_OK), "config: %s", err);
+    rc = dm_monitor_new(cfg, &o, &mon, err, sizeof(err));
+    cr_assert(eq(int, rc, DM_OK), "monitor: %s", err);
+}
+
+static void setup_default(void)
+{
+    write_cfg_with(NULL, NULL);
+    monitor_new();
+}
+
+static dm_store_t *store(void)
+{
+    dm_store_t *s = NULL;
+    char err[EB];
+    int rc = dm_store_open(cfg, &s, err, sizeof(err));
+
+    cr_assert(eq(int, rc, DM_OK), "open: %s", err);
+    rc = dm_store_migrate(s, NULL, err, sizeof(err));
+    cr_assert(eq(int, rc, DM_OK), "migrate: %s", err);
+    return s;
+}
+
+static const double uniform10[DM_SYNTH_TOPICS] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+static const double uniform5[DM_SYNTH_INTENTS] = {1, 1, 1, 1, 1};
+
+/* Inserts rows of one window (or any span). */
+static void add_rows(const char *prefix, uint64_t seed, size_t n, int64_t start,
+                     int64_t end, const double *topics, const double *intents,
+                     double positive)
+{
+    dm_store_t *s = store();
+    dm_synth_opts_t o = {.seed = seed,
+                         .rows = n,
+                         .start_ms = start,
+                         .end_ms = end,
+                         .topic_weights = topics,
+                         .intent_weights = intents,
+                         .positive_rate = positive,
+                         .id_prefix = prefix};
+    char err[EB];
+    size_t ins = 0;
+    int rc = dm_synth_ingest(s, &o, &ins, err, sizeof(err));
+
+    cr_assert(eq(int, rc, DM_OK), "ingest: %s", err);
+    cr_assert(eq(sz, ins, n));
+    dm_store_free(s);
+}
+
+static void baseline(double positive)
+{
+    add_rows("b", 11, ROWS, BSTART, CSTART, uniform10, uniform5, positive);
+}
+
+static dm_monitor_result_t run_check(int want_rc)
+{
+    dm_monitor_result_t r;
+    dm_monitor_check_opts_t o = {.as_of_ms = ASOF};
+    char err[EB] = "";
+    int rc = dm_monitor_check(mon, &o, &r, err, sizeof(err));
+
+    cr_assert(eq(int, rc, want_rc), "check: %s", err);
+    return r;
+}
+
+static dm_store_check_t latest_check(void)
+{
+    dm_store_t *s = store();
+    dm_store_check_t *list = NULL, c;
+    size_t n = 0;
+    char err[EB];
+    int rc = dm_store_check_list(s, 0, 1, &list, &n, err, sizeof(err));
+
+    cr_assert(eq(int, rc, DM_OK), "%s", err);
+    cr_assert(eq(sz, n, 1));
+    c = list[0];
+    memset(&list[0], 0, sizeof(list[0]));
+    dm_store_check_list_free(list, n);
+    dm_store_free(s);
+    return c;
+}
+
+static size_t check_count(void)
+{
+    dm_store_t *s = store();
+    dm_store_check_t *list = NULL;
+    size_t n = 0;
+    char err[EB];
+    int rc = dm_store_check_list(s, 0, 0, &list, &n, err, sizeof(err));
+
+    cr_assert(eq(int, rc, DM_OK), "%s", err);
+    dm_store_check_list_free(list, n);
+    dm_store_free(s);
+    return n;
+}
+
+static uint64_t trigger_count(bool only_success)
+{
+    dm_store_t *s = store();
+    uint64_t n = 0;
+    char err[EB];
+    int rc = dm_store_trigger_count(s, only_success, &n, err, sizeof(err));
+
+    cr_assert(eq(int, rc, DM_OK), "%s", err);
+    dm_store_free(s);
+    return n;
+}
+
+static dm_store_trigger_t latest_trigger(void)
+{
+    dm_store_t *s = store();
+    dm_store_trigger_t *list = NULL, t;
+    size_t n = 0;
+    char err[EB];
+    int rc = dm_store_trigger_list(s, 1, &list, &n, err, sizeof(err));
+
+    cr_assert(eq(int, rc, DM_OK), "%s", err);
+    cr_assert(eq(sz, n, 1));
+    t = list[0];
+    memset(&list[0], 0, sizeof(list[0]));
+    dm_store_trigger_list_free(list, n);
+    dm_store_free(s);
+    return t;
+}
+
+static json_t *request_json(fake_http_t *srv, size_t i)
+{
+    const fake_http_request_t *q = fake_http_request_at(srv, i);
+    json_error_t je;
+    json_t *j;
+
+    cr_assert(q != NULL, "no request %zu", i);
+    j = json_loads(q->body, 0, &je);
+    cr_assert(j != NULL, "request %zu is not JSON: %s", i, je.text);
+    return j;
+}
+
+static const char *slack_color(size_t i)
+{
+    static char color[16];
+    json_t *j = request_json(slack, i);
+    json_t *att = json_array_get(json_object_get(j, "attachments"), 0);
+
+    snprintf(color, sizeof(color), "%s",
+             json_string_value(json_object_get(att, "color")));
+    json_decref(j);
+    return color;
+}
+
+static bool slack_text_has(size_t i, const char *needle)
+{
+    const fake_http_request_t *q = fake_http_request_at(slack, i);
+
+    cr_assert(q != NULL);
+    return strstr(q->body, needle) != NULL;
+}
+
+/* ---- known answers ---------------------------------------------------- */
+
+Test(monitor, no_drift_nothing_fires)
+{
+    setup_default();
+    baseline(0.86);
+    add_rows("c", 12, ROWS, CSTART, ASOF, uniform10, uniform5, 0.86);
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(STREQ(r.status, "ok"));
+    cr_assert(r.have_analysis);
+    cr_assert(not(r.analysis.verdict.drift_detected),
+              "kl %g (p %g), psi %g (p %g)", r.analysis.kl_effect,
+              r.analysis.kl.p_value, r.analysis.psi.psi,
+              r.analysis.psi.p_value);
+    cr_assert(STREQ(dm_severity_name(r.analysis.verdict.severity), "none"));
+    cr_assert(eq(u64, r.baseline_count, ROWS));
+    cr_assert(eq(u64, r.current_count, ROWS));
+    cr_assert(eq(sz, r.embedded_now, 2 * ROWS));
+    cr_assert(eq(sz, fake_http_request_count(slack), 0));
+    cr_assert(eq(sz, fake_http_request_count(le), 0));
+    cr_assert(STREQ(r.alert_status, "none"));
+    cr_assert(STREQ(r.trigger_status, "no_drift"));
+
+    dm_store_check_t c = latest_check();
+    cr_assert(eq(i64, c.id, r.check_id));
+    cr_assert(STREQ(c.status, "ok"));
+    cr_assert(STREQ(c.severity, "none"));
+    cr_assert(STREQ(c.alert_status, "none"));
+    cr_assert(STREQ(c.model, "hashing:v1:384"));
+    cr_assert(eq(i64, c.current_sampled, ROWS));
+    cr_assert(not(c.drift_detected));
+    cr_assert(c.details && strstr(c.details, "\"embedder\""));
+    dm_store_check_cleanup(&c);
+    cr_assert(eq(u64, trigger_count(false), 0));
+
+    /* a second check reuses every cached embedding */
+    r = run_check(DM_OK);
+    cr_assert(eq(sz, r.embedded_now, 0));
+    cr_assert(eq(sz, r.current_sampled, ROWS));
+}
+
+Test(monitor, intent_shift_fires_psi_only)
+{
+    static const double shifted[DM_SYNTH_INTENTS] = {4, 1, 0.5, 0.5, 0.3};
+
+    setup_default();
+    baseline(0.86);
+    add_rows("c", 12, ROWS, CSTART, ASOF, uniform10, shifted, 0.86);
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(r.analysis.psi_fired, "psi %g p %g", r.analysis.psi.psi,
+              r.analysis.psi.p_value);
+    cr_assert(not(r.analysis.kl_fired), "kl %g p %g", r.analysis.kl_effect,
+              r.analysis.kl.p_value);
+    cr_assert(not(r.analysis.verdict.accuracy_fired));
+    cr_assert(r.analysis.verdict.drift_detected);
+
+    /* one Slack message with the table; one trigger */
+    cr_assert(eq(sz, fake_http_request_count(slack), 1));
+    cr_assert(slack_text_has(0, "psi"));
+    cr_assert(STREQ(r.alert_status, "sent"));
+    cr_assert(eq(sz, fake_http_request_count(le), 1));
+    json_t *j = request_json(le, 0);
+    cr_assert(eq(int, (int)json_integer_value(json_object_get(j, "days")), 7));
+    cr_assert(eq(int, json_is_false(json_object_get(j, "force")), 1));
+    json_t *reason = json_object_get(j, "reason");
+    cr_assert(eq(int, json_is_true(json_object_get(reason, "psi_fired")), 1));
+    cr_assert(eq(
+        i64, (int64_t)json_integer_value(json_object_get(reason, "check_id")),
+        r.check_id));
+    json_decref(j);
+    cr_assert(STREQ(fake_http_request_at(le, 0)->path, "/train"));
+}
+
+Test(monitor, topic_shift_fires_kl)
+{
+    static const double before[DM_SYNTH_TOPICS] = {1, 1, 1, 1, 1,
+                                                   1, 0, 0, 0, 0};
+    static const double after[DM_SYNTH_TOPICS] = {0.1, 0.1, 0, 0, 0,
+                                                  0,   1,   1, 1, 1};
+
+    setup_default();
+    add_rows("b", 11, ROWS, BSTART, CSTART, before, uniform5, 0.86);
+    add_rows("c", 12, ROWS, CSTART, ASOF, after, uniform5, 0.86);
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(r.analysis.kl_fired, "kl excess %g p %g", r.analysis.kl_effect,
+              r.analysis.kl.p_value);
+    cr_assert(not(r.analysis.psi_fired), "psi %g", r.analysis.psi.psi);
+    cr_assert(not(r.analysis.verdict.accuracy_fired));
+    dm_store_check_t c = latest_check();
+    cr_assert(c.kl_fired);
+    cr_assert(not(c.psi_fired));
+    cr_assert(eq(dbl, c.kl_excess, r.analysis.kl.kl_excess));
+    dm_store_check_cleanup(&c);
+}
+
+Test(monitor, satisfaction_drop_warning)
+{
+    setup_default();
+    baseline(0.86); /* 215/250 */
+    add_rows("c", 12, ROWS, CSTART, ASOF, uniform10, uniform5, 0.736); /* 184 */
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(r.analysis.verdict.accuracy_fired);
+    cr_assert(not(r.analysis.kl_fired));
+    cr_assert(not(r.analysis.psi_fired));
+    cr_assert(eq(dbl, r.analysis.acc.current_accuracy, 184.0 / 250.0));
+    cr_assert(STREQ(dm_severity_name(r.analysis.verdict.severity), "warning"));
+    cr_assert(eq(sz, fake_http_request_count(slack), 1));
+    cr_assert(STREQ(slack_color(0), "#ff9900"));
+    cr_assert(not(slack_text_has(0, "<@U012AB3CD>")),
+              "mentions are for critical alerts only");
+}
+
+Test(monitor, satisfaction_drop_critical_mentions)
+{
+    setup_default();
+    baseline(0.86);
+    add_rows("c", 12, ROWS, CSTART, ASOF, uniform10, uniform5, 0.66);
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(STREQ(dm_severity_name(r.analysis.verdict.severity), "critical"));
+    cr_assert(eq(sz, fake_http_request_count(slack), 1));
+    cr_assert(STREQ(slack_color(0), "#d00000"));
+    cr_assert(slack_text_has(0, "<@U012AB3CD>"));
+    cr_assert(slack_text_has(0, "#drift"));
+    cr_assert(not(slack_text_has(0, SECRET_WORD)));
+}
+
+Test(monitor, insufficient_data_stored_nothing_fires)
+{
+    setup_default();
+    add_rows("b", 11, 60, BSTART, CSTART, uniform10, uniform5, 0.9);
+    add_rows("c", 12, 60, CSTART, ASOF, uniform10, uniform5, 0.2);
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(STREQ(r.status, "insufficient_data"));
+    cr_assert(not(r.have_analysis));
+    cr_assert(eq(sz, fake_http_request_count(slack), 0));
+    cr_assert(eq(sz, fake_http_request_count(le), 0));
+    dm_store_check_t c = latest_check();
+    cr_assert(STREQ(c.status, "insufficient_data"));
+    cr_assert(eq(i64, c.baseline_count, 60));
+    cr_assert(eq(i64, c.current_count, 60));
+    cr_assert(not(c.drift_detected));
+    dm_store_check_cleanup(&c);
+    cr_assert(eq(u64, trigger_count(false), 0));
+}
+
+Test(monitor, as_of_windows_are_exact)
+{
+    setup_default();
+    baseline(0.86);
+    add_rows("c", 12, ROWS, CSTART, ASOF, uniform10, uniform5, 0.86);
+    /* rows outside both windows, and one at the exclusive end */
+    add_rows("old", 13, 40, T0 - 3 * DM_MS_PER_DAY, T0, uniform10, uniform5,
+             0.1);
+    add_rows("new", 14, 40, ASOF, ASOF + DM_MS_PER_DAY, uniform10, uniform5,
+             0.1);
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(eq(i64, r.current_end_ms, ASOF));
+    cr_assert(eq(i64, r.current_start_ms, CSTART));
+    cr_assert(eq(i64, r.baseline_end_ms, CSTART));
+    cr_assert(eq(i64, r.baseline_start_ms, BSTART));
+    cr_assert(eq(u64, r.baseline_count, ROWS));
+    cr_assert(eq(u64, r.current_count, ROWS));
+
+    /* a 3-day window over the same data */
+    dm_monitor_check_opts_t o = {.as_of_ms = ASOF, .window_days = 3};
+    char err[EB];
+    int rc = dm_monitor_check(mon, &o, &r, err, sizeof(err));
+    cr_assert(eq(int, rc, DM_OK), "%s", err);
+    cr_assert(eq(i64, r.current_start_ms, ASOF - 3 * DM_MS_PER_DAY));
+    cr_assert(eq(i64, r.baseline_start_ms, ASOF - 6 * DM_MS_PER_DAY));
+    cr_assert(lt(u64, r.current_count, (uint64_t)ROWS));
+    cr_assert(gt(u64, r.current_count, 0));
+}
+
+/* ---- alert suppression ---------------------------------------------- */
+
+Test(monitor, suppression_escalation_and_resolved)
+{
+    setup_default();
+    baseline(0.86);
+    add_rows("c", 12, ROWS, CSTART, ASOF, uniform10, uniform5, 0.736);
+    dm_monitor_result_t r = run_check(DM_OK); /* warning: sent */
+    cr_assert(STREQ(r.alert_status, "sent"));
+    r = run_check(DM_OK); /* same: suppressed */
+    cr_assert(STREQ(r.alert_status, "suppressed"));
+    cr_assert(eq(sz, fake_http_request_count(slack), 1));
+    dm_store_check_t c = latest_check();
+    cr_assert(STREQ(c.alert_status, "suppressed"));
+    dm_store_check_cleanup(&c);
+
+    /* 100 more negative rows: critical, an escalation is always sent */
+    add_rows("neg", 15, 100, CSTART, ASOF, uniform10, uniform5, 0.0);
+    r = run_check(DM_OK);
+    cr_assert(STREQ(dm_severity_name(r.analysis.verdict.severity), "critical"));
+    cr_assert(STREQ(r.alert_status, "sent"));
+    cr_assert(eq(sz, fake_http_request_count(slack), 2));
+    cr_assert(STREQ(slack_color(1), "#d00000"));
+
+    /* an insufficient-data check in between is not "drift cleared" */
+    {
+        dm_monitor_check_opts_t o = {.as_of_ms = ASOF + 30 * DM_MS_PER_DAY};
+        char err[EB];
+        int rc = dm_monitor_check(mon, &o, &r, err, sizeof(err));
+        cr_assert(eq(int, rc, DM_OK), "%s", err);
+        cr_assert(STREQ(r.status, "insufficient_data"));
+        cr_assert(eq(sz, fake_http_request_count(slack), 2));
+    }
+
+    /* many positive rows: accuracy back over the floor, drift clears */
+    add_rows("pos", 16, 900, CSTART, ASOF, uniform10, uniform5, 1.0);
+    r = run_check(DM_OK);
+    cr_assert(not(r.analysis.verdict.drift_detected), "acc %g",
+              r.analysis.acc.current_accuracy);
+    cr_assert(STREQ(r.alert_status, "resolved"));
+    cr_assert(eq(sz, fake_http_request_count(slack), 3));
+    cr_assert(STREQ(slack_color(2), "#36a64f"));
+    cr_assert(slack_text_has(2, "esolved"));
+    r = run_check(DM_OK); /* still clear: nothing */
+    cr_assert(STREQ(r.alert_status, "none"));
+    cr_assert(eq(sz, fake_http_request_count(slack), 3));
+}
+
+/* ---- Slack delivery -------------------------------------------------- */
+
+static void drifting_data(void)
+{
+    baseline(0.86);
+    add_rows("c", 12, ROWS, CSTART, ASOF, uniform10, uniform5, 0.66);
+}
+
+Test(monitor, slack_429_retry_after_honoured)
+{
+    fake_http_response_t s[] = {{.status = 429, .retry_after = "1"},
+                                {.status = 200, .body = "ok"}};
+
+    setup_default();
+    fake_http_script(slack, s, 2);
+    drifting_data();
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(STREQ(r.alert_status, "sent"), "%s", r.alert_error);
+    cr_assert(eq(sz, fake_http_request_count(slack), 2));
+    uint64_t gap = fake_http_request_at(slack, 1)->received_ns -
+                   fake_http_request_at(slack, 0)->received_ns;
+    cr_assert(ge(u64, gap, 900000000u), "Retry-After: 1 was not honoured");
+    cr_assert(STREQ(fake_http_request_at(slack, 0)->body,
+                    fake_http_request_at(slack, 1)->body));
+}
+
+Test(monitor, slack_500_then_200)
+{
+    fake_http_response_t s[] = {{.status = 500, .body = "oops"},
+                                {.status = 200, .body = "ok"}};
+
+    setup_default();
+    fake_http_script(slack, s, 2);
+    drifting_data();
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(STREQ(r.alert_status, "sent"), "%s", r.alert_error);
+    cr_assert(eq(sz, fake_http_request_count(slack), 2));
+    dm_store_check_t c = latest_check();
+    cr_assert(STREQ(c.alert_status, "sent"));
+    cr_assert(eq(ptr, c.alert_error, NULL));
+    dm_store_check_cleanup(&c);
+}
+
+Test(monitor, slack_hang_fails_then_next_check_retries)
+{
+    /* max_retries 2: at most three hanging attempts, then 200 */
+    fake_http_response_t s[] = {{.status = 200, .delay_ms = 10000},
+                                {.status = 200, .delay_ms = 10000},
+                                {.status = 200, .delay_ms = 10000},
+                                {.status = 200, .body = "ok"}};
+
+    setup_default();
+    fake_http_script(slack, s, 4);
+    fake_http_reply(le, 200, "{\"job_id\": \"j1\"}");
+    drifting_data();
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(STREQ(r.alert_status, "failed"));
+    cr_assert(strstr(r.alert_error, "127.0.0.1") != NULL, "%s", r.alert_error);
+    cr_assert(strstr(r.alert_error, SECRET_WORD) == NULL, "%s", r.alert_error);
+    dm_store_check_t c = latest_check();
+    cr_assert(STREQ(c.alert_status, "failed"));
+    cr_assert(c.alert_error && !strstr(c.alert_error, SECRET_WORD));
+    dm_store_check_cleanup(&c);
+    /* the check itself went on: the trigger ran */
+    cr_assert(STREQ(r.trigger_status, "success"), "%s", r.trigger_error);
+
+    /* a failed alert is not "sent": the next drifting check alerts */
+    size_t before = fake_http_request_count(slack);
+    r = run_check(DM_OK);
+    cr_assert(STREQ(r.alert_status, "sent"), "%s", r.alert_error);
+    cr_assert(gt(sz, fake_http_request_count(slack), before));
+}
+
+/* ---- fine-tuning trigger --------------------------------------------- */
+
+Test(monitor, trigger_success_cooldown_across_restart)
+{
+    fake_http_response_t s[] = {
+        {.status = 200, .body = "{\"job_id\": \"ft-42\"}"},
+        {.status = 200, .body = "{\"job_id\": 4242}"}};
+
+    setup_default();
+    fake_http_script(le, s, 2);
+    drifting_data();
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(STREQ(r.trigger_status, "success"), "%s", r.trigger_error);
+    cr_assert(STREQ(r.trigger_job_id, "ft-42"));
+    dm_store_trigger_t t = latest_trigger();
+    cr_assert(STREQ(t.status, "success"));
+    cr_assert(STREQ(t.job_id, "ft-42"));
+    cr_assert(eq(i64, t.check_id, r.check_id));
+    cr_assert(not(t.forced));
+    cr_assert(t.metrics_json && strstr(t.metrics_json, "combined_score"));
+    dm_store_trigger_cleanup(&t);
+    /* Slack: the drift alert and the "fine-tuning started" message */
+    cr_assert(eq(sz, fake_http_request_count(slack), 2));
+    cr_assert(slack_text_has(1, "ft-42"));
+
+    /* a new monitor (a restart) on the same store: cooldown holds */
+    monitor_new();
+    r = run_check(DM_OK);
+    cr_assert(STREQ(r.trigger_status, "cooldown"));
+    cr_assert(eq(sz, fake_http_request_count(le), 1));
+    cr_assert(eq(u64, trigger_count(false), 1));
+
+    /* the manual trigger ignores score and cooldown, force: true */
+    dm_monitor_trigger_result_t mt;
+    char err[EB];
+    int rc = dm_monitor_trigger_manual(mon, &mt, err, sizeof(err));
+    cr_assert(eq(int, rc, DM_OK), "%s", err);
+    cr_assert(STREQ(mt.job_id, "4242"));
+    cr_assert(eq(sz, fake_http_request_count(le), 2));
+    json_t *j = request_json(le, 1);
+    cr_assert(eq(int, json_is_true(json_object_get(j, "force")), 1));
+    json_decref(j);
+    t = latest_trigger();
+    cr_assert(t.forced);
+    cr_assert(eq(i64, t.check_id, 0));
+    dm_store_trigger_cleanup(&t);
+}
+
+Test(monitor, trigger_malformed_json_no_cooldown)
+{
+    fake_http_response_t s[] = {
+        {.status = 200, .body = "{\"job_id\": "},
+        {.status = 200, .body = "{\"job_id\": \"ft-2\"}"}};
+
+    setup_default();
+    fake_http_script(le, s, 2);
+    drifting_data();
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(STREQ(r.trigger_status, "failed"));
+    cr_assert(strstr(r.trigger_error, "not JSON") != NULL, "%s",
+              r.trigger_error);
+    dm_store_trigger_t t = latest_trigger();
+    cr_assert(STREQ(t.status, "failed"));
+    cr_assert(eq(ptr, t.job_id, NULL));
+    cr_assert(t.error && strstr(t.error, "not JSON"));
+    dm_store_trigger_cleanup(&t);
+    /* only the drift alert: no "fine-tuning started" */
+    cr_assert(eq(sz, fake_http_request_count(slack), 1));
+
+    /* a failed call does not start the cooldown */
+    r = run_check(DM_OK);
+    cr_assert(STREQ(r.trigger_status, "success"), "%s", r.trigger_error);
+    cr_assert(eq(u64, trigger_count(false), 2));
+    cr_assert(eq(u64, trigger_count(true), 1));
+}
+
+Test(monitor, trigger_500_then_200)
+{
+    fake_http_response_t s[] = {{.status = 500},
+                                {.status = 200, .body = "{\"job_id\":\"j\"}"}};
+
+    setup_default();
+    fake_http_script(le, s, 2);
+    drifting_data();
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(STREQ(r.trigger_status, "success"), "%s", r.trigger_error);
+    cr_assert(eq(sz, fake_http_request_count(le), 2));
+    cr_assert(eq(u64, trigger_count(false), 1));
+}
+
+Test(monitor, trigger_hang_is_bounded_and_stored)
+{
+    fake_http_response_t s[] = {{.status = 200, .delay_ms = 10000}};
+
+    setup_default();
+    fake_http_script(le, s, 1);
+    drifting_data();
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(STREQ(r.trigger_status, "failed"));
+    cr_assert(lt(dbl, r.phase_ms[DM_MONITOR_PHASE_TRIGGER], 9000.0));
+    dm_store_trigger_t t = latest_trigger();
+    cr_assert(STREQ(t.status, "failed"));
+    cr_assert(t.error != NULL);
+    dm_store_trigger_cleanup(&t);
+}
+
+Test(monitor, below_score_and_disabled_do_not_trigger)
+{
+    write_cfg_with(NULL, NULL);
+    monitor_new();
+    baseline(0.86);
+    add_rows("c", 12, ROWS, CSTART, ASOF, uniform10, uniform5, 0.736);
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(r.analysis.verdict.drift_detected);
+    if (r.analysis.verdict.combined_score < 0.2)
+        cr_assert(STREQ(r.trigger_status, "below_score"));
+    else
+        cr_assert(STREQ(r.trigger_status, "success"));
+    cr_assert(eq(u64, trigger_count(false),
+                 r.analysis.verdict.combined_score < 0.2 ? 0 : 1));
+}
+
+/* ---- failures -------------------------------------------------------- */
+
+Test(monitor, embedder_error_recorded_as_failed)
+{
+    char emb[600];
+
+    snprintf(emb, sizeof(emb),
+             "  model: \"sentence-transformers/all-MiniLM-L6-v2\"\n"
+             "  model_path: \"%s/no-such-model\"\n",
+             dir);
+    write_cfg_with(emb, NULL);
+    monitor_new();
+    drifting_data();
+    dm_monitor_result_t r;
+    dm_monitor_check_opts_t o = {.as_of_ms = ASOF};
+    char err[EB];
+    int rc = dm_monitor_check(mon, &o, &r, err, sizeof(err));
+
+    cr_assert(ne(int, rc, DM_OK));
+    cr_assert(STREQ(r.status, "failed"));
+    cr_assert(strstr(r.error, "embed") != NULL, "%s", r.error);
+    cr_assert(ne(i64, r.check_id, 0));
+    dm_store_check_t c = latest_check();
+    cr_assert(STREQ(c.status, "failed"));
+    cr_assert(c.error && strstr(c.error, "no-such-model"), "%s", c.error);
+    cr_assert(eq(i64, c.current_count, ROWS));
+    dm_store_check_cleanup(&c);
+    cr_assert(eq(sz, check_count(), 1));
+    cr_assert(eq(sz, fake_http_request_count(slack), 0));
+    cr_assert(eq(sz, fake_http_request_count(le), 0));
+}
+
+Test(monitor, store_error_recorded_as_failed)
+{
+    write_cfg_with(NULL, "  feedback:\n    table: no_such_table\n");
+    monitor_new();
+    dm_monitor_result_t r;
+    dm_monitor_check_opts_t o = {.as_of_ms = ASOF};
+    char err[EB];
+    int rc = dm_monitor_check(mon, &o, &r, err, sizeof(err));
+
+    cr_assert(eq(int, rc, DM_ESTORE), "%s", err);
+    cr_assert(strstr(r.error, "aggregate") != NULL, "%s", r.error);
+    dm_store_check_t c = latest_check();
+    cr_assert(STREQ(c.status, "failed"));
+    cr_assert(c.error && strstr(c.error, "no_such_table"), "%s", c.error);
+    dm_store_check_cleanup(&c);
+    cr_assert(eq(sz, check_count(), 1));
+}
+
+/* ---- scheduler --------------------------------------------------------- */
+
+Test(monitor, next_due_time)
+{
+    int64_t h = DM_MS_PER_HOUR;
+
+    cr_assert(eq(i64, dm_monitor_next_due_ms(false, 0, 6, 1000), 1000));
+    cr_assert(eq(i64, dm_monitor_next_due_ms(true, 10 * h, 6, 11 * h), 16 * h));
+    cr_assert(eq(i64, dm_monitor_next_due_ms(true, 10 * h, 6, 20 * h), 16 * h));
+    /* a last check in the future counts as now */
+    cr_assert(eq(i64, dm_monitor_next_due_ms(true, 30 * h, 6, 20 * h), 26 * h));
+}
+
+static bool wait_for_checks(size_t n, unsigned ms)
+{
+    for (unsigned t = 0; t < ms; t += 100) {
+        if (check_count() >= n)
+            return true;
+        usleep(100000);
+    }
+    return false;
+}
+
+Test(monitor, scheduler_runs_and_resumes_from_store)
+{
+    char err[EB];
+    dm_monitor_status_t st;
+
+    interval = "0.0005"; /* 1.8 s between checks */
+    write_cfg_with(NULL, NULL);
+    monitor_new();
+    cr_assert(eq(int, dm_monitor_start(mon, err, sizeof(err)), DM_OK), "%s",
+              err);
+    cr_assert(eq(int, dm_monitor_start(mon, err, sizeof(err)), DM_EBUSY));
+    /* nothing stored yet: the first check is due at once */
+    cr_assert(wait_for_checks(1, 10000), "no scheduled check");
+    dm_monitor_status(mon, &st);
+    cr_assert(st.running);
+    dm_monitor_stop(mon);
+    dm_monitor_status(mon, &st);
+    cr_assert(not(st.running));
+    size_t n = check_count();
+    dm_store_check_t c = latest_check();
+
+    /* a restart right after: the next run is last + interval, not now */
+    monitor_new();
+    cr_assert(eq(int, dm_monitor_start(mon, err, sizeof(err)), DM_OK));
+    for (int i = 0; i < 50; i++) {
+        dm_monitor_status(mon, &st);
+        if (st.next_check_ms)
+            break;
+        usleep(20000);
+    }
+    cr_assert(eq(i64, st.next_check_ms,
+                 c.checked_at_ms + (int64_t)ceil(0.0005 * 3600000.0)));
+    cr_assert(eq(i64, st.last_check_id, c.id));
+    /* and it does run when due */
+    cr_assert(wait_for_checks(n + 1, 10000), "the due check did not run");
+    dm_monitor_stop(mon);
+    dm_store_check_cleanup(&c);
+}
+
+static void slow_progress(dm_monitor_phase_t p, size_t done, size_t total,
+                          void *arg)
+{
+    (void)p;
+    (void)done;
+    (void)total;
+    (void)arg;
+    usleep(300000);
+}
+
+Test(monitor, stop_abandons_a_long_check_cleanly)
+{
+    char err[EB];
+    dm_monitor_opts_t o = fast_opts();
+
+    write_cfg_with("  model: hashing\n  dimension: 64\n  batch_size: 1\n"
+                   "  threads: 1\n",
+                   NULL);
+    int rc = dm_config_load(cfg_path, &cfg, err, sizeof(err));
+    cr_assert(eq(int, rc, DM_OK), "%s", err);
+    /* scheduled checks end now: data in the last 14 days */
+    int64_t now = dm_time_now_ms();
+    add_rows("b", 11, ROWS, now - 14 * DM_MS_PER_DAY, now - 7 * DM_MS_PER_DAY,
+             uniform10, uniform5, 0.86);
+    add_rows("c", 12, ROWS, now - 7 * DM_MS_PER_DAY, now - 1000, uniform10,
+             uniform5, 0.66);
+    o.progress = slow_progress; /* 16-row chunks, 0.3 s each: ~10 s */
+    o.stop_grace_ms = 300;
+    rc = dm_monitor_new(cfg, &o, &mon, err, sizeof(err));
+    cr_assert(eq(int, rc, DM_OK));
+    cr_assert(eq(int, dm_monitor_start(mon, err, sizeof(err)), DM_OK));
+    dm_monitor_status_t st;
+    for (int i = 0; i < 100; i++) {
+        dm_monitor_status(mon, &st);
+        if (st.checking)
+            break;
+        usleep(20000);
+    }
+    cr_assert(st.checking, "the scheduled check did not start");
+    usleep(500000);
+    uint64_t t0 = dm_time_mono_ns();
+    dm_monitor_stop(mon);
+    double took = (double)(dm_time_mono_ns() - t0) / 1e9;
+    cr_assert(lt(dbl, took, 5.0), "stop took %.1f s", took);
+    cr_assert(eq(sz, check_count(), 0), "an abandoned check stored a row");
+    cr_assert(eq(sz, fake_http_request_count(slack), 0));
+}
+
+/* ---- the binary --------------------------------------------------------- */
+
+static int run_bin(const char *args, char *out, size_t outlen)
+{
+    char cmd[2048], path[600];
+    int st;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/cli.out", dir);
+    snprintf(cmd, sizeof(cmd), "'%s' %s >'%s' 2>&1", getenv("DM_BINARY"), args,
+             path);
+    st = system(cmd);
+    f = fopen(path, "r");
+    cr_assert(f != NULL);
+    size_t n = fread(out, 1, outlen - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(monitor, cli_check_exit_codes_and_json)
+{
+    static char out[1 << 16];
+    char args[1024];
+
+    setup_default();
+    baseline(0.86);
+    add_rows("c", 12, ROWS, CSTART, ASOF, uniform10, uniform5, 0.86);
+    snprintf(args, sizeof(args),
+             "check --config '%s' --as-of 2026-01-15T00:00:00Z", cfg_path);
+    cr_assert(eq(int, run_bin(args, out, sizeof(out)), 0), "%s", out);
+    cr_assert(strstr(out, "drift check #1: ok") != NULL, "%s", out);
+
+    add_rows("neg", 15, 200, CSTART, ASOF, uniform10, uniform5, 0.0);
+    snprintf(args, sizeof(args),
+             "check --config '%s' --as-of 2026-01-15T00:00:00Z --json",
+             cfg_path);
+    cr_assert(eq(int, run_bin(args, out, sizeof(out)), 1), "%s", out);
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    cr_assert(j != NULL, "not JSON: %s\n%s", je.text, out);
+    cr_assert(eq(int, json_is_true(json_object_get(j, "drift_detected")), 1));
+    cr_assert(eq(int, (int)json_integer_value(json_object_get(j, "id")), 2));
+    cr_assert(STREQ(json_string_value(
+                        json_object_get(json_object_get(j, "alert"), "status")),
+                    "sent"));
+    json_decref(j);
+    cr_assert(strstr(out, SECRET_WORD) == NULL);
+
+    snprintf(args, sizeof(args), "check --config '%s' --window-days 0",
+             cfg_path);
+    cr_assert(eq(int, run_bin(args, out, sizeof(out)), 2), "%s", out);
+}
+
+Test(monitor, cli_check_failure_exits_3)
+{
+    static char out[1 << 14];
+    char args[1024];
+
+    write_cfg_with(NULL, "  feedback:\n    table: no_such_table\n");
+    monitor_new();
+    snprintf(args, sizeof(args), "check --config '%s'", cfg_path);
+    cr_assert(eq(int, run_bin(args, out, sizeof(out)), 3), "%s", out);
+    cr_assert(strstr(out, "no_such_table") != NULL, "%s", out);
+}
+
+Test(monitor, cli_demo_runs_offline)
+{
+    static char out[1 << 16];
+    char args[1024];
+
+    if (is_pg) { /* the demo always uses SQLite: nothing backend-specific */
+        cr_assert(true);
+        return;
+    }
+    snprintf(args, sizeof(args), "demo --dir '%s/demo' --rows-per-day 60", dir);
+    cr_assert(eq(int, run_bin(args, out, sizeof(out)), 0), "%s", out);
+    cr_assert(strstr(out, "stored as check #1") != NULL, "%s", out);
+    cr_assert(strstr(out, "drift DETECTED") != NULL, "%s", out);
+    /* every signal fires on the demo data */
+    cr_assert(strstr(out, "embedding KL (excess)") != NULL);
+    size_t fired = 0;
+    for (const char *p = out; (p = strstr(p, "FIRED")) != NULL; p++)
+        fired++;
+    cr_assert(eq(sz, fired, 3), "%s", out);
+    /* re-running replaces the data: again check #1 */
+    cr_assert(eq(int, run_bin(args, out, sizeof(out)), 0), "%s", out);
+    cr_assert(strstr(out, "stored as check #1") != NULL, "%s", out);
+}
+
+/* ---- replicas --------------------------------------------------------- */
+
+Test(monitor, two_processes_never_trigger_twice)
+{
+    char cmd[2048];
+    pid_t pids[2];
+
+    setup_default();
+    fake_http_reply(le, 200, "{\"job_id\": \"only-once\"}");
+    drifting_data();
+    snprintf(cmd, sizeof(cmd),
+             "'%s' check --config '%s' --as-of 2026-01-15T00:00:00Z "
+             ">/dev/null 2>&1",
+             getenv("DM_BINARY"), cfg_path);
+    for (int i = 0; i < 2; i++) {
+        pids[i] = fork();
+        cr_assert(pids[i] >= 0);
+        if (pids[i] == 0) {
+            execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+            _exit(127);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        int st;
+        cr_assert(eq(int, (int)waitpid(pids[i], &st, 0), (int)pids[i]));
+        cr_assert(eq(int, WIFEXITED(st) ? 1 : 0, 1));
+        cr_assert(eq(int, WEXITSTATUS(st), 1), "exit %d", WEXITSTATUS(st));
+    }
+    cr_assert(eq(sz, check_count(), 2));
+    cr_assert(eq(sz, fake_http_request_count(le), 1));
+    cr_assert(eq(u64, trigger_count(false), 1));
+    dm_store_check_t c = latest_check();
+    cr_assert(STREQ(c.alert_status, "suppressed"), "second alert: %s",
+              c.alert_status);
+    dm_store_check_cleanup(&c);
+}
