@@ -517,7 +517,7 @@ out:
     if (rc != DM_OK) {
         r->status = "failed";
         r->have_analysis = false;
-        snprintf(r->error, sizeof(r->error), "%s: %s",
+        snprintf(r->error, sizeof(r->error), "%s: %.480s",
                  dm_monitor_phase_name(phase), err[0] ? err : dm_strerror(rc));
         if (rc == DM_ECANCELED) {
             dm_log_warn("%s", r->error);
