@@ -194,7 +194,8 @@ static void bench_aggregate(dm_store_t *s, int64_t start, int64_t end,
                             const char *label)
 {
     char err[DM_ERRBUF_SIZE];
-    uint64_t ns[5];
+    uint64_t ns[5], total = 0;
+    size_t n_intents = 0;
     dm_store_window_t w;
 
     for (int i = 0; i < 5; i++) {
@@ -203,15 +204,14 @@ static void bench_aggregate(dm_store_t *s, int64_t start, int64_t end,
             DM_OK)
             die("aggregate", err);
         ns[i] = dm_time_mono_ns() - t;
-        if (i == 4)
-            printf("window   %-8s %s: %" PRIu64 " rows, %zu intents: best "
-                   "%.1f ms",
-                   dm_store_backend(s), label, w.total, w.n_intents, 0.0);
+        total = w.total;
+        n_intents = w.n_intents;
         dm_store_window_cleanup(&w);
     }
     qsort(ns, 5, sizeof(ns[0]), cmp_u64);
-    printf("\rwindow   %-8s %s: best %.1f ms, median %.1f ms\n",
-           dm_store_backend(s), label, (double)ns[0] / 1e6,
+    printf("window   %-8s %s: %" PRIu64 " rows, %zu intents: best %.1f ms, "
+           "median %.1f ms (of 5)\n",
+           dm_store_backend(s), label, total, n_intents, (double)ns[0] / 1e6,
            (double)ns[2] / 1e6);
 }
 
