@@ -33,6 +33,7 @@ static const struct command {
     {"migrate", dm_cli_migrate, "migrate [--config F]"},
     {"check", dm_cli_check,
      "check [--config F] [--window-days N] [--as-of TIME] [--json]"},
+    {"serve", dm_cli_serve, "serve [--config F] [--no-monitor]"},
     {"demo", dm_cli_demo, "demo [--dir DIR] [--rows-per-day N] [--json]"},
 };
 

@@ -27,6 +27,7 @@ int dm_cli_ingest(int argc, char **argv);
 int dm_cli_migrate(int argc, char **argv);
 int dm_cli_check(int argc, char **argv);
 int dm_cli_demo(int argc, char **argv);
+int dm_cli_serve(int argc, char **argv);
 
 /* Shared by check and demo (cli_check.c): embedding progress on stderr
  * (a dm_monitor_progress_cb), and logging.level from the config. */

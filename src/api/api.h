@@ -1,0 +1,85 @@
+/*
+ * api.h - driftmon's HTTP service (DESIGN.md section 7): the REST API,
+ * the Prometheus exposition and the dashboard, served by libmicrohttpd.
+ *
+ *   GET  /health                     status, store, embedder, monitor state
+ *   POST /drift/check                run a check now ({"window_days": N})
+ *   GET  /drift/metrics?days=30      stored checks, newest first
+ *   GET  /drift/summary              counts, detection rate, triggers
+ *   POST /drift/trigger-finetuning   manual fine-tuning trigger
+ *   POST /feedback                   ingest rows (JSON array, all or none)
+ *   GET  /metrics                    Prometheus text exposition
+ *   GET  /                           the dashboard (HTML + inline SVG)
+ *
+ * docs/api.md documents every request and response.  Every error is
+ * {"error": {"code": "...", "message": "..."}} with its HTTP status.
+ * When api.token is set the POST endpoints need "Authorization: Bearer
+ * <token>".  Request bodies are capped at api.max_body_bytes.  No
+ * response and no log line ever holds a secret (api.token, the webhook
+ * URL, the database URL or password).
+ *
+ * Ownership: a dm_api_t borrows the config and the monitor, which must
+ * outlive it.  It opens its own store connections (one per request in
+ * flight, pooled), never sharing one between threads.
+ *
+ * Thread-safety: dm_api_new/_start/_stop/_free are called by one
+ * controlling thread; requests are served by the server's own threads.
+ */
+#ifndef DM_API_API_H
+#define DM_API_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "config/config.h"
+#include "monitor/monitor.h"
+
+typedef struct dm_api dm_api_t;
+
+/* Server options; dm_api_opts_init() gives the defaults. */
+typedef struct dm_api_opts {
+    unsigned threads;         /* worker threads (4; at least 4 are used) */
+    unsigned max_connections; /* concurrent connections (1000) */
+    unsigned timeout_s;       /* idle connection timeout (60 s) */
+    long stop_grace_ms;       /* dm_api_stop(): time in-flight slow
+                                 requests (check, trigger) get (60000) */
+    const char *version;      /* reported by /health ("0.1.0"; borrowed) */
+} dm_api_opts_t;
+
+void dm_api_opts_init(dm_api_opts_t *o);
+
+/*
+ * Creates a server for cfg and monitor (both borrowed; they must outlive
+ * it).  opts may be NULL (defaults; copied).  Binds nothing yet.
+ * Returns DM_OK or DM_EINVAL with a message in errbuf.
+ */
+int dm_api_new(const dm_config_t *cfg, dm_monitor_t *monitor,
+               const dm_api_opts_t *opts, dm_api_t **out, char *errbuf,
+               size_t errlen) DM_MUSTCHECK;
+
+/*
+ * Binds api.host:api.port (port 0: the kernel picks one, see
+ * dm_api_port()) and starts serving on the server's threads.  Returns
+ * DM_OK, DM_EINVAL for a bad api.host, DM_EBUSY when already started,
+ * DM_EIO when the address cannot be bound.
+ */
+int dm_api_start(dm_api_t *api, char *errbuf, size_t errlen) DM_MUSTCHECK;
+
+/* The port the server listens on (0 when not started). */
+unsigned dm_api_port(const dm_api_t *api);
+
+/*
+ * Graceful stop: stops accepting connections, lets requests in flight
+ * finish (slow ones - a check, a trigger - for up to opts.stop_grace_ms;
+ * they are bounded by the monitor's own budgets), then closes every
+ * connection and joins the threads.  Safe to call when not started and
+ * twice.  Not from a signal handler.
+ */
+void dm_api_stop(dm_api_t *api);
+
+/* Stops (dm_api_stop()) and frees; closes the pooled store connections.
+ * NULL-safe. */
+void dm_api_free(dm_api_t *api);
+
+#endif

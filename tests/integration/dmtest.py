@@ -1,0 +1,318 @@
+"""Helpers for driftmon's integration tests (python3 standard library only).
+
+Starts the real `driftmon serve` binary (DM_BINARY) with a generated config
+on a free port, fake Slack / Learning Engine servers that record what they
+are sent and answer as scripted, and speaks HTTP to the service.
+"""
+
+import http.client
+import http.server
+import json
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+
+BINARY = os.environ.get("DM_BINARY", "build/driftmon")
+BACKEND = os.environ.get("DM_TEST_BACKEND", "sqlite")
+TOKEN = "t0ken-s3cret-for-tests"
+DAY_MS = 86400000
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what, *detail):
+    """Asserts cond; the message names what was expected and what was seen."""
+    if not cond:
+        raise Failure(what + ("" if not detail else ": " + " | ".join(
+            repr(d)[:600] for d in detail)))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class FakeServer:
+    """A scripted HTTP server recording every request (path, headers, body).
+
+    script: a function (method, path, body) -> (status, body_dict, delay_s).
+    """
+
+    def __init__(self, script=None):
+        self.requests = []
+        self.lock = threading.Lock()
+        self.script = script or (lambda m, p, b: (200, {}, 0))
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n)
+                with outer.lock:
+                    outer.requests.append((self.command, self.path,
+                                           dict(self.headers), body))
+                status, obj, delay = outer.script(self.command, self.path,
+                                                  body)
+                if delay:
+                    time.sleep(delay)
+                data = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.httpd.server_address[1]
+
+    def count(self, path_prefix=""):
+        with self.lock:
+            return sum(1 for r in self.requests if r[1].startswith(path_prefix))
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+
+class Service:
+    """One `driftmon serve` process with its own config and store."""
+
+    def __init__(self, tmp, extra_yaml="", token=TOKEN, database=None,
+                 max_body=65536, args=(), slack_url=None, le_url=None):
+        self.tmp = tmp
+        self.port = free_port()
+        self.token = token
+        self.log_path = os.path.join(tmp, "serve-%d.log" % self.port)
+        self.cfg_path = os.path.join(tmp, "serve-%d.yaml" % self.port)
+        if database is None:
+            database = default_database(tmp)
+        cfg = """monitoring:
+  min_samples: 30
+  check_interval_hours: 1000
+embeddings:
+  model: "hashing"
+  dimension: 64
+significance:
+  permutations: 50
+alerts:
+  enabled: %s
+  repeat_hours: 0
+  slack:
+    enabled: true
+    webhook_url: "%s"
+    timeout_seconds: 5
+    max_retries: 0
+fine_tuning:
+  auto_trigger: false
+  learning_engine_url: "%s"
+  timeout_seconds: 5
+%s
+api:
+  host: "127.0.0.1"
+  port: %d
+  token: "%s"
+  max_body_bytes: %d
+logging:
+  level: info
+%s
+""" % ("true" if slack_url else "false",
+       slack_url or "", le_url or "http://127.0.0.1:9", database, self.port,
+       token, max_body, extra_yaml)
+        with open(self.cfg_path, "w") as f:
+            f.write(cfg)
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [BINARY, "serve", "--config", self.cfg_path] + list(args),
+            stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_up(self, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            check(self.proc.poll() is None, "driftmon serve exited early",
+                  self.logtext())
+            try:
+                r = self.request("GET", "/health")
+                if r.status in (200, 503):
+                    return r
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise Failure("service did not answer /health in %ds" % timeout)
+
+    def request(self, method, path, body=None, headers=None, auth=False,
+                timeout=30):
+        h = dict(headers or {})
+        if auth:
+            h["Authorization"] = "Bearer " + self.token
+        if isinstance(body, (dict, list)) or body is True:
+            body = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        elif isinstance(body, str):
+            body = body.encode()
+        c = http.client.HTTPConnection("127.0.0.1", self.port,
+                                       timeout=timeout)
+        try:
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            return Response(r.status, r.getheaders(), r.read())
+        finally:
+            c.close()
+
+    def raw(self, data, timeout=10):
+        """Sends raw bytes; returns the raw answer (for chunked bodies)."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        try:
+            s.sendall(data)
+            out = b""
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except (ConnectionResetError, socket.timeout):
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            return out
+        finally:
+            s.close()
+
+    def stop(self, timeout=15):
+        """SIGTERM; returns (exit code, seconds taken)."""
+        t0 = time.time()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            rc = None
+        self.log.close()
+        return rc, time.time() - t0
+
+    def logtext(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+
+def default_database(tmp):
+    if BACKEND == "postgres":
+        url = os.environ.get("DM_PG_URL")
+        check(url, "DM_PG_URL is set (run under tests/pg/with-postgres)")
+        return 'database:\n  backend: postgres\n  url: "%s"' % url
+    return 'database:\n  backend: sqlite\n  path: "%s"' % os.path.join(
+        tmp, "driftmon.db")
+
+
+def store_counts(tmp):
+    """(feedback rows, drift_metrics rows, finetuning_triggers rows)."""
+    q = ["SELECT count(*) FROM feedback",
+         "SELECT count(*) FROM drift_metrics",
+         "SELECT count(*) FROM finetuning_triggers"]
+    if BACKEND == "postgres":
+        out = []
+        for s in q:
+            r = subprocess.run(["psql", os.environ["DM_PG_URL"], "-Atc", s],
+                               capture_output=True, text=True, check=True)
+            out.append(int(r.stdout.strip()))
+        return tuple(out)
+    db = sqlite3.connect(os.path.join(tmp, "driftmon.db"))
+    try:
+        return tuple(db.execute(s).fetchone()[0] for s in q)
+    finally:
+        db.close()
+
+
+def iso(ms):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
+
+
+def feedback_rows(n_per_window=80, seed=7, prefix="r"):
+    """Baseline (8-13 days ago): mostly code questions, 90 % positive.
+    Current (0-6 days ago): mostly documentation, 55 % positive."""
+    rnd = random.Random(seed)
+    now = int(time.time() * 1000)
+    rows = []
+    words_a = ["python", "function", "loop", "compile", "pointer", "array"]
+    words_b = ["manual", "guide", "install", "readme", "tutorial", "docs"]
+    for w in ("baseline", "current"):
+        for i in range(n_per_window):
+            if w == "baseline":
+                ts = now - 8 * DAY_MS - rnd.randrange(5 * DAY_MS)
+                intent = rnd.choice(["code"] * 8 + ["debug", "general"])
+                words, pos = words_a, rnd.random() < 0.9
+            else:
+                ts = now - DAY_MS // 2 - rnd.randrange(6 * DAY_MS)
+                intent = rnd.choice(["documentation"] * 8 + ["general",
+                                                             "code"])
+                words, pos = words_b, rnd.random() < 0.55
+            q = " ".join(rnd.choice(words) for _ in range(6))
+            rows.append({"id": "%s-%s-%d" % (prefix, w, i), "query": q,
+                         "response": "answer about " + q, "intent": intent,
+                         "positive": pos, "created_at": iso(ts)})
+    return rows
+
+
+def run(tests):
+    """Runs (name, fn) pairs in order; prints TAP-ish lines; exits 1 on
+    any failure."""
+    failed = 0
+    for name, fn in tests:
+        t0 = time.time()
+        try:
+            fn()
+            print("ok   %-55s %.2fs" % (name, time.time() - t0), flush=True)
+        except Exception as e:  # noqa: BLE001 - report every failure
+            failed += 1
+            print("FAIL %-55s %s: %s" % (name, type(e).__name__, e),
+                  flush=True)
+    print("%d tests, %d failed" % (len(tests), failed))
+    return 1 if failed else 0
+
+
+def tempdir():
+    base = os.environ.get("DM_BUILD_ROOT") or tempfile.gettempdir()
+    d = os.path.join(base, "tests-tmp")
+    os.makedirs(d, exist_ok=True)
+    return tempfile.mkdtemp(prefix="api-", dir=d)

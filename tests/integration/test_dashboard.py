@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""The dashboard (GET /) in a real browser: Debian's chromium, headless.
+
+Starts `driftmon serve` on a SQLite store, ingests drifting feedback, runs
+a few checks, then has chromium load the page: the rendered DOM must hold
+one SVG point per stored "ok" check in each of the three charts (KL, PSI,
+accuracy), with the check ids of GET /drift/metrics, and a threshold line
+in each; the browser must log no console message at all (no script
+error, no CSP violation, no failed resource).  A control page with a
+deliberate console error proves the console capture works.  A screenshot
+is kept at <build>/tests-tmp/dashboard.png for a person to look at.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dmtest  # noqa: E402
+from dmtest import check  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+TMP = dmtest.tempdir()
+S = None
+
+
+def chromium(url, *extra):
+    """Runs headless chromium on url; returns (stdout, console lines)."""
+    profile = os.path.join(TMP, "profile")
+    args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+            "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--disable-extensions",
+            "--user-data-dir=" + profile, "--enable-logging=stderr", "--v=0",
+            "--window-size=1100,1700"] + list(extra) + [url]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=90)
+    check(p.returncode == 0, "chromium exit 0", p.returncode, p.stderr[-2000:])
+    console = [ln for ln in p.stderr.splitlines()
+               if ":CONSOLE" in ln or "Uncaught" in ln or
+               "Refused to" in ln or "Failed to load resource" in ln]
+    return p.stdout, console
+
+
+def t_console_capture_works():
+    _, console = chromium('data:text/html,<p>x</p><script>'
+                          'console.error("dm-control-marker")</script>',
+                          "--dump-dom")
+    check(any("dm-control-marker" in ln for ln in console),
+          "a console error of a control page is seen", console)
+
+
+def t_setup():
+    global S
+    S = dmtest.Service(TMP)
+    S.wait_up()
+    r = S.request("POST", "/feedback", body=dmtest.feedback_rows(), auth=True)
+    check(r.status == 200, "feedback stored", r.status, r.body)
+    for days in (7, 6, 5, 4):
+        r = S.request("POST", "/drift/check", body={"window_days": days},
+                      auth=True)
+        check(r.status == 200, "check %d days" % days, r.status, r.body)
+
+
+def t_dom_points():
+    checks = S.request("GET", "/drift/metrics?days=90").json()["checks"]
+    ok = sorted(str(c["id"]) for c in checks if c["status"] == "ok")
+    check(len(ok) >= 3, "at least three ok checks stored", checks)
+    dom, console = chromium("http://127.0.0.1:%d/" % S.port, "--dump-dom")
+    check(not console, "no console messages", console)
+    check("<h1>driftmon</h1>" in dom, "page rendered", dom[:300])
+    for chart in ("chart-kl", "chart-psi", "chart-accuracy"):
+        m = re.search(r'<svg id="%s"(.*?)</svg>' % chart, dom, re.S)
+        check(m, "chart " + chart + " in the DOM")
+        svg = m.group(1)
+        ids = sorted(re.findall(r'<circle class="pt [^"]*"[^>]*'
+                                r'data-check="(\d+)"', svg))
+        check(ids == ok, chart + ": one point per ok check", ids, ok)
+        check('class="thr"' in svg, chart + ": threshold line drawn")
+    check(re.search(r'<table id="checks">.*?<td>%s</td>' % ok[-1], dom, re.S),
+          "latest check in the table")
+    check('id="next-check"' in dom, "next check shown")
+
+
+def t_screenshot():
+    shot = os.path.join(os.environ.get("DM_BUILD_ROOT", TMP), "tests-tmp",
+                        "dashboard.png")
+    os.makedirs(os.path.dirname(shot), exist_ok=True)
+    if os.path.exists(shot):
+        os.remove(shot)
+    _, console = chromium("http://127.0.0.1:%d/" % S.port,
+                          "--screenshot=" + shot, "--hide-scrollbars")
+    check(not console, "no console messages", console)
+    check(os.path.getsize(shot) > 10000, "screenshot written", shot)
+    with open(shot, "rb") as f:
+        check(f.read(8) == b"\x89PNG\r\n\x1a\n", "screenshot is a PNG")
+    print("     screenshot: " + shot)
+
+
+def main():
+    if CHROMIUM is None:
+        print("chromium not found (scripts/bootstrap installs it)")
+        return 1
+    tests = [("console_capture_works", t_console_capture_works),
+             ("setup", t_setup), ("dom_points", t_dom_points),
+             ("screenshot", t_screenshot)]
+    try:
+        rc = dmtest.run(tests)
+    finally:
+        if S is not None:
+            code, _ = S.stop()
+            if code != 0:
+                print("service exit code %r" % code)
+                rc = 1
+    if rc and S is not None:
+        print(S.logtext()[-4000:])
+    elif not rc:
+        shutil.rmtree(TMP, ignore_errors=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
