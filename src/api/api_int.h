@@ -23,6 +23,8 @@
 /* GET /drift/metrics response cache: slots and lifetime. */
 #define DM_API_CACHE_SLOTS 8
 #define DM_API_CACHE_MS    1000
+/* Nice increment of the threads that run checks and triggers. */
+#define DM_API_JOB_NICE 10
 /* Longest request path kept for the access log. */
 #define DM_API_PATH_MAX 256
 
@@ -49,8 +51,11 @@ struct dm_api {
 
     /* GET /drift/metrics answers, reused for up to DM_API_CACHE_MS while
      * no check, trigger or feedback went through this process (gen and
-     * the monitor's checks_run unchanged); cache_mu guards cache[] */
+     * the monitor's checks_run unchanged); cache_mu guards cache[].
+     * build_mu lets one request at a time rebuild an answer, so an expiry
+     * under load costs one store query, not one per waiting request */
     pthread_mutex_t cache_mu;
+    pthread_mutex_t build_mu;
     struct dm_api_cache {
         char key[64];
         char *body;

@@ -327,7 +327,12 @@ static uint64_t cache_gen(dm_api_t *api)
     return atomic_load(&api->gen) * 1000003u + ms.checks_run;
 }
 
-static bool cache_get(dm_api_t *api, const char *key, uint64_t gen,
+/*
+ * A cached answer for key made under generation gen, no older than
+ * DM_API_CACHE_MS, or with stale of any age (still of generation gen, so
+ * nothing was written through this process since).
+ */
+static bool cache_get(dm_api_t *api, const char *key, uint64_t gen, bool stale,
                       dm_api_resp_t *resp)
 {
     uint64_t now = dm_time_mono_ns();
@@ -338,7 +343,8 @@ static bool cache_get(dm_api_t *api, const char *key, uint64_t gen,
         struct dm_api_cache *c = &api->cache[i];
 
         if (c->body && c->gen == gen && strcmp(c->key, key) == 0 &&
-            now - c->made_ns < (uint64_t)DM_API_CACHE_MS * 1000000u) {
+            (stale ||
+             now - c->made_ns < (uint64_t)DM_API_CACHE_MS * 1000000u)) {
             char *copy = dm_malloc(c->len + 1);
 
             memcpy(copy, c->body, c->len + 1);
@@ -400,8 +406,19 @@ void dm_api_h_checks(dm_api_req_t *req, dm_api_resp_t *resp)
     }
     snprintf(key, sizeof(key), "%lu/%lu/%lu", days, limit, details);
     gen = cache_gen(req->api);
-    if (cache_get(req->api, key, gen, resp))
+    if (cache_get(req->api, key, gen, false, resp))
         return;
+    /* one rebuild at a time: while it runs, the others answer with the
+     * expired copy of the same generation, or wait for the new one */
+    if (pthread_mutex_trylock(&req->api->build_mu) != 0) {
+        if (cache_get(req->api, key, gen, true, resp))
+            return;
+        pthread_mutex_lock(&req->api->build_mu);
+    }
+    if (cache_get(req->api, key, gen, false, resp)) {
+        pthread_mutex_unlock(&req->api->build_mu);
+        return;
+    }
     rc = dm_api_store_get(req->api, &st, err, sizeof(err));
     if (rc == DM_OK)
         rc = dm_store_check_list(
@@ -409,6 +426,7 @@ void dm_api_h_checks(dm_api_req_t *req, dm_api_resp_t *resp)
             &n, err, sizeof(err));
     dm_api_store_put(req->api, st, rc != DM_OK);
     if (rc != DM_OK) {
+        pthread_mutex_unlock(&req->api->build_mu);
         dm_api_resp_store_error(resp, "drift metrics", err);
         return;
     }
@@ -421,6 +439,7 @@ void dm_api_h_checks(dm_api_req_t *req, dm_api_resp_t *resp)
                                (json_int_t)n, "checks", arr));
     if (resp->status == 200)
         cache_put(req->api, key, gen, resp);
+    pthread_mutex_unlock(&req->api->build_mu);
 }
 
 /* ---- GET /drift/summary -------------------------------------------- */

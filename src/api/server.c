@@ -28,7 +28,9 @@
  *
  * Locks.  pool_mu (store pool), job_mu (count of running jobs) and
  * cache_mu (handlers.c) are leaves, never held together and never across
- * I/O.
+ * I/O.  build_mu (handlers.c) is held while one request rebuilds a
+ * GET /drift/metrics answer (store I/O included); it is taken before
+ * pool_mu and cache_mu, never after them.
  *
  * Stop.  Quiesce (close the listening socket to new connections), mark
  * "stopping" so every further response carries Connection: close, wait
@@ -49,6 +51,7 @@
 #include "api/api_int.h"
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "common/time.h"
 
 /* Route flags. */
@@ -368,6 +371,8 @@ static void *job_main(void *arg)
     dm_api_t *api = req->api;
 
     dm_log_thread_name("api-job");
+    /* checks saturate the cores; requests must not wait behind them */
+    dm_thread_lower_priority(DM_API_JOB_NICE);
     req->route->handler(req, &req->job_resp);
     pthread_mutex_lock(&api->job_mu);
     req->job_state = 2;
@@ -557,6 +562,7 @@ int dm_api_new(const dm_config_t *cfg, dm_monitor_t *monitor,
     pthread_mutex_init(&api->pool_mu, NULL);
     pthread_mutex_init(&api->job_mu, NULL);
     pthread_mutex_init(&api->cache_mu, NULL);
+    pthread_mutex_init(&api->build_mu, NULL);
     pthread_cond_init(&api->job_cv, NULL);
     *out = api;
     return DM_OK;
@@ -704,6 +710,7 @@ void dm_api_free(dm_api_t *api)
     pthread_mutex_destroy(&api->pool_mu);
     pthread_mutex_destroy(&api->job_mu);
     pthread_mutex_destroy(&api->cache_mu);
+    pthread_mutex_destroy(&api->build_mu);
     for (size_t i = 0; i < DM_API_CACHE_SLOTS; i++)
         free(api->cache[i].body);
     pthread_cond_destroy(&api->job_cv);

@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/thread.h"
 #include "common/time.h"
 #include "monitor/monitor_int.h"
 
@@ -118,6 +119,9 @@ static void *scheduler_main(void *arg)
 
     pthread_setname_np(pthread_self(), "scheduler");
     dm_log_thread_name("scheduler");
+    /* background work: the API's request threads come first (the check's
+     * worker threads inherit this) */
+    dm_thread_lower_priority(10);
     dm_log_info("background monitor started: a check every %g h",
                 m->cfg->monitoring.check_interval_hours);
     while (!stopping(m)) {
