@@ -13,33 +13,23 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_compare.h"
 #include "common/alloc.h"
 #include "common/lines.h"
 #include "config/config.h"
 #include "monitor/analyze.h"
 
 #define MAX_LINE (8u << 20) /* 8 MiB: a 384-d embedding is ~8 KiB */
-#define MAX_DIM  65536
+#define MAX_DIM  DM_CLI_COMPARE_MAX_DIM
 
-/* One file's data, as it is read. */
-struct side {
-    const char *path;
-    double *emb; /* rows_emb x dim */
-    size_t rows_emb, cap_emb;
-    uint64_t *intents; /* per category */
-    bool any_intent;
-    uint64_t positives, feedback;
-    size_t rows;
-};
-
-static int line_error(char *err, size_t n, const struct side *s, size_t line,
-                      const char *what)
+static int line_error(char *err, size_t n, const dm_cli_compare_side_t *s,
+                      size_t line, const char *what)
 {
     return dm_err_set(err, n, DM_EPARSE, "%s:%zu: %s", s->path, line, what);
 }
 
-static int read_embedding(struct side *s, json_t *arr, size_t line, size_t *dim,
-                          char *err, size_t n)
+static int read_embedding(dm_cli_compare_side_t *s, json_t *arr, size_t line,
+                          size_t *dim, char *err, size_t n)
 {
     size_t len = json_array_size(arr);
     char msg[128];
@@ -81,8 +71,8 @@ static int read_embedding(struct side *s, json_t *arr, size_t line, size_t *dim,
     return DM_OK;
 }
 
-static int read_row(const dm_config_t *cfg, struct side *s, json_t *obj,
-                    size_t line, size_t *dim, char *err, size_t n)
+static int read_row(const dm_config_t *cfg, dm_cli_compare_side_t *s,
+                    json_t *obj, size_t line, size_t *dim, char *err, size_t n)
 {
     json_t *emb = json_object_get(obj, "embedding");
     json_t *intent = json_object_get(obj, "intent");
@@ -118,8 +108,36 @@ static int read_row(const dm_config_t *cfg, struct side *s, json_t *obj,
     return DM_OK;
 }
 
-static int read_side(const dm_config_t *cfg, struct side *s, size_t *dim,
-                     char *err, size_t n)
+int dm_cli_compare_line(const dm_config_t *cfg, dm_cli_compare_side_t *s,
+                        const char *line, size_t len, size_t lineno,
+                        size_t *dim, char *err, size_t n)
+{
+    json_error_t jerr;
+    json_t *obj;
+    char msg[DM_ERRBUF_SIZE];
+    size_t blank = 0;
+    int rc;
+
+    while (blank < len && (line[blank] == ' ' || line[blank] == '\t'))
+        blank++;
+    if (blank == len)
+        return DM_OK;
+    obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (obj == NULL) {
+        snprintf(msg, sizeof(msg), "invalid JSON at column %d: %s", jerr.column,
+                 jerr.text);
+        return line_error(err, n, s, lineno, msg);
+    }
+    if (!json_is_object(obj))
+        rc = line_error(err, n, s, lineno, "not a JSON object");
+    else
+        rc = read_row(cfg, s, obj, lineno, dim, err, n);
+    json_decref(obj);
+    return rc;
+}
+
+static int read_side(const dm_config_t *cfg, dm_cli_compare_side_t *s,
+                     size_t *dim, char *err, size_t n)
 {
     dm_lines_t lr;
     const char *line;
@@ -130,24 +148,7 @@ static int read_side(const dm_config_t *cfg, struct side *s, size_t *dim,
     if (rc != DM_OK)
         return rc;
     while ((rc = dm_lines_next(&lr, &line, &len, err, n)) > 0) {
-        json_error_t jerr;
-        json_t *obj;
-        char msg[DM_ERRBUF_SIZE];
-
-        if (strspn(line, " \t") == len)
-            continue;
-        obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (obj == NULL) {
-            snprintf(msg, sizeof(msg), "invalid JSON at column %d: %s",
-                     jerr.column, jerr.text);
-            rc = line_error(err, n, s, lr.lineno, msg);
-            break;
-        }
-        if (!json_is_object(obj))
-            rc = line_error(err, n, s, lr.lineno, "not a JSON object");
-        else
-            rc = read_row(cfg, s, obj, lr.lineno, dim, err, n);
-        json_decref(obj);
+        rc = dm_cli_compare_line(cfg, s, line, len, lr.lineno, dim, err, n);
         if (rc != DM_OK)
             break;
     }
@@ -170,8 +171,8 @@ static void usage(FILE *f)
                "drift,\n1 drift, 2 bad arguments or input.\n");
 }
 
-static void print_text(const dm_analysis_t *a, const struct side *b,
-                       const struct side *c)
+static void print_text(const dm_analysis_t *a, const dm_cli_compare_side_t *b,
+                       const dm_cli_compare_side_t *c)
 {
     printf("driftmon compare: baseline %s (%zu rows), current %s (%zu "
            "rows)\n\n",
@@ -179,8 +180,8 @@ static void print_text(const dm_analysis_t *a, const struct side *b,
     dm_analysis_print(a, stdout);
 }
 
-static int print_json(const dm_analysis_t *a, const struct side *b,
-                      const struct side *c)
+static int print_json(const dm_analysis_t *a, const dm_cli_compare_side_t *b,
+                      const dm_cli_compare_side_t *c)
 {
     json_t *o = json_object();
     char *s;
@@ -208,7 +209,7 @@ static int print_json(const dm_analysis_t *a, const struct side *b,
 int dm_cli_compare(int argc, char **argv)
 {
     const char *cfg_path = NULL;
-    struct side b = {0}, c = {0};
+    dm_cli_compare_side_t b = {0}, c = {0};
     dm_config_t *cfg = NULL;
     dm_window_data_t wb = {0}, wc = {0};
     dm_analysis_t a;

@@ -644,40 +644,50 @@ static int load_cyaml(const struct cfg_scan *sc, const char *file,
     return rc;
 }
 
-int dm_config_load(const char *path, dm_config_t **out, char *errbuf,
-                   size_t errlen)
+int dm_config_load_buffer(const char *name, const char *data, size_t len,
+                          dm_config_t **out, char *errbuf, size_t errlen)
 {
     struct cfg_scan sc;
     dm_config_t *cfg = NULL;
-    dm_buf_t text;
-    const char *data;
-    size_t len;
     int rc;
 
     *out = NULL;
+    if (len > DM_CONFIG_MAX_BYTES)
+        return dm_err_set(errbuf, errlen, DM_ECONFIG,
+                          "%s: larger than %d bytes (the limit of a config "
+                          "file)",
+                          name, DM_CONFIG_MAX_BYTES);
     memset(&sc, 0, sizeof(sc));
-    dm_buf_init(&text, DM_CONFIG_MAX_BYTES);
-    rc = read_file(path, &text, errbuf, errlen);
-    if (rc != DM_OK)
-        goto out;
-    data = dm_buf_str(&text);
-    len = text.len;
     if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
         data += 3; /* a UTF-8 byte order mark */
         len -= 3;
     }
-    rc = dm_cfg_scan_run(&sc, path, data, len, errbuf, errlen);
+    rc = dm_cfg_scan_run(&sc, name, data, len, errbuf, errlen);
     if (rc == DM_OK)
-        rc = load_cyaml(&sc, path, &cfg, errbuf, errlen);
+        rc = load_cyaml(&sc, name, &cfg, errbuf, errlen);
     if (rc == DM_OK)
-        rc = finish(cfg, &sc, path, errbuf, errlen);
+        rc = finish(cfg, &sc, name, errbuf, errlen);
     if (rc == DM_OK) {
         *out = cfg;
         cfg = NULL;
     }
-out:
     dm_config_free(cfg);
     dm_cfg_scan_cleanup(&sc);
+    return rc;
+}
+
+int dm_config_load(const char *path, dm_config_t **out, char *errbuf,
+                   size_t errlen)
+{
+    dm_buf_t text;
+    int rc;
+
+    *out = NULL;
+    dm_buf_init(&text, DM_CONFIG_MAX_BYTES);
+    rc = read_file(path, &text, errbuf, errlen);
+    if (rc == DM_OK)
+        rc = dm_config_load_buffer(path, dm_buf_str(&text), text.len, out,
+                                   errbuf, errlen);
     dm_buf_cleanup(&text);
     return rc;
 }

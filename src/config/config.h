@@ -155,6 +155,15 @@ typedef struct dm_config {
 int dm_config_load(const char *path, dm_config_t **out, char *errbuf,
                    size_t errlen) DM_MUSTCHECK;
 
+/*
+ * As dm_config_load(), for the len bytes at data (need not be
+ * NUL-terminated; at most DM_CONFIG_MAX_BYTES), with name standing for
+ * the file name in messages.  data is only read during the call.
+ */
+int dm_config_load_buffer(const char *name, const char *data, size_t len,
+                          dm_config_t **out, char *errbuf,
+                          size_t errlen) DM_MUSTCHECK;
+
 /* A new config holding every default (environment expanded). */
 int dm_config_defaults(dm_config_t **out, char *errbuf,
                        size_t errlen) DM_MUSTCHECK;

@@ -1206,3 +1206,45 @@ Test(config, cli_check_config_bad_file)
     EQ_I(run_driftmon(none, out, sizeof(out), err, sizeof(err)), 2);
     cr_assert_not_null(strstr(err, "driftmon: error: missing FILE"), "%s", err);
 }
+
+Test(config, load_buffer_is_load_without_a_file)
+{
+    /* not NUL-terminated: the loader must stop at len */
+    static const char text[] = "thresholds:\n  kl_threshold: 0.25\nXXXX";
+    static const char bad[] = "monitoring:\n  min_samples: 0\n";
+    char err[DM_ERRBUF_SIZE] = "";
+    dm_config_t *cfg = NULL;
+    char *big;
+
+    clear_env();
+    EQ_I(dm_config_load_buffer("mem.yaml", text, sizeof(text) - 1 - 4, &cfg,
+                               err, sizeof(err)),
+         DM_OK);
+    cr_assert_not_null(cfg);
+    EQ_D(cfg->thresholds.kl_threshold, 0.25);
+    EQ_D(cfg->thresholds.psi_threshold, 0.2);
+    dm_config_free(cfg);
+
+    cfg = NULL;
+    EQ_I(dm_config_load_buffer("mem.yaml", "", 0, &cfg, err, sizeof(err)),
+         DM_OK);
+    cr_assert_not_null(cfg);
+    dm_config_free(cfg);
+
+    cfg = NULL;
+    EQ_I(dm_config_load_buffer("mem.yaml", bad, strlen(bad), &cfg, err,
+                               sizeof(err)),
+         DM_ECONFIG);
+    cr_assert_null(cfg);
+    cr_assert_str_eq(err, "mem.yaml:2: monitoring.min_samples: must be >= 1");
+
+    big = calloc(1, DM_CONFIG_MAX_BYTES + 1);
+    cr_assert_not_null(big);
+    memset(big, '#', DM_CONFIG_MAX_BYTES + 1);
+    EQ_I(dm_config_load_buffer("big.yaml", big, DM_CONFIG_MAX_BYTES + 1, &cfg,
+                               err, sizeof(err)),
+         DM_ECONFIG);
+    cr_assert_null(cfg);
+    cr_assert_not_null(strstr(err, "big.yaml: larger than"), "%s", err);
+    free(big);
+}
