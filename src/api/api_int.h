@@ -147,9 +147,6 @@ json_t *dm_api_check_json(const dm_store_check_t *c, bool details);
 json_t *dm_api_trigger_json(const dm_store_trigger_t *t);
 /* RFC 3339 string of ms, or JSON null for 0. */
 json_t *dm_api_time_json(int64_t ms);
-/* A double as JSON; NAN gives null. */
-json_t *dm_api_real_json(double v);
-
 /*
  * Parses a whole-number query argument: absent gives def; not a whole
  * number gives DM_EPARSE, outside [lo, hi] DM_ERANGE (message in errbuf).

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/time.h"
 #include "common/alloc.h"
+#include "common/json.h"
 #include "ingest/ingest.h"
 
 /* ---- JSON helpers -------------------------------------------------- */
@@ -32,11 +33,6 @@ json_t *dm_api_time_json(int64_t ms)
     if (ms == 0)
         return json_null();
     return json_string(dm_time_format_s(ms, b, sizeof(b)));
-}
-
-json_t *dm_api_real_json(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
 }
 
 static json_t *str_json(const char *s)
@@ -72,33 +68,31 @@ json_t *dm_api_check_json(const dm_store_check_t *c, bool details)
                         json_integer(c->baseline_sampled));
     json_object_set_new(o, "current_sampled", json_integer(c->current_sampled));
     json_object_set_new(o, "model", str_json(c->model));
-    json_object_set_new(o, "kl_divergence", dm_api_real_json(c->kl_divergence));
-    json_object_set_new(o, "kl_excess", dm_api_real_json(c->kl_excess));
-    json_object_set_new(o, "kl_p_value", dm_api_real_json(c->kl_p_value));
-    json_object_set_new(o, "kl_max", dm_api_real_json(c->kl_max));
+    json_object_set_new(o, "kl_divergence", dm_json_real(c->kl_divergence));
+    json_object_set_new(o, "kl_excess", dm_json_real(c->kl_excess));
+    json_object_set_new(o, "kl_p_value", dm_json_real(c->kl_p_value));
+    json_object_set_new(o, "kl_max", dm_json_real(c->kl_max));
     json_object_set_new(o, "kl_top_dims", dims);
-    json_object_set_new(o, "psi", dm_api_real_json(c->psi));
-    json_object_set_new(o, "psi_p_value", dm_api_real_json(c->psi_p_value));
+    json_object_set_new(o, "psi", dm_json_real(c->psi));
+    json_object_set_new(o, "psi_p_value", dm_json_real(c->psi_p_value));
     json_object_set_new(o, "psi_method", str_json(c->psi_method));
     json_object_set_new(o, "baseline_accuracy",
-                        dm_api_real_json(c->baseline_accuracy));
+                        dm_json_real(c->baseline_accuracy));
     json_object_set_new(o, "current_accuracy",
-                        dm_api_real_json(c->current_accuracy));
-    json_object_set_new(o, "accuracy_delta",
-                        dm_api_real_json(c->accuracy_delta));
+                        dm_json_real(c->current_accuracy));
+    json_object_set_new(o, "accuracy_delta", dm_json_real(c->accuracy_delta));
     json_object_set_new(o, "accuracy_p_value",
-                        dm_api_real_json(c->accuracy_p_value));
-    json_object_set_new(o, "combined_score",
-                        dm_api_real_json(c->combined_score));
+                        dm_json_real(c->accuracy_p_value));
+    json_object_set_new(o, "combined_score", dm_json_real(c->combined_score));
     json_object_set_new(o, "severity", str_json(c->severity));
     json_object_set_new(o, "drift_detected", json_boolean(c->drift_detected));
     json_object_set_new(o, "kl_fired", json_boolean(c->kl_fired));
     json_object_set_new(o, "psi_fired", json_boolean(c->psi_fired));
     json_object_set_new(o, "accuracy_fired", json_boolean(c->accuracy_fired));
-    json_object_set_new(o, "kl_threshold", dm_api_real_json(c->kl_threshold));
-    json_object_set_new(o, "psi_threshold", dm_api_real_json(c->psi_threshold));
-    json_object_set_new(o, "accuracy_min", dm_api_real_json(c->accuracy_min));
-    json_object_set_new(o, "alpha", dm_api_real_json(c->alpha));
+    json_object_set_new(o, "kl_threshold", dm_json_real(c->kl_threshold));
+    json_object_set_new(o, "psi_threshold", dm_json_real(c->psi_threshold));
+    json_object_set_new(o, "accuracy_min", dm_json_real(c->accuracy_min));
+    json_object_set_new(o, "alpha", dm_json_real(c->alpha));
     json_object_set_new(o, "permutations", json_integer(c->permutations));
     json_object_set_new(o, "kl_estimator", str_json(c->kl_estimator));
     json_object_set_new(o, "alert_status", str_json(c->alert_status));
@@ -509,7 +503,7 @@ void dm_api_h_summary(dm_api_req_t *req, dm_api_resp_t *resp)
         "days", days ? json_integer((json_int_t)days) : json_null(),
         "total_checks", (json_int_t)sum.total, "by_severity", bs, "by_status",
         bst, "drift_detected", (json_int_t)sum.detected, "detection_rate",
-        dm_api_real_json(sum.detection_rate), "latest_check",
+        dm_json_real(sum.detection_rate), "latest_check",
         sum.have_latest ? dm_api_check_json(&sum.latest, false) : json_null(),
         "finetuning", "total_triggers", (json_int_t)n_trig,
         "successful_triggers", (json_int_t)n_ok, "last_trigger",

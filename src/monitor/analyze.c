@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/json.h"
 
 size_t dm_analyze_categories(const dm_config_t *cfg)
 {
@@ -136,10 +137,10 @@ int dm_analyze(const dm_config_t *cfg, const dm_window_data_t *baseline,
     return DM_OK;
 }
 
-/* A JSON number, or null for NaN/absent (JSON has no NaN). */
+/* A JSON number, or null when absent or not finite. */
 static json_t *num(bool have, double v)
 {
-    return have && isfinite(v) ? json_real(v) : json_null();
+    return have ? dm_json_real(v) : json_null();
 }
 
 static int set(json_t *obj, const char *key, json_t *v)

@@ -21,15 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "common/log.h"
 #include "common/time.h"
 #include "monitor/monitor_int.h"
 #include "notify/learning.h"
-
-static json_t *num_or_null(double v)
-{
-    return isnan(v) ? json_null() : json_real(v);
-}
 
 /* The "reason" object sent to the Learning Engine, from a stored check. */
 static json_t *reason_json(const dm_store_check_t *c, bool manual)
@@ -47,17 +43,17 @@ static json_t *reason_json(const dm_store_check_t *c, bool manual)
     json_object_set_new(o, "severity",
                         json_string(c->severity ? c->severity : "none"));
     json_object_set_new(o, "drift_detected", json_boolean(c->drift_detected));
-    json_object_set_new(o, "combined_score", num_or_null(c->combined_score));
-    json_object_set_new(o, "kl_divergence", num_or_null(c->kl_divergence));
-    json_object_set_new(o, "kl_excess", num_or_null(c->kl_excess));
-    json_object_set_new(o, "kl_p_value", num_or_null(c->kl_p_value));
-    json_object_set_new(o, "psi", num_or_null(c->psi));
-    json_object_set_new(o, "psi_p_value", num_or_null(c->psi_p_value));
+    json_object_set_new(o, "combined_score", dm_json_real(c->combined_score));
+    json_object_set_new(o, "kl_divergence", dm_json_real(c->kl_divergence));
+    json_object_set_new(o, "kl_excess", dm_json_real(c->kl_excess));
+    json_object_set_new(o, "kl_p_value", dm_json_real(c->kl_p_value));
+    json_object_set_new(o, "psi", dm_json_real(c->psi));
+    json_object_set_new(o, "psi_p_value", dm_json_real(c->psi_p_value));
     json_object_set_new(o, "baseline_accuracy",
-                        num_or_null(c->baseline_accuracy));
+                        dm_json_real(c->baseline_accuracy));
     json_object_set_new(o, "current_accuracy",
-                        num_or_null(c->current_accuracy));
-    json_object_set_new(o, "accuracy_delta", num_or_null(c->accuracy_delta));
+                        dm_json_real(c->current_accuracy));
+    json_object_set_new(o, "accuracy_delta", dm_json_real(c->accuracy_delta));
     json_object_set_new(o, "kl_fired", json_boolean(c->kl_fired));
     json_object_set_new(o, "psi_fired", json_boolean(c->psi_fired));
     json_object_set_new(o, "accuracy_fired", json_boolean(c->accuracy_fired));
