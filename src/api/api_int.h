@@ -106,7 +106,8 @@ typedef void (*dm_api_handler_fn)(dm_api_req_t *req, dm_api_resp_t *resp);
 
 /* Sets resp to JSON (steals j; NULL means out of memory: 500). */
 void dm_api_resp_json(dm_api_resp_t *resp, unsigned status, json_t *j);
-/* Sets resp to {"error": {"code", "message"}}. */
+/* Sets resp to {"error": {"code", "message"}}; bytes of the message that
+ * are not valid UTF-8 (quoted client input) become '?'. */
 void dm_api_resp_error(dm_api_resp_t *resp, unsigned status, const char *code,
                        const char *fmt, ...) DM_PRINTF(4, 5);
 /* Sets resp to text (steals body, of len bytes). */

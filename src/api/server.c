@@ -106,6 +106,58 @@ void dm_api_resp_json(dm_api_resp_t *resp, unsigned status, json_t *j)
     dm_api_resp_text(resp, status, "application/json", s, strlen(s));
 }
 
+/*
+ * Length of the valid UTF-8 sequence at s (n bytes available): no
+ * overlong form, no surrogate, nothing above U+10FFFF; 0 when invalid.
+ */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0], cp, min;
+    size_t len;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2, cp = c & 0x1f, min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3, cp = c & 0x0f, min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3fu);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/*
+ * Replaces each byte of s that is not part of valid UTF-8 with '?'.  An
+ * error message may quote the client's bytes (jansson's error text for
+ * malformed JSON, a field name cut at a byte limit), and json_pack()
+ * refuses invalid UTF-8: without this a 400 became a 500 "out of memory".
+ */
+static void utf8_scrub(char *s)
+{
+    size_t n = strlen(s);
+
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq((const unsigned char *)s + i, n - i);
+
+        if (k == 0)
+            s[i++] = '?';
+        else
+            i += k;
+    }
+}
+
 void dm_api_resp_error(dm_api_resp_t *resp, unsigned status, const char *code,
                        const char *fmt, ...)
 {
@@ -115,6 +167,7 @@ void dm_api_resp_error(dm_api_resp_t *resp, unsigned status, const char *code,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    utf8_scrub(msg);
     dm_api_resp_json(
         resp, status,
         json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
