@@ -238,6 +238,13 @@ int dm_embedder_embed(dm_embedder_t *e, const char *const *texts,
     return rc;
 }
 
+bool dm_embedder_files_changed(const dm_embedder_t *e, char *what, size_t len)
+{
+    if (len > 0)
+        what[0] = '\0';
+    return e->model != NULL && dm_model_files_changed(e->model, what, len);
+}
+
 void dm_embedder_free(dm_embedder_t *e)
 {
     if (e == NULL)

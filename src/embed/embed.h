@@ -22,6 +22,7 @@
 #ifndef DM_EMBED_EMBED_H
 #define DM_EMBED_EMBED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/error.h"
@@ -75,6 +76,16 @@ const char *dm_embedder_fingerprint(const dm_embedder_t *e);
 int dm_embedder_embed(dm_embedder_t *e, const char *const *texts,
                       const size_t *lens, size_t n, float *out, char *errbuf,
                       size_t errlen) DM_MUSTCHECK;
+
+/*
+ * Whether the files of a BERT embedder's model changed on disk since it
+ * was opened (see dm_model_files_changed(): what gets "DIR/FILE: changed
+ * in place (...)" and the like).  The embedder keeps computing with the
+ * model it loaded, so its fingerprint stays true; the new files are only
+ * read by a new embedder.  Always false for hashing.  One stat() per
+ * model file.  Thread-safe.
+ */
+bool dm_embedder_files_changed(const dm_embedder_t *e, char *what, size_t len);
 
 /* Frees the embedder.  NULL-safe. */
 void dm_embedder_free(dm_embedder_t *e);

@@ -4,16 +4,26 @@
  *
  * The small JSON files are read with a size cap and parsed with jansson;
  * each key is checked for presence, type and bounds from one table.  The
- * weights file is memory-mapped through safetensors.c, every tensor the
- * encoder needs is looked up (with or without the "bert." prefix),
- * checked against the shape config.json implies, and exposed as float32:
- * in place for aligned F32, converted into owned buffers otherwise.  Q, K
+ * weights file is read into memory through safetensors.c (a private
+ * copy, never a mapping: see there), every tensor the encoder needs is
+ * looked up (with or without the "bert." prefix), checked against the
+ * shape config.json implies, and exposed as float32: in place in that
+ * copy for aligned F32, converted into owned buffers otherwise (the copy
+ * is freed when no tensor is used in place, as with F16 / BF16).  Q, K
  * and V of each layer are copied into one fused matrix so the encoder
  * runs a single GEMM for all three projections.
  *
  * The fingerprint hashes every byte that can change an embedding (config,
  * weights, vocabulary, tokenizer, sentence-transformers and pooling
  * configs), so an embedding cache keyed by it is never stale.
+ *
+ * DESIGN: files changed under a loaded model.  A loaded model owns
+ * everything it computes with, so it keeps matching its fingerprint
+ * whatever happens to the files afterwards.  What changed on disk is told
+ * by dm_model_files_changed(): the stat() of each file (device, inode,
+ * size, modification and status-change times) is taken before any file
+ * is read and compared later; taking it first means a change made while
+ * loading is reported too, never missed.
  */
 #include "embed/model.h"
 
@@ -27,20 +37,41 @@
 
 #include "common/alloc.h"
 #include "common/rng.h"
+#include "common/time.h"
 #include "embed/safetensors.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "model.c reads little-endian safetensors data in place"
 #endif
 
+/* The files a model is loaded from (and its fingerprint hashes). */
+static const char *const model_files[] = {"config.json",
+                                          "model.safetensors",
+                                          "vocab.txt",
+                                          "tokenizer_config.json",
+                                          "sentence_bert_config.json",
+                                          "1_Pooling/config.json"};
+#define N_MODEL_FILES (sizeof(model_files) / sizeof(model_files[0]))
+
+/* What stat() said of one model file. */
+struct file_sig {
+    bool present;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime, ctime;
+};
+
 /* JSON side files are a few hundred bytes; anything huge is not ours. */
 #define JSON_FILE_MAX (1024 * 1024)
 #define FP_CHUNK      (1024 * 1024)
 
 struct dm_model_store {
-    dm_st_file_t *st;
+    dm_st_file_t *st; /* NULL after loading when no tensor is in place */
     float **owned;
     size_t n_owned, cap_owned;
+    size_t n_in_place; /* tensors used in place in st's copy */
+    struct file_sig sigs[N_MODEL_FILES]; /* as loaded */
 };
 
 /* Reads a whole small file into a NUL-terminated buffer (free()). */
@@ -423,6 +454,8 @@ static int tensor(dm_model_t *m, const char *name, size_t d0, size_t d1,
     rc = dm_st_tensor_f32(st, t, out, &owned, errbuf, errlen);
     if (owned)
         store_own(m->store, owned);
+    else if (rc == DM_OK)
+        m->store->n_in_place++;
     return rc;
 }
 
@@ -560,6 +593,84 @@ static void fingerprint(dm_model_t *m, const char *cfg_raw, size_t cfg_len)
     snprintf(m->fingerprint, sizeof(m->fingerprint), "minilm:%016" PRIx64, h);
 }
 
+static void sig_take(const char *path, struct file_sig *sig)
+{
+    struct stat sb;
+
+    memset(sig, 0, sizeof(*sig));
+    if (stat(path, &sb) != 0)
+        return; /* absent or unreadable: either way not what was loaded */
+    sig->present = true;
+    sig->dev = sb.st_dev;
+    sig->ino = sb.st_ino;
+    sig->size = sb.st_size;
+    sig->mtime = sb.st_mtim;
+    sig->ctime = sb.st_ctim;
+}
+
+static bool sig_same(const struct file_sig *a, const struct file_sig *b)
+{
+    if (a->present != b->present)
+        return false;
+    return !a->present ||
+           (a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+            a->mtime.tv_sec == b->mtime.tv_sec &&
+            a->mtime.tv_nsec == b->mtime.tv_nsec &&
+            a->ctime.tv_sec == b->ctime.tv_sec &&
+            a->ctime.tv_nsec == b->ctime.tv_nsec);
+}
+
+/* "PATH: <what happened> (...)" for a file whose signature differs. */
+static void sig_describe(const char *path, const struct file_sig *was,
+                         const struct file_sig *now, char *out, size_t n)
+{
+    char when[DM_TIME_STRLEN];
+
+    if (!now->present) {
+        snprintf(out, n, "%s: removed or unreadable", path);
+        return;
+    }
+    dm_time_format_ms((int64_t)now->mtime.tv_sec * 1000 +
+                          now->mtime.tv_nsec / 1000000,
+                      when, sizeof(when));
+    if (!was->present)
+        snprintf(out, n, "%s: appeared (%lld bytes, modified %s)", path,
+                 (long long)now->size, when);
+    else if (was->dev != now->dev || was->ino != now->ino)
+        snprintf(out, n,
+                 "%s: replaced by another file (%lld -> %lld bytes, "
+                 "modified %s)",
+                 path, (long long)was->size, (long long)now->size, when);
+    else
+        snprintf(out, n,
+                 "%s: changed in place (%lld -> %lld bytes, modified %s)", path,
+                 (long long)was->size, (long long)now->size, when);
+}
+
+bool dm_model_files_changed(const dm_model_t *m, char *what, size_t len)
+{
+    char path[4096];
+    struct file_sig now;
+    size_t changed = 0, used;
+
+    if (len > 0)
+        what[0] = '\0';
+    for (size_t i = 0; i < N_MODEL_FILES; i++) {
+        snprintf(path, sizeof(path), "%s/%s", m->dir, model_files[i]);
+        sig_take(path, &now);
+        if (sig_same(&m->store->sigs[i], &now))
+            continue;
+        if (changed++ == 0 && len > 0)
+            sig_describe(path, &m->store->sigs[i], &now, what, len);
+    }
+    if (changed > 1 && len > 0) {
+        used = strlen(what);
+        snprintf(what + used, len - used, " and %zu other file%s", changed - 1,
+                 changed > 2 ? "s" : "");
+    }
+    return changed > 0;
+}
+
 int dm_model_load(const char *dir, dm_model_t **out, char *errbuf,
                   size_t errlen)
 {
@@ -580,6 +691,11 @@ int dm_model_load(const char *dir, dm_model_t **out, char *errbuf,
     m = dm_calloc(1, sizeof(*m));
     m->store = dm_calloc(1, sizeof(*m->store));
     m->dir = dm_strdup(dir);
+    /* before reading anything: a change from now on is reported later */
+    for (size_t i = 0; i < N_MODEL_FILES; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, model_files[i]);
+        sig_take(path, &m->store->sigs[i]);
+    }
     rc = parse_config(dir, m, &cfg_raw, &cfg_len, errbuf, errlen);
     if (rc != DM_OK)
         goto out;
@@ -602,6 +718,11 @@ int dm_model_load(const char *dir, dm_model_t **out, char *errbuf,
     if (rc != DM_OK)
         goto out;
     fingerprint(m, cfg_raw, cfg_len);
+    if (m->store->n_in_place == 0) {
+        /* every tensor was converted: the file's copy is dead weight */
+        dm_st_close(m->store->st);
+        m->store->st = NULL;
+    }
     *out = m;
     m = NULL;
 out:

@@ -15,9 +15,14 @@
  * file) with a message naming the file and the key or tensor.
  *
  * Ownership: dm_model_load() returns a model that owns everything it
- * points to (the weights file stays memory-mapped; F32 tensors are used in
- * place, others are converted into owned buffers).  A loaded model is
- * immutable: one model may be shared by several encoders and threads.
+ * points to: model.safetensors is read into memory once (never mapped),
+ * aligned F32 tensors are used in place in that copy, others are
+ * converted into owned buffers (and the copy is freed when nothing uses
+ * it).  A loaded model is immutable: one model may be shared by several
+ * encoders and threads.  It never reads its files again, so truncating,
+ * rewriting or replacing them on disk cannot crash it or change what it
+ * computes: its fingerprint stays true.  dm_model_files_changed() tells
+ * whether the files on disk still are the ones it was loaded from.
  */
 #ifndef DM_EMBED_MODEL_H
 #define DM_EMBED_MODEL_H
@@ -71,7 +76,7 @@ typedef struct dm_model {
     const float *type_emb;            /* [type_vocab, H] */
     const float *emb_ln_g, *emb_ln_b; /* [H] */
     dm_bert_layer_t *layers;          /* [cfg.layers] */
-    dm_model_store_t *store;          /* private: mapping, owned buffers */
+    dm_model_store_t *store;          /* private: weights, owned buffers */
 } dm_model_t;
 
 /*
@@ -88,8 +93,24 @@ typedef struct dm_model {
 int dm_model_load(const char *dir, dm_model_t **out, char *errbuf,
                   size_t errlen) DM_MUSTCHECK;
 
-/* Frees the model and unmaps its weights.  NULL-safe. */
+/* Frees the model and its weights.  NULL-safe. */
 void dm_model_free(dm_model_t *m);
+
+/*
+ * Whether the model's files on disk (config.json, model.safetensors,
+ * vocab.txt, tokenizer_config.json, sentence_bert_config.json,
+ * 1_Pooling/config.json) differ from what they were when dm_model_load()
+ * started reading them: device, inode, size, modification or
+ * status-change time, or presence.  On true, what (of size len) gets
+ * "DIR/model.safetensors: changed in place (90868376 -> 45434188 bytes,
+ * modified 2026-11-26T10:00:00.000Z)", "...: replaced by another file
+ * (...)", "...: removed or unreadable" or "...: appeared (...)" for the
+ * first file that differs, with " and N other files" when more do.  The
+ * model itself is unaffected (see above); a new dm_model_load() reads the
+ * new files.  One stat() per file, nothing read: cheap enough before
+ * every check.  Thread-safe.
+ */
+bool dm_model_files_changed(const dm_model_t *m, char *what, size_t len);
 
 /*
  * Reads a model directory's tokenizer settings without touching the

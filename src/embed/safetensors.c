@@ -1,10 +1,21 @@
 /*
- * safetensors.c - memory-mapped, validating safetensors reader.
+ * safetensors.c - validating safetensors reader.
  *
- * The file is mapped read-only once; the JSON header is parsed with
- * jansson into a table of tensors whose data pointers borrow from the
- * mapping.  Validation happens entirely in dm_st_open(), so a file that
- * opened is internally consistent: every tensor's bytes lie inside the
+ * The whole file is read once into memory the reader owns; the JSON
+ * header is parsed with jansson into a table of tensors whose data
+ * pointers borrow from that copy.  The file is read rather than
+ * memory-mapped because a running service keeps its model for the life
+ * of the process: with a mapping, truncating the file on disk made the
+ * next access raise SIGBUS (the service died), and rewriting it in place
+ * silently changed the weights under a fingerprint that still named the
+ * old ones.  A private copy is immune to both; it costs the same resident
+ * memory as the mapping did once touched (the fingerprint reads every
+ * byte), as anonymous instead of file pages.  The read checks that the
+ * file kept the size and times it had when opened, so a copy taken while
+ * someone wrote the file is an error, not a mix of two files.
+ *
+ * Validation happens entirely in dm_st_open(), so a file that opened is
+ * internally consistent: every tensor's bytes lie inside the
  * data section, have exactly the size that dtype x shape requires, and do
  * not overlap another tensor's bytes.  Holes between tensors are allowed
  * (the format does not forbid padding); tensors may appear in any order
@@ -18,9 +29,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,9 +39,9 @@
 
 struct dm_st_file {
     char *path;
-    unsigned char *map; /* whole file, read-only */
-    size_t map_len;
-    const unsigned char *data; /* data section = map + 8 + header length */
+    unsigned char *bytes; /* the whole file, owned (malloc) */
+    size_t len;
+    const unsigned char *data; /* data section = bytes + 8 + header length */
     size_t data_len;
     dm_st_tensor_t *tensors;
     size_t n;
@@ -252,6 +263,57 @@ out:
     return rc;
 }
 
+/* The file's identity, size and times are the same in a and b. */
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+           a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+           a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/*
+ * Reads exactly len bytes of fd (whose fstat() was *st) into buf, and
+ * checks that the file neither grew nor shrank nor was written meanwhile.
+ */
+static int read_exact(int fd, const char *path, const struct stat *st,
+                      unsigned char *buf, size_t len, char *errbuf,
+                      size_t errlen)
+{
+    struct stat after;
+    size_t got = 0;
+    unsigned char extra;
+    ssize_t n;
+
+    while (got < len) {
+        n = read(fd, buf + got, len - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return dm_err_set(errbuf, errlen, DM_EIO, "%s: cannot read: %s",
+                              path, strerror(errno));
+        if (n == 0)
+            return dm_err_set(errbuf, errlen, DM_EIO,
+                              "%s: shrank while being read (%zu of %zu "
+                              "bytes)",
+                              path, got, len);
+        got += (size_t)n;
+    }
+    do
+        n = read(fd, &extra, 1);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return dm_err_set(errbuf, errlen, DM_EIO, "%s: cannot read: %s", path,
+                          strerror(errno));
+    if (n > 0 || fstat(fd, &after) != 0 || !same_file(st, &after))
+        return dm_err_set(errbuf, errlen, DM_EIO,
+                          "%s: changed while being read (is it being "
+                          "written?)",
+                          path);
+    return DM_OK;
+}
+
 int dm_st_open(const char *path, dm_st_file_t **out, char *errbuf,
                size_t errlen)
 {
@@ -279,20 +341,28 @@ int dm_st_open(const char *path, dm_st_file_t **out, char *errbuf,
                         (long long)st.st_size);
         goto out;
     }
-    if ((unsigned long long)st.st_size > (unsigned long long)SIZE_MAX) {
-        rc = dm_err_set(errbuf, errlen, DM_ETOOBIG, "%s: file too large", path);
+    if ((unsigned long long)st.st_size > DM_ST_MAX_FILE) {
+        rc = dm_err_set(errbuf, errlen, DM_ETOOBIG,
+                        "%s: %lld bytes, more than the %llu byte limit", path,
+                        (long long)st.st_size,
+                        (unsigned long long)DM_ST_MAX_FILE);
         goto out;
     }
-    f->map_len = (size_t)st.st_size;
-    f->map = mmap(NULL, f->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (f->map == MAP_FAILED) {
-        f->map = NULL;
-        rc = dm_err_set(errbuf, errlen, DM_EIO, "%s: cannot map: %s", path,
-                        strerror(errno));
+    f->len = (size_t)st.st_size;
+    /* plain malloc: a model too big for memory fails the load (and the
+     * check that wanted it), it does not abort the service */
+    f->bytes = malloc(f->len);
+    if (f->bytes == NULL) {
+        rc = dm_err_set(errbuf, errlen, DM_ENOMEM,
+                        "%s: cannot allocate %zu bytes to load it", path,
+                        f->len);
         goto out;
     }
+    rc = read_exact(fd, path, &st, f->bytes, f->len, errbuf, errlen);
+    if (rc != DM_OK)
+        goto out;
     for (int i = 7; i >= 0; i--)
-        hlen = (hlen << 8) | f->map[i];
+        hlen = (hlen << 8) | f->bytes[i];
     if (hlen > DM_ST_MAX_HEADER) {
         rc = dm_err_set(errbuf, errlen, DM_EPARSE,
                         "%s: header length %llu exceeds the %llu byte limit",
@@ -300,17 +370,17 @@ int dm_st_open(const char *path, dm_st_file_t **out, char *errbuf,
                         (unsigned long long)DM_ST_MAX_HEADER);
         goto out;
     }
-    if (hlen > f->map_len - 8) {
+    if (hlen > f->len - 8) {
         rc = dm_err_set(errbuf, errlen, DM_EPARSE,
                         "%s: truncated: header length %llu but only %zu "
                         "bytes follow",
-                        path, (unsigned long long)hlen, f->map_len - 8);
+                        path, (unsigned long long)hlen, f->len - 8);
         goto out;
     }
-    f->data = f->map + 8 + hlen;
-    f->data_len = f->map_len - 8 - (size_t)hlen;
-    rc =
-        header_parse(f, (const char *)f->map + 8, (size_t)hlen, errbuf, errlen);
+    f->data = f->bytes + 8 + hlen;
+    f->data_len = f->len - 8 - (size_t)hlen;
+    rc = header_parse(f, (const char *)f->bytes + 8, (size_t)hlen, errbuf,
+                      errlen);
     if (rc != DM_OK)
         goto out;
     *out = f;
@@ -326,8 +396,7 @@ void dm_st_close(dm_st_file_t *f)
 {
     if (f == NULL)
         return;
-    if (f->map)
-        munmap(f->map, f->map_len);
+    free(f->bytes);
     for (size_t i = 0; i < f->n; i++)
         free(f->tensors[i].name);
     free(f->tensors);
@@ -360,8 +429,8 @@ const char *dm_st_path(const dm_st_file_t *f)
 
 const unsigned char *dm_st_bytes(const dm_st_file_t *f, size_t *len)
 {
-    *len = f->map_len;
-    return f->map;
+    *len = f->len;
+    return f->bytes;
 }
 
 float dm_st_f16_to_f32(uint16_t h)

@@ -84,7 +84,38 @@ static size_t encoder_threads(const dm_config_t *cfg)
     return n > 0 ? (size_t)n : 1;
 }
 
-/* Opens the embedder on first use (the caller holds check_mu). */
+/*
+ * Logs once per change that the model files on disk are no longer those
+ * the embedder was loaded from (the caller holds check_mu).  The check
+ * goes on with the loaded model: the embedder owns its weights, and its
+ * fingerprint names exactly what it computes, so cached embeddings never
+ * mix two models.  Reloading here instead would swap the embedding
+ * function under a running monitor, possibly from a half-copied model
+ * directory; the operator decides when, by restarting.
+ */
+static void warn_model_changed(dm_monitor_t *m, dm_embedder_t *e)
+{
+    char what[DM_ERRBUF_SIZE];
+
+    if (!dm_embedder_files_changed(e, what, sizeof(what))) {
+        m->model_change_logged[0] = '\0';
+        return;
+    }
+    if (strcmp(what, m->model_change_logged) == 0)
+        return;
+    dm_log_warn("embedder %s: model files changed on disk since they were "
+                "loaded: %s; checks go on with the model as loaded (%s) "
+                "until driftmon is restarted, which loads the files as they "
+                "are then",
+                dm_embedder_name(e), what, dm_embedder_fingerprint(e));
+    snprintf(m->model_change_logged, sizeof(m->model_change_logged), "%s",
+             what);
+}
+
+/*
+ * Opens the embedder on first use; later, warns when its model files
+ * changed on disk (the caller holds check_mu).
+ */
 static int embedder_get(dm_monitor_t *m, dm_embedder_t **out, char *err,
                         size_t n)
 {
@@ -110,6 +141,8 @@ static int embedder_get(dm_monitor_t *m, dm_embedder_t **out, char *err,
         pthread_mutex_unlock(&m->state_mu);
         dm_log_info("embedder %s (%s) ready", dm_embedder_name(e),
                     dm_embedder_fingerprint(e));
+    } else {
+        warn_model_changed(m, m->embedder);
     }
     *out = m->embedder;
     return DM_OK;

@@ -23,6 +23,8 @@ struct dm_monitor {
     pthread_mutex_t check_mu;
     /* Opened by the first check (under check_mu); read under state_mu. */
     dm_embedder_t *embedder;
+    /* The change of the model files on disk last logged (under check_mu). */
+    char model_change_logged[DM_ERRBUF_SIZE];
     atomic_bool migrated; /* the schema was brought up to date once */
 
     /* Everything below is guarded by state_mu (a leaf lock). */

@@ -2,8 +2,9 @@
  * test_embed.c - the embedder interface end to end: text -> tokenizer ->
  * encoder -> embedding on every fixture case (minilm-tiny), the hashing
  * embedder through the same interface, names and fingerprints, option
- * and model errors, concurrent callers, and `driftmon embed` run as a
- * real binary (DM_BINARY).
+ * and model errors, concurrent callers, an embedder unaffected by later
+ * changes to its model files, and `driftmon embed` run as a real binary
+ * (DM_BINARY).
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,7 +22,7 @@
 #include "embed/hashing.h"
 #include "embed/model.h"
 
-TestSuite(embed, .timeout = 120);
+TestSuite(embed, .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
 
 #define MAX_CASES 256
 
@@ -262,6 +264,114 @@ Test(embed, model_errors)
     cr_assert_eq(dm_embedder_embed(e, &t, &n, 0, out, err, sizeof(err)), DM_OK);
     dm_embedder_free(e);
     dm_embedder_free(NULL);
+}
+
+/* Copies dir/rel of the fixture model to dst/rel. */
+static void copy_file(const char *src, const char *dst, const char *rel)
+{
+    char a[1200], b[1200], buf[65536];
+    FILE *in, *out;
+    size_t n;
+
+    snprintf(a, sizeof(a), "%s/%s", src, rel);
+    snprintf(b, sizeof(b), "%s/%s", dst, rel);
+    in = fopen(a, "rb");
+    out = fopen(b, "wb");
+    cr_assert(in && out, "cannot copy %s to %s", a, b);
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        cr_assert_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    cr_assert_eq(fclose(out), 0);
+}
+
+static const char *const tiny_files[] = {"config.json",
+                                         "model.safetensors",
+                                         "vocab.txt",
+                                         "tokenizer_config.json",
+                                         "sentence_bert_config.json",
+                                         "1_Pooling/config.json"};
+#define N_TINY_FILES (sizeof(tiny_files) / sizeof(tiny_files[0]))
+
+/*
+ * The service's case: an embedder opened on a copy of minilm-tiny (F32,
+ * its weights used in place) gives the same embeddings and fingerprint
+ * after model.safetensors is truncated to half (a memory-mapped file
+ * raised SIGBUS here) and after it is overwritten in place (a mapping
+ * saw the new bytes), and reports the change; hashing never does.
+ */
+Test(embed, model_file_changed_under_embedder)
+{
+    struct cases c;
+    char src[1024], dir[256], p[1200], fp[64], what[DM_ERRBUF_SIZE];
+    char err[DM_ERRBUF_SIZE] = "";
+    dm_embedder_opts_t o = {.model = "minilm-tiny", .model_path = dir};
+    dm_embedder_t *e = NULL, *h = NULL;
+    dm_embedder_opts_t ho = {.model = "hashing"};
+    float *before, *after;
+    FILE *f;
+    long size;
+
+    fixture_dir(src, sizeof(src));
+    snprintf(dir, sizeof(dir), "/tmp/dm-test-embed-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(p, sizeof(p), "%s/1_Pooling", dir);
+    cr_assert_eq(mkdir(p, 0755), 0);
+    for (size_t i = 0; i < N_TINY_FILES; i++)
+        copy_file(src, dir, tiny_files[i]);
+    all_cases(&c);
+    cr_assert_eq(dm_embedder_open(&o, &e, err, sizeof(err)), DM_OK, "%s", err);
+    snprintf(fp, sizeof(fp), "%s", dm_embedder_fingerprint(e));
+    before = calloc(c.n * c.dim, sizeof(float));
+    after = calloc(c.n * c.dim, sizeof(float));
+    cr_assert_eq(dm_embedder_embed(e, (const char *const *)c.text, c.len, c.n,
+                                   before, err, sizeof(err)),
+                 DM_OK, "%s", err);
+    cr_assert_not(dm_embedder_files_changed(e, what, sizeof(what)), "%s", what);
+
+    snprintf(p, sizeof(p), "%s/model.safetensors", dir);
+    f = fopen(p, "r+b");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    fclose(f);
+    cr_assert_eq(truncate(p, size / 2), 0);
+    cr_assert_eq(dm_embedder_embed(e, (const char *const *)c.text, c.len, c.n,
+                                   after, err, sizeof(err)),
+                 DM_OK, "%s", err);
+    cr_assert_eq(memcmp(before, after, c.n * c.dim * sizeof(float)), 0,
+                 "embeddings changed after truncation");
+    cr_assert(dm_embedder_files_changed(e, what, sizeof(what)));
+    cr_assert(strstr(what, "model.safetensors") != NULL, "%s", what);
+
+    /* the other half of the file zeroed, then all of it back */
+    f = fopen(p, "r+b");
+    cr_assert_not_null(f);
+    for (long i = 0; i < size; i++)
+        fputc(0, f);
+    fclose(f);
+    memset(after, 0, c.n * c.dim * sizeof(float));
+    cr_assert_eq(dm_embedder_embed(e, (const char *const *)c.text, c.len, c.n,
+                                   after, err, sizeof(err)),
+                 DM_OK, "%s", err);
+    cr_assert_eq(memcmp(before, after, c.n * c.dim * sizeof(float)), 0,
+                 "embeddings changed after an in-place rewrite");
+    cr_assert_str_eq(dm_embedder_fingerprint(e), fp);
+
+    cr_assert_eq(dm_embedder_open(&ho, &h, err, sizeof(err)), DM_OK);
+    cr_assert_not(dm_embedder_files_changed(h, what, sizeof(what)));
+    cr_assert_str_eq(what, "");
+    dm_embedder_free(h);
+    dm_embedder_free(e);
+    free(before);
+    free(after);
+    free_cases(&c);
+    for (size_t i = 0; i < N_TINY_FILES; i++) {
+        snprintf(p, sizeof(p), "%s/%s", dir, tiny_files[i]);
+        unlink(p);
+    }
+    snprintf(p, sizeof(p), "%s/1_Pooling", dir);
+    rmdir(p);
+    rmdir(dir);
 }
 
 struct racer {

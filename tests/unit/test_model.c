@@ -3,9 +3,11 @@
  * values and fingerprint; every kind of malformed model (corrupted copies
  * written into a temporary directory) gives a clear error that names the
  * file and the tensor or key, never a crash; F16 and BF16 weights convert
- * to the same values as F32 up to rounding; safetensors edge cases.
+ * to the same values as F32 up to rounding; safetensors edge cases; a
+ * loaded model unaffected by later changes to its files, which it reports.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,7 +21,7 @@
 #include "embed/randbert.h"
 #include "embed/safetensors.h"
 
-TestSuite(model, .timeout = 120);
+TestSuite(model, .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
 
 static const char *const model_files[] = {"config.json",
                                           "model.safetensors",
@@ -637,8 +639,9 @@ Test(model, config_not_json)
     rm_model_dir(dir);
 }
 
-/* Writes a model of this shape and dtype into a fresh temp dir. */
-static dm_model_t *write_and_load(char *dir, size_t n, dm_st_dtype_t dtype)
+/* Writes a model of this shape, dtype and seed into a fresh temp dir. */
+static dm_model_t *write_and_load_seed(char *dir, size_t n, dm_st_dtype_t dtype,
+                                       uint64_t seed)
 {
     dm_randbert_opts_t o;
     char err[DM_ERRBUF_SIZE] = "";
@@ -651,13 +654,18 @@ static dm_model_t *write_and_load(char *dir, size_t n, dm_st_dtype_t dtype)
     o.intermediate = 96;
     o.vocab_size = 300;
     o.max_positions = 128;
-    o.seed = 5;
+    o.seed = seed;
     o.dtype = dtype;
     make_tmpdir(dir, n);
     cr_assert_eq(dm_randbert_write(&o, dir, err, sizeof(err)), DM_OK, "%s",
                  err);
     cr_assert_eq(dm_model_load(dir, &m, err, sizeof(err)), DM_OK, "%s", err);
     return m;
+}
+
+static dm_model_t *write_and_load(char *dir, size_t n, dm_st_dtype_t dtype)
+{
+    return write_and_load_seed(dir, n, dtype, 5);
 }
 
 static void compare_weights(const float *f32, const float *half, size_t n,
@@ -808,5 +816,143 @@ Test(model, safetensors_reader_basics)
     cr_assert_null(dm_st_find(f, "nope"));
     dm_st_close(f);
     dm_st_close(NULL);
+    rm_model_dir(dir);
+}
+
+/* Overwrites dir/rel in place (same inode) with n bytes of p. */
+static void overwrite_in_place(const char *dir, const char *rel, const void *p,
+                               size_t n)
+{
+    char path[512];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, rel);
+    f = fopen(path, "r+b");
+    cr_assert_not_null(f, "cannot open %s", path);
+    cr_assert_eq(fwrite(p, 1, n, f), n);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(truncate(path, (off_t)n), 0);
+}
+
+static void expect_changed(const dm_model_t *m, const char *a, const char *b)
+{
+    char what[DM_ERRBUF_SIZE] = "";
+
+    cr_assert(dm_model_files_changed(m, what, sizeof(what)),
+              "the change on disk is not seen");
+    expect_msg(what, a, b);
+}
+
+/*
+ * A loaded model owns its weights: truncating model.safetensors,
+ * rewriting it in place with other weights or garbage, and deleting it
+ * neither crash the encoder (a memory-mapped file raised SIGBUS) nor
+ * change a single bit of what it computes (a mapping followed the
+ * rewrite), and dm_model_files_changed() reports each change.  F32
+ * (weights used in place in the loaded copy) and F16 (all converted; the
+ * copy is freed) both.
+ */
+Test(model, weights_changed_on_disk_after_load)
+{
+    static const dm_st_dtype_t dtypes[] = {DM_ST_F32, DM_ST_F16};
+
+    for (size_t k = 0; k < 2; k++) {
+        char dir[256], other[256], p[512], fp[32], what[DM_ERRBUF_SIZE];
+        dm_model_t *m = write_and_load(dir, sizeof(dir), dtypes[k]);
+        dm_model_t *o = write_and_load_seed(other, sizeof(other), dtypes[k], 6);
+        float before[2 * 48], after[2 * 48];
+        unsigned char *buf, *junk;
+        size_t len, olen;
+
+        snprintf(fp, sizeof(fp), "%s", m->fingerprint);
+        cr_assert_not(dm_model_files_changed(m, what, sizeof(what)),
+                      "changed right after loading: %s", what);
+        cr_assert_str_eq(what, "");
+        encode_some(m, before);
+
+        /* other valid weights of the same shape, written in place */
+        snprintf(p, sizeof(p), "%s/model.safetensors", dir);
+        buf = read_all(p, &len);
+        snprintf(p, sizeof(p), "%s/model.safetensors", other);
+        junk = read_all(p, &olen);
+        cr_assert_eq(olen, len, "same shape, same size");
+        cr_assert_str_neq(o->fingerprint, fp);
+        overwrite_in_place(dir, "model.safetensors", junk, olen);
+        expect_changed(m, "model.safetensors", "changed in place");
+        encode_some(m, after);
+        cr_assert_eq(memcmp(before, after, sizeof(before)), 0,
+                     "embeddings changed after an in-place rewrite");
+
+        /* truncated to half */
+        truncate_file(dir, len / 2);
+        expect_changed(m, "model.safetensors", "bytes");
+        encode_some(m, after);
+        cr_assert_eq(memcmp(before, after, sizeof(before)), 0,
+                     "embeddings changed after truncation");
+
+        /* garbage, then gone */
+        memset(junk, 0xff, olen);
+        overwrite_in_place(dir, "model.safetensors", junk, 1000);
+        encode_some(m, after);
+        cr_assert_eq(memcmp(before, after, sizeof(before)), 0);
+        snprintf(p, sizeof(p), "%s/model.safetensors", dir);
+        cr_assert_eq(unlink(p), 0);
+        expect_changed(m, "model.safetensors", "removed");
+        encode_some(m, after);
+        cr_assert_eq(memcmp(before, after, sizeof(before)), 0);
+        cr_assert_str_eq(m->fingerprint, fp);
+
+        /* a new load reads what is on disk now: a clear error */
+        write_all(p, buf, len / 2);
+        expect_msg(load_fails(dir), "model.safetensors", "outside the data");
+        free(buf);
+        free(junk);
+        dm_model_free(m);
+        dm_model_free(o);
+        rm_model_dir(dir);
+        rm_model_dir(other);
+    }
+}
+
+/* Each kind of change to the model files is told, naming the file. */
+Test(model, files_changed_says_what)
+{
+    char dir[256], p[512], q[512], what[DM_ERRBUF_SIZE];
+    dm_model_t *m = NULL;
+    unsigned char *buf;
+    size_t len;
+    struct timespec ts[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000}};
+
+    small_model(dir, sizeof(dir), false);
+    snprintf(p, sizeof(p), "%s/tokenizer_config.json", dir);
+    cr_assert_eq(unlink(p), 0); /* optional: absent at load */
+    cr_assert_eq(dm_model_load(dir, &m, what, sizeof(what)), DM_OK, "%s", what);
+    cr_assert_not(dm_model_files_changed(m, what, sizeof(what)), "%s", what);
+
+    /* an optional file that appears changes the model too */
+    write_all(p, "{\"do_lower_case\": false}", 24);
+    expect_changed(m, "tokenizer_config.json", "appeared");
+    cr_assert_eq(unlink(p), 0);
+    cr_assert_not(dm_model_files_changed(m, what, sizeof(what)), "%s", what);
+
+    /* replaced through a rename (a new inode), same bytes */
+    snprintf(p, sizeof(p), "%s/vocab.txt", dir);
+    snprintf(q, sizeof(q), "%s/vocab.txt.new", dir);
+    buf = read_all(p, &len);
+    write_all(q, buf, len);
+    cr_assert_eq(rename(q, p), 0);
+    expect_changed(m, "vocab.txt", "replaced by another file");
+
+    /* only the modification time set back (cp -p, tar): still told */
+    snprintf(p, sizeof(p), "%s/config.json", dir);
+    cr_assert_eq(utimensat(AT_FDCWD, p, ts, 0), 0);
+    expect_changed(m, "config.json", "and 1 other file");
+    dm_model_free(m);
+
+    /* a model loaded as the files are now: nothing to tell */
+    cr_assert_eq(dm_model_load(dir, &m, what, sizeof(what)), DM_OK, "%s", what);
+    cr_assert_not(dm_model_files_changed(m, what, sizeof(what)), "%s", what);
+    dm_model_free(m);
+    free(buf);
     rm_model_dir(dir);
 }
