@@ -197,7 +197,7 @@ void dm_api_h_health(dm_api_req_t *req, dm_api_resp_t *resp)
     dm_store_t *st = NULL;
     char err[DM_ERRBUF_SIZE] = "";
     int rc;
-    bool up;
+    bool up, writable = false;
     json_t *o;
 
     dm_monitor_status(api->mon, &ms);
@@ -205,15 +205,20 @@ void dm_api_h_health(dm_api_req_t *req, dm_api_resp_t *resp)
     if (rc == DM_OK)
         rc = dm_store_ping(st, err, sizeof(err));
     up = rc == DM_OK;
+    /* A read-only store still serves every GET: 200, but "degraded" and
+     * the reason, since checks and feedback cannot be stored. */
+    if (up)
+        writable = dm_store_writable(st, err, sizeof(err));
     dm_api_store_put(api, st, !up);
     if (!up)
         dm_log_warn("health: store unreachable: %s", err);
     o = json_pack(
-        "{s:s, s:s, s:{s:s, s:b, s:o}, s:{s:s, s:o}, s:{s:f, s:f, s:f, s:f}, "
-        "s:{s:b, s:b, s:I, s:f, s:i}, s:o, s:o}",
-        "status", up ? "healthy" : "degraded", "version", api->version, "store",
-        "backend", cfg->database.backend, "reachable", up, "error",
-        up ? json_null() : json_string(err), "embedder", "model",
+        "{s:s, s:s, s:{s:s, s:b, s:b, s:o}, s:{s:s, s:o}, "
+        "s:{s:f, s:f, s:f, s:f}, s:{s:b, s:b, s:I, s:f, s:i}, s:o, s:o}",
+        "status", up && writable ? "healthy" : "degraded", "version",
+        api->version, "store", "backend", cfg->database.backend, "reachable",
+        up, "writable", writable, "error",
+        up && writable ? json_null() : json_string(err), "embedder", "model",
         cfg->embeddings.model, "name",
         ms.embedder[0] ? json_string(ms.embedder) : json_null(), "thresholds",
         "kl_threshold", cfg->thresholds.kl_threshold, "psi_threshold",

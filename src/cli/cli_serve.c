@@ -13,7 +13,10 @@
  * any thread exists, so every thread inherits the mask and the main
  * thread alone receives them, synchronously, in sigwait().  No code runs
  * in a signal handler.  SIGPIPE is ignored (a client that goes away must
- * not kill the service).
+ * not kill the service), and so is SIGXFSZ: a file size limit
+ * (RLIMIT_FSIZE, e.g. systemd's LimitFSIZE=) reached by the SQLite
+ * database must fail that write (EFBIG, reported like a full disk), not
+ * kill the service, which keeps serving reads.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -85,6 +88,7 @@ int dm_cli_serve(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
 
     dm_monitor_opts_init(&mo);
     rc = dm_monitor_new(cfg, &mo, &m, err, sizeof(err));

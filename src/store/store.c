@@ -272,6 +272,19 @@ int dm_store_ping(dm_store_t *s, char *errbuf, size_t errlen)
     return query_int(s, "SELECT 1", NULL, 0, &one, errbuf, errlen);
 }
 
+bool dm_store_writable(dm_store_t *s, char *why, size_t n)
+{
+    char dummy[8];
+
+    if (why == NULL) {
+        why = dummy;
+        n = sizeof(dummy);
+    }
+    if (n > 0)
+        why[0] = '\0';
+    return s->ops->writable == NULL || s->ops->writable(s, why, n);
+}
+
 /* ---- migrations ---------------------------------------------------------- */
 
 int dm_store_schema_version(dm_store_t *s, int *version, char *errbuf,

@@ -24,7 +24,9 @@
  *   PostgreSQL MVCC).
  * - PostgreSQL: after a lost connection the failing call returns
  *   DM_ESTORE and the next call reconnects (session state such as a held
- *   lock is lost then; see dm_store_lock_try()).
+ *   lock is lost then; see dm_store_lock_try()).  A connection that the
+ *   server closed while it was idle, with no lock held and no transaction
+ *   open, is reconnected before the next call, which then works.
  */
 #ifndef DM_STORE_STORE_H
 #define DM_STORE_STORE_H
@@ -88,6 +90,17 @@ int dm_store_schema_version(dm_store_t *s, int *version, char *errbuf,
 
 /* Cheap round trip (SELECT 1), reconnecting if needed. */
 int dm_store_ping(dm_store_t *s, char *errbuf, size_t errlen) DM_MUSTCHECK;
+
+/*
+ * Whether writes can work, as far as the backend can tell without
+ * writing: false, with the reason in why (size n, may be NULL), when
+ * SQLite opened the database read-only or the file is on a read-only
+ * mount or not writable by this process.  A disk that is full, or a file
+ * system that turns read-only after an error without saying so to
+ * access(2), shows only when a write fails.  PostgreSQL: always true.
+ * Cheap (no I/O on the database); not thread-safe with other calls on s.
+ */
+bool dm_store_writable(dm_store_t *s, char *why, size_t n);
 
 /* ---- transactions ----------------------------------------------------- */
 

@@ -267,9 +267,16 @@ static int insert_struct(dm_store_t *s, const char *table,
         goto out;
     rc = s->ops->next(r, eb, el);
     if (rc == 1) {
-        if (id)
-            *id = s->ops->col_int(r, 0);
-        rc = DM_OK;
+        int64_t new_id = s->ops->col_int(r, 0);
+
+        /* Run the statement to its end: SQLite hands out the RETURNING
+         * row before it commits, and a commit that fails (a full disk)
+         * is only reported by the step that finishes the statement. */
+        rc = s->ops->next(r, eb, el);
+        if (rc == 1)
+            rc = dm_err_set(eb, el, DM_ESTORE, "INSERT returned two ids");
+        if (rc == DM_OK && id)
+            *id = new_id;
     } else if (rc == 0) {
         rc = dm_err_set(eb, el, DM_ESTORE, "INSERT returned no id");
     }

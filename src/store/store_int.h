@@ -87,6 +87,9 @@ struct dm_store_ops {
                        int64_t *changes, char *eb, size_t el);
     int (*lock_try)(dm_store_t *s, const char *name, char *eb, size_t el);
     int (*lock_release)(dm_store_t *s, const char *name, char *eb, size_t el);
+    /* false (with the reason in why) when writes are known to fail, e.g.
+     * a read-only file; NULL = no way to tell, writes are attempted. */
+    bool (*writable)(dm_store_t *s, char *why, size_t n);
 };
 
 extern const struct dm_store_ops dm_store_sqlite_ops;

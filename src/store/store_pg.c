@@ -8,8 +8,11 @@
  *
  * DESIGN: reconnecting.  A call that finds the connection broken (the
  * server restarted, the network dropped) fails with DM_ESTORE; the next
- * call resets the connection first and works again.  Inside an explicit
- * transaction it does not: the transaction is gone, so every call fails
+ * call resets the connection first and works again.  A session that the
+ * server ended while it sat idle, holding no lock and no transaction, is
+ * reset before the call instead (see ensure()): a restarted server costs
+ * such a connection no failed call.  Inside an explicit transaction the
+ * reset does not happen: the transaction is gone, so every call fails
  * until the caller rolls back, and a half-written batch can never be
  * committed silently.  Advisory locks are session state and are lost on
  * reconnect; the handle forgets them then.  Error messages are scrubbed
@@ -91,11 +94,29 @@ static int session_setup(PGconn *c, char *eb, size_t el)
     return rc;
 }
 
-/* Makes sure the connection is usable, resetting a broken one. */
+/*
+ * Makes sure the connection is usable, resetting a broken one.
+ *
+ * A server that ended the session while the connection sat idle (a
+ * restart, a failover, an idle timeout) left its goodbye and EOF on the
+ * socket, and libpq only finds out when it next reads.  When the session
+ * holds nothing (no lock, no transaction), read now (PQconsumeInput()
+ * never blocks), so that such a connection is reset before the statement
+ * instead of failing it: otherwise every pooled connection of the API
+ * answered one spurious "connection lost" (HTTP 503) after a database
+ * restart.  A session holding a lock or a transaction is left to fail
+ * its next call, so that the caller learns that it lost them.
+ */
 static int ensure(dm_store_t *s, char *eb, size_t el)
 {
     struct pg *p = P(s);
 
+    if (p->n_locks == 0 && !s->in_tx) {
+        /* twice: the first read takes the server's goodbye message
+         * (unparsed; PQreset() drops it), the second meets the EOF */
+        for (int i = 0; i < 2 && PQstatus(p->conn) == CONNECTION_OK; i++)
+            (void)PQconsumeInput(p->conn);
+    }
     if (PQstatus(p->conn) == CONNECTION_OK)
         return DM_OK;
     if (s->in_tx)

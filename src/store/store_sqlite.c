@@ -9,6 +9,19 @@
  * deadlock upgrading a read lock.  Statements use "?N" parameters (the
  * store's "$N" rewritten).  The named lock is flock() on a side file,
  * which excludes other processes and other handles of this process.
+ *
+ * Read-only databases (a read-only mount, a file or directory without
+ * write access) open read-only and serve reads; writes fail with a
+ * message naming the cause.  A WAL database needs its -shm file even to
+ * read: when that file does not exist and cannot be created (a read-only
+ * directory after a clean shutdown), the file is reopened "immutable"
+ * (no locks, no WAL): nobody can be writing it then, since a writer
+ * would have created the -shm file.  Not when a non-empty -wal file is
+ * left (a crash): immutable would hide its commits, so that stays an
+ * error (with both -wal and -shm files left, SQLite reads them without
+ * writing).  Disk and file-system failures that SQLite reports as I/O
+ * errors are named by their errno (ENOSPC, EFBIG, EDQUOT: "database or
+ * disk is full"; EROFS: "read-only").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -50,18 +64,49 @@ static struct lite *L(dm_store_t *s)
     return s->impl;
 }
 
+/*
+ * The errno behind an I/O error: sqlite3_system_errno() when SQLite kept
+ * it, else the last failed system call on the database file or on its
+ * WAL (a failed WAL write leaves it there only).  0 = unknown.
+ */
+static int io_errno(sqlite3 *db)
+{
+    sqlite3_file *wal = NULL;
+    int e = sqlite3_system_errno(db);
+
+    if (e == 0 && sqlite3_file_control(db, "main", SQLITE_FCNTL_LAST_ERRNO,
+                                       &e) != SQLITE_OK)
+        e = 0;
+    if (e == 0 &&
+        sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) ==
+            SQLITE_OK &&
+        wal && wal->pMethods &&
+        wal->pMethods->xFileControl(wal, SQLITE_FCNTL_LAST_ERRNO, &e) !=
+            SQLITE_OK)
+        e = 0;
+    return e;
+}
+
 static int fail(sqlite3 *db, int code, char *eb, size_t el, const char *what)
 {
     int ext = db ? sqlite3_extended_errcode(db) : code;
     const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(code);
+    /* An I/O error's errno tells a full disk (SQLite maps only ENOSPC on
+     * write to SQLITE_FULL) or a file system that turned read-only. */
+    int sys =
+        db && ((ext & 0xff) == SQLITE_IOERR || (ext & 0xff) == SQLITE_CANTOPEN)
+            ? io_errno(db)
+            : 0;
 
-    if ((ext & 0xff) == SQLITE_FULL)
+    if ((ext & 0xff) == SQLITE_FULL || sys == ENOSPC || sys == EFBIG ||
+        sys == EDQUOT)
         return dm_err_set(eb, el, DM_ESTORE,
-                          "sqlite: %s: database or disk is full", what);
-    if ((ext & 0xff) == SQLITE_READONLY)
+                          "sqlite: %s: database or disk is full%s%s", what,
+                          sys ? ": " : "", sys ? strerror(sys) : "");
+    if ((ext & 0xff) == SQLITE_READONLY || sys == EROFS)
         return dm_err_set(eb, el, DM_ESTORE,
                           "sqlite: %s: the database is read-only (%s)", what,
-                          msg);
+                          sys == EROFS ? strerror(sys) : msg);
     return dm_err_set(eb, el, DM_ESTORE, "sqlite: %s: %s", what, msg);
 }
 
@@ -132,6 +177,76 @@ static int bind(sqlite3 *db, sqlite3_stmt *st, const dm_sparam_t *p, size_t np,
     return DM_OK;
 }
 
+/*
+ * "file:<path>?immutable=1" with the path percent-encoded (owned), or
+ * NULL when path is already a URI or special (":memory:", "").
+ */
+static char *immutable_uri(const char *path)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    dm_buf_t b;
+    char *out = NULL;
+
+    if (path[0] == '\0' || strncmp(path, "file:", 5) == 0 ||
+        strcmp(path, ":memory:") == 0)
+        return NULL;
+    dm_buf_init(&b, 3 * strlen(path) + 32);
+    if (dm_buf_printf(&b, "file:") != DM_OK)
+        goto out;
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        int rc = strchr("/._-~", *p) || (*p >= '0' && *p <= '9') ||
+                         (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                     ? dm_buf_printf(&b, "%c", *p)
+                     : dm_buf_printf(&b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+        if (rc != DM_OK)
+            goto out;
+    }
+    if (dm_buf_printf(&b, "?immutable=1") == DM_OK)
+        out = dm_strdup(dm_buf_str(&b));
+out:
+    dm_buf_cleanup(&b);
+    return out;
+}
+
+/* Whether "<path>-wal" exists and is not empty. */
+static bool wal_has_frames(const char *path)
+{
+    char wal[4096];
+    struct stat st;
+
+    if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", path) >= sizeof(wal))
+        return true; /* cannot tell: do not guess */
+    return stat(wal, &st) == 0 && st.st_size > 0;
+}
+
+/*
+ * The read-only WAL case (see the top of the file): the first read of a
+ * read-only handle fails when the -shm file is missing and cannot be
+ * created (SQLITE_CANTOPEN on a read-only mount,
+ * SQLITE_READONLY_DIRECTORY in a directory without write permission);
+ * reopen the file immutable.
+ */
+static int open_read_only_wal(struct lite *l, const char *path)
+{
+    char *uri;
+    int rc;
+
+    if (sqlite3_db_readonly(l->db, "main") != 1)
+        return SQLITE_OK;
+    rc = sqlite3_exec(l->db, "SELECT count(*) FROM sqlite_master", NULL, NULL,
+                      NULL);
+    if (((rc & 0xff) != SQLITE_CANTOPEN && (rc & 0xff) != SQLITE_READONLY) ||
+        wal_has_frames(path) || (uri = immutable_uri(path)) == NULL)
+        return rc;
+    sqlite3_close(l->db);
+    l->db = NULL;
+    rc = sqlite3_open_v2(
+        uri, &l->db,
+        SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+    free(uri);
+    return rc;
+}
+
 static int lite_open(dm_store_t *s, const dm_config_t *cfg, char *eb, size_t el)
 {
     struct lite *l = dm_calloc(1, sizeof(*l));
@@ -143,6 +258,8 @@ static int lite_open(dm_store_t *s, const dm_config_t *cfg, char *eb, size_t el)
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                              SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
                          NULL);
+    if (rc == SQLITE_OK)
+        rc = open_read_only_wal(l, cfg->database.path);
     if (rc != SQLITE_OK) {
         dm_err_set(eb, el, DM_ESTORE, "sqlite: cannot open '%s': %s",
                    cfg->database.path,
@@ -361,6 +478,16 @@ static int lite_lock_try(dm_store_t *s, const char *name, char *eb, size_t el)
                          name) >= sizeof(path))
         return dm_err_set(eb, el, DM_ETOOBIG, "lock path too long");
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 && (errno == EROFS || errno == EACCES)) {
+        /* A read-only database: an existing lock file can still be
+         * locked through a read-only descriptor (flock needs no write
+         * access), so readers keep their mutual exclusion. */
+        int e = errno;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            errno = e;
+    }
     if (fd < 0)
         return dm_err_set(eb, el, DM_EIO, "cannot open lock file %s: %s", path,
                           strerror(errno));
@@ -392,6 +519,26 @@ static int lite_lock_release(dm_store_t *s, const char *name, char *eb,
     return dm_err_set(eb, el, DM_ENOTFOUND, "lock '%s' is not held", name);
 }
 
+static bool lite_writable(dm_store_t *s, char *why, size_t n)
+{
+    sqlite3 *db = L(s)->db;
+    const char *file = sqlite3_db_filename(db, "main");
+
+    if (sqlite3_db_readonly(db, "main") == 1) {
+        snprintf(why, n, "the database was opened read-only");
+        return false;
+    }
+    /* access() sees a read-only mount and missing write permission
+     * without opening the file (closing a descriptor of the database
+     * file would drop SQLite's POSIX locks). */
+    if (file && *file && access(file, W_OK) != 0) {
+        snprintf(why, n, "the database file is not writable: %s",
+                 strerror(errno));
+        return false;
+    }
+    return true;
+}
+
 const struct dm_store_ops dm_store_sqlite_ops = {
     .name = "sqlite",
     .dialect = DM_DIALECT_SQLITE,
@@ -411,4 +558,5 @@ const struct dm_store_ops dm_store_sqlite_ops = {
     .insert_rows = lite_insert_rows,
     .lock_try = lite_lock_try,
     .lock_release = lite_lock_release,
+    .writable = lite_writable,
 };

@@ -6,8 +6,9 @@
  * window aggregates, deterministic sampling, the embedding cache, checks,
  * triggers, the named lock across handles and processes, concurrent
  * writers, SQL injection in values, failure modes of each backend
- * (read-only and full SQLite files; PostgreSQL restart and bad
- * credentials) and the ingest / migrate commands of the real binary.
+ * (read-only and full SQLite files, a WAL database in a read-only
+ * directory; PostgreSQL restart and bad credentials) and the ingest /
+ * migrate commands of the real binary.
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -160,7 +161,8 @@ static void insert(dm_store_t *s, const dm_feedback_row_t *rows, size_t n,
     cr_assert(eq(sz, k, expect_inserted));
 }
 
-TestSuite(store, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(store, .init = setup, .fini = teardown,
+          .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
 
 Test(store, backend_is_the_requested_one)
 {
@@ -1016,8 +1018,96 @@ Test(store, sqlite_read_only_and_full)
     dm_store_free(s);
 }
 
+/*
+ * The read-only case of the child of sqlite_read_only_wal_directory:
+ * 0 when every step holds, else writes what failed to fd and returns the
+ * step's number.
+ */
+static int read_only_child(int fd)
+{
+    dm_feedback_row_t r = {"y", "q", "r", "code", true, T0};
+    dm_config_t *cfg = NULL;
+    dm_store_t *s = NULL;
+    uint64_t n = 0;
+    char err[EB] = "", why[EB] = "";
+    int step = 0;
+
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) {
+        step = 1;
+        snprintf(err, sizeof(err), "cannot drop root");
+    } else if (dm_config_load(cfg_path, &cfg, err, sizeof(err)) != DM_OK) {
+        step = 2;
+    } else if (dm_store_open(cfg, &s, err, sizeof(err)) != DM_OK) {
+        step = 3;
+    } else if (dm_store_feedback_count(s, &n, err, sizeof(err)) != DM_OK ||
+               n != 1) {
+        step = 4;
+        if (!err[0])
+            snprintf(err, sizeof(err), "%" PRIu64 " rows, not 1", n);
+    } else if (dm_store_feedback_insert(s, &r, 1, NULL, err, sizeof(err)) !=
+                   DM_ESTORE ||
+               strstr(err, "read-only") == NULL) {
+        step = 5;
+    } else if (dm_store_writable(s, why, sizeof(why)) ||
+               strstr(why, "read-only") == NULL) {
+        step = 6;
+        snprintf(err, sizeof(err), "writable, or why = '%s'", why);
+    }
+    dm_store_free(s);
+    dm_config_free(cfg);
+    if (step && write(fd, err, strlen(err)) < 0)
+        step += 100;
+    return step;
+}
+
+Test(store, sqlite_read_only_wal_directory)
+{
+    char shm[600], msg[EB] = "";
+    int fds[2], status = 0;
+    pid_t pid;
+
+    if (is_pg) {
+        /* PostgreSQL cannot tell without writing: always "writable" */
+        dm_store_t *s = open_store(true);
+        cr_assert(dm_store_writable(s, msg, sizeof(msg)));
+        cr_assert(msg[0] == '\0', "%s", msg);
+        dm_store_free(s);
+        return;
+    }
+    /* A WAL database closed cleanly has no -shm file; in a read-only
+     * directory none can be created, and SQLite cannot even read it
+     * without one (unless opened immutable).  Root ignores file modes:
+     * the read-only part runs in a child without privileges. */
+    dm_feedback_row_t r = {"x", "q", "r", "code", true, T0};
+    dm_store_t *s = open_store(true);
+    insert(s, &r, 1, 1);
+    cr_assert(dm_store_writable(s, msg, sizeof(msg)), "%s", msg);
+    dm_store_free(s);
+    snprintf(shm, sizeof(shm), "%s-shm", db_url);
+    cr_assert(access(shm, F_OK) != 0, "no -shm file after a clean close");
+    cr_assert(eq(int, chmod(db_url, 0444), 0));
+    cr_assert(eq(int, chmod(dir, 0555), 0));
+    cr_assert(eq(int, pipe(fds), 0));
+    pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        _exit(read_only_child(fds[1]));
+    }
+    close(fds[1]);
+    ssize_t got = read(fds[0], msg, sizeof(msg) - 1);
+    msg[got > 0 ? got : 0] = '\0';
+    close(fds[0]);
+    cr_assert(eq(int, waitpid(pid, &status, 0), pid));
+    cr_assert(eq(int, chmod(dir, 0700), 0));
+    cr_assert(eq(int, chmod(db_url, 0644), 0));
+    int step = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    cr_assert(step == 0, "read-only step %d failed: %s", step, msg);
+}
+
 /* Restarts the server: runs alone (its own meson test and server). */
-TestSuite(store_restart, .init = setup, .fini = teardown, .timeout = 180);
+TestSuite(store_restart, .init = setup, .fini = teardown,
+          .timeout = 180 * DM_TEST_TIMEOUT_SCALE);
 
 Test(store_restart, postgres_restart_reconnects)
 {

@@ -16,7 +16,7 @@
 #include "common/rng.h"
 #include "common/time.h"
 
-TestSuite(common, .timeout = 30);
+TestSuite(common, .timeout = 30 * DM_TEST_TIMEOUT_SCALE);
 
 Test(common, buf_respects_cap)
 {

@@ -15,7 +15,7 @@
 #include "config/config.h"
 #include "monitor/analyze.h"
 
-TestSuite(compare, .timeout = 120);
+TestSuite(compare, .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
 
 static char tmpdir[] = "/tmp/dm-compare-XXXXXX";
 

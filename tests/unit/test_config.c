@@ -18,7 +18,7 @@
 #include "common/error.h"
 #include "config/config.h"
 
-TestSuite(config, .timeout = 60);
+TestSuite(config, .timeout = 60 * DM_TEST_TIMEOUT_SCALE);
 
 /* Equality assertions that print both sides (each side evaluated once). */
 #define EQ_D(a, b)                                                             \

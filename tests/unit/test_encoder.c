@@ -17,7 +17,7 @@
 #include "embed/model.h"
 #include "embed/randbert.h"
 
-TestSuite(encoder, .timeout = 120);
+TestSuite(encoder, .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
 
 #define MAX_CASES 256
 

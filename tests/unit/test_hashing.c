@@ -11,7 +11,7 @@
 
 #include "embed/hashing.h"
 
-TestSuite(hashing, .timeout = 60);
+TestSuite(hashing, .timeout = 60 * DM_TEST_TIMEOUT_SCALE);
 
 static double norm(const float *v, size_t dim)
 {

@@ -128,7 +128,8 @@ static void teardown(void)
         cr_log_warn("cannot remove %s", dir);
 }
 
-TestSuite(monitor, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(monitor, .init = setup, .fini = teardown,
+          .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
 
 /* Writes the config (the defaults below plus `extra`, YAML merged by
  * section: extra may only add sections not written here). */

@@ -35,7 +35,7 @@ static void no_proxy(void)
         unsetenv(vars[i]);
 }
 
-TestSuite(notify, .timeout = 60, .init = no_proxy);
+TestSuite(notify, .timeout = 60 * DM_TEST_TIMEOUT_SCALE, .init = no_proxy);
 
 #define SECRET_PATH "/services/T000/B000/SeCrEtToKeN123"
 #define SECRET_WORD "SeCrEtToKeN123"

@@ -18,7 +18,7 @@
 #include "common/rng.h"
 #include "stats/stats.h"
 
-TestSuite(stats, .timeout = 120);
+TestSuite(stats, .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
 
 #define RTOL 1e-9
 

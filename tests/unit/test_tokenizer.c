@@ -17,7 +17,7 @@
 #include "embed/basic_tok.h"
 #include "embed/tokenizer.h"
 
-TestSuite(tokenizer, .timeout = 120);
+TestSuite(tokenizer, .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
 
 #define MAX_CASES 128
 #define MAX_IDS   4096
