@@ -47,6 +47,10 @@ class FakeServer:
     """A scripted HTTP server recording every request (path, headers, body).
 
     script: a function (method, path, body) -> (status, body_dict, delay_s).
+    body_dict may also be bytes (sent as they are, e.g. a body that is not
+    JSON); the script may instead return a callable, called with the
+    request handler to write a raw answer itself (a connection closed
+    mid-response, an endless body).
     """
 
     def __init__(self, script=None):
@@ -64,11 +68,15 @@ class FakeServer:
                 with outer.lock:
                     outer.requests.append((self.command, self.path,
                                            dict(self.headers), body))
-                status, obj, delay = outer.script(self.command, self.path,
-                                                  body)
+                answer = outer.script(self.command, self.path, body)
+                if callable(answer):
+                    answer(self)
+                    return
+                status, obj, delay = answer
                 if delay:
                     time.sleep(delay)
-                data = json.dumps(obj).encode()
+                data = obj if isinstance(obj, bytes) else json.dumps(
+                    obj).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -117,7 +125,15 @@ class Service:
     """One `driftmon serve` process with its own config and store."""
 
     def __init__(self, tmp, extra_yaml="", token=TOKEN, database=None,
-                 max_body=65536, args=(), slack_url=None, le_url=None):
+                 max_body=65536, args=(), slack_url=None, le_url=None,
+                 sections=None, fine_tuning="  auto_trigger: false",
+                 alter=None, preexec_fn=None):
+        """sections: {"monitoring": "  key: value\n...", ...} replaces the
+        body of that top-level section of the generated config;
+        fine_tuning: lines of the fine_tuning section besides
+        learning_engine_url and timeout_seconds.  alter: a function
+        (config text) -> config text applied before the file is written;
+        preexec_fn: passed to subprocess.Popen (e.g. resource limits)."""
         self.tmp = tmp
         self.port = free_port()
         self.token = token
@@ -125,15 +141,13 @@ class Service:
         self.cfg_path = os.path.join(tmp, "serve-%d.yaml" % self.port)
         if database is None:
             database = default_database(tmp)
-        cfg = """monitoring:
-  min_samples: 30
-  check_interval_hours: 1000
-embeddings:
-  model: "hashing"
-  dimension: 64
-significance:
-  permutations: 50
-alerts:
+        sec = {"monitoring":
+               "  min_samples: 30\n  check_interval_hours: 1000",
+               "embeddings": '  model: "hashing"\n  dimension: 64',
+               "significance": "  permutations: 50"}
+        sec.update(sections or {})
+        cfg = "".join("%s:\n%s\n" % (k, sec[k].rstrip("\n")) for k in sec)
+        cfg += """alerts:
   enabled: %s
   repeat_hours: 0
   slack:
@@ -142,7 +156,7 @@ alerts:
     timeout_seconds: 5
     max_retries: 0
 fine_tuning:
-  auto_trigger: false
+%s
   learning_engine_url: "%s"
   timeout_seconds: 5
 %s
@@ -155,14 +169,17 @@ logging:
   level: info
 %s
 """ % ("true" if slack_url else "false",
-       slack_url or "", le_url or "http://127.0.0.1:9", database, self.port,
+       slack_url or "", fine_tuning.rstrip("\n"),
+       le_url or "http://127.0.0.1:9", database, self.port,
        token, max_body, extra_yaml)
+        if alter:
+            cfg = alter(cfg)
         with open(self.cfg_path, "w") as f:
             f.write(cfg)
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [BINARY, "serve", "--config", self.cfg_path] + list(args),
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
 
     def wait_up(self, timeout=20):
         deadline = time.time() + timeout
@@ -229,6 +246,21 @@ logging:
         self.log.close()
         return rc, time.time() - t0
 
+    def kill(self):
+        """SIGKILL (no cleanup at all in the process); waits for it."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        rc = self.proc.wait()
+        self.log.close()
+        return rc
+
+    def cpu_seconds(self):
+        """User + system CPU time the process has used so far."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime + stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def logtext(self):
         if not self.log.closed:
             self.log.flush()
@@ -262,6 +294,29 @@ def store_counts(tmp):
         return tuple(db.execute(s).fetchone()[0] for s in q)
     finally:
         db.close()
+
+
+def store_query(tmp, sql):
+    """Rows of one SQL query on the test's store, as tuples of strings
+    (PostgreSQL through psql) or of SQLite values."""
+    if BACKEND == "postgres":
+        r = subprocess.run(["psql", os.environ["DM_PG_URL"], "-AtF", "\x1f",
+                            "-v", "ON_ERROR_STOP=1", "-c", sql],
+                           capture_output=True, text=True, check=True)
+        return [tuple(ln.split("\x1f")) for ln in r.stdout.splitlines()]
+    db = sqlite3.connect(os.path.join(tmp, "driftmon.db"))
+    try:
+        return [tuple(r) for r in db.execute(sql).fetchall()]
+    finally:
+        db.close()
+
+
+def pg_control(what):
+    """Runs $DM_PG_STOP, $DM_PG_START or $DM_PG_RESTART (tests/pg/
+    with-postgres); what is "STOP", "START" or "RESTART"."""
+    cmd = os.environ.get("DM_PG_" + what)
+    check(cmd, "DM_PG_%s is set (run under tests/pg/with-postgres)" % what)
+    subprocess.run([cmd], check=True)
 
 
 def iso(ms):
@@ -311,8 +366,8 @@ def run(tests):
     return 1 if failed else 0
 
 
-def tempdir():
+def tempdir(prefix="api-"):
     base = os.environ.get("DM_BUILD_ROOT") or tempfile.gettempdir()
     d = os.path.join(base, "tests-tmp")
     os.makedirs(d, exist_ok=True)
-    return tempfile.mkdtemp(prefix="api-", dir=d)
+    return tempfile.mkdtemp(prefix=prefix, dir=d)
