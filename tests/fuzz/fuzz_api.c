@@ -91,6 +91,8 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "common/buf.h"
+#include "common/error.h"
 #include "common/log.h"
 #include "common/time.h"
 #include "config/config.h"
@@ -146,32 +148,19 @@ static unsigned long inputs;
 /* answers by endpoint and status class (1xx..5xx), printed at exit */
 static unsigned long seen[EP_COUNT][6];
 
-/* ---- a small growable string ------------------------------------- */
+/* ---- dm_buf_t appends that cannot fail here ---------------------- */
 
-typedef struct sb {
-    char *p;
-    size_t len, cap;
-} sb_t;
+/* Request and answer buffers (both are capped well below this). */
+#define BUF_MAX (8u << 20)
 
-static void sb_add(sb_t *b, const void *p, size_t n)
+static void sb_add(dm_buf_t *b, const void *p, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->p = realloc(b->p, cap);
-        if (b->p == NULL)
-            abort();
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-    b->p[b->len] = '\0';
+    if (dm_buf_append(b, p, n) != DM_OK)
+        abort();
 }
 
-static void sb_printf(sb_t *b, const char *fmt, ...) DM_PRINTF(2, 3);
-static void sb_printf(sb_t *b, const char *fmt, ...)
+static void sb_printf(dm_buf_t *b, const char *fmt, ...) DM_PRINTF(2, 3);
+static void sb_printf(dm_buf_t *b, const char *fmt, ...)
 {
     char tmp[512];
     va_list ap;
@@ -396,7 +385,7 @@ typedef struct reply {
     bool nosniff, allow, www_auth;
 } reply_t;
 
-static const sb_t *cur_req; /* for the violation report */
+static const dm_buf_t *cur_req; /* for the violation report */
 static const reply_t *cur_rep;
 
 static void violation(const char *fmt, ...) DM_PRINTF(1, 2);
@@ -410,7 +399,7 @@ static void violation(const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\n--- request (%zu bytes) ---\n%.*s\n",
             cur_req ? cur_req->len : 0, cur_req ? (int)cur_req->len : 0,
-            cur_req ? cur_req->p : "");
+            cur_req ? dm_buf_str(cur_req) : "");
     fprintf(stderr, "--- answer (%zu bytes) ---\n%.*s\n---\n",
             cur_rep ? cur_rep->raw_len : 0,
             cur_rep ? (int)(cur_rep->raw_len < 4096 ? cur_rep->raw_len : 4096)
@@ -421,14 +410,15 @@ static void violation(const char *fmt, ...)
 
 /* Sends req on a new loopback connection and reads until the server
  * closes it. */
-static void exchange(const sb_t *req, reply_t *rep)
+static void exchange(const dm_buf_t *req, reply_t *rep)
 {
     struct sockaddr_in sa;
     struct timeval tv = {.tv_sec = 30, .tv_usec = 0};
     size_t off = 0;
-    sb_t in = {0};
+    dm_buf_t in;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
+    dm_buf_init(&in, BUF_MAX);
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
@@ -461,7 +451,7 @@ static void exchange(const sb_t *req, reply_t *rep)
     /* The server may answer (413, 401, ...) and close before reading all
      * of the body: a failed send is not an error, the answer counts. */
     while (off < req->len) {
-        ssize_t w = send(fd, req->p + off, req->len - off, MSG_NOSIGNAL);
+        ssize_t w = send(fd, req->data + off, req->len - off, MSG_NOSIGNAL);
 
         if (w < 0 && errno == EINTR)
             continue;
@@ -487,8 +477,8 @@ static void exchange(const sb_t *req, reply_t *rep)
     }
     close(fd);
     memset(rep, 0, sizeof(*rep));
-    rep->raw = in.p;
     rep->raw_len = in.len;
+    rep->raw = in.len ? dm_buf_steal(&in) : NULL;
     rep->clen = -1;
 }
 
@@ -675,7 +665,7 @@ static void input_decode(const uint8_t *data, size_t size, input_t *in)
     in->rest_len = size - 1;
 }
 
-static void request_build(const input_t *in, sb_t *req)
+static void request_build(const input_t *in, dm_buf_t *req)
 {
     static const char hex[] = "0123456789ABCDEF";
 
@@ -927,7 +917,7 @@ static void check_endpoint(const input_t *in, const reply_t *rep, json_t *j,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     input_t in;
-    sb_t req = {0};
+    dm_buf_t req;
     reply_t rep;
     json_t *j, *sent;
     const unsigned *allowed;
@@ -939,6 +929,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (++inputs % WIPE_EVERY == 0)
         store_wipe();
     input_decode(data, size, &in);
+    dm_buf_init(&req, BUF_MAX);
     request_build(&in, &req);
     cur_req = &req;
     cur_rep = NULL;
@@ -954,7 +945,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_decref(j);
     json_decref(sent);
     free(rep.raw);
-    free(req.p);
+    dm_buf_cleanup(&req);
     cur_req = NULL;
     cur_rep = NULL;
     return 0;

@@ -1,7 +1,8 @@
 /*
  * fuzz_safetensors.c - libFuzzer target: the safetensors reader.  The
  * input is written to a scratch file and opened with dm_st_open() (which
- * memory-maps it, as the model loader does); every tensor of a file that
+ * reads it into an exact-size buffer, as the model loader does, so ASan
+ * catches any read past its end); every tensor of a file that
  * opens is checked to lie inside the file, be findable by name, and
  * convert to float32 when its dtype is F32, F16 or BF16.
  */

@@ -116,6 +116,19 @@ def start(name, database=None, slack_url=None, le_url=None, args=(),
     SERVICES.append(s)
     return s
 
+def start_with_check(name, db):
+    """A service (no scheduler) on the SQLite file db, given ROWS and one
+    stored check; returns it."""
+    svc = start(name, database=sqlite_db(db), args=["--no-monitor"])
+    svc.wait_up()
+    r = svc.request("POST", "/feedback", body=ROWS, auth=True)
+    check(r.status == 200, "feedback stored", r.body)
+    r = svc.request("POST", "/drift/check", body={}, auth=True)
+    check(r.status == 200 and r.json()["status"] == "ok", "first check",
+          r.body[:300])
+    return svc
+
+
 
 def sqlite_db(path):
     return 'database:\n  backend: sqlite\n  path: "%s"' % path
@@ -620,13 +633,7 @@ def disk_full():
     if ROOT:
         mount("-t", "tmpfs", "-o", "size=8m", "tmpfs", fdir)
     db = os.path.join(fdir, "driftmon.db")
-    f = start("full", database=sqlite_db(db), args=["--no-monitor"])
-    f.wait_up()
-    r = f.request("POST", "/feedback", body=ROWS, auth=True)
-    check(r.status == 200, "feedback stored", r.body)
-    r = f.request("POST", "/drift/check", body={}, auth=True)
-    check(r.status == 200 and r.json()["status"] == "ok", "first check",
-          r.body[:300])
+    f = start_with_check("full", db)
     # Rows stored before the fault, 20 to 27 days old: the 7-day check
     # has every embedding cached (it writes only its row), a 30-day check
     # must embed and cache these (about 200 KB).
@@ -743,13 +750,7 @@ def read_only_under_running_service():
     os.makedirs(rdir)
     trig = ext4_mount(os.path.join(TMP, "ro-running.img"), rdir)
     db = os.path.join(rdir, "driftmon.db")
-    s = start("ro-running", database=sqlite_db(db), args=["--no-monitor"])
-    s.wait_up()
-    r = s.request("POST", "/feedback", body=ROWS, auth=True)
-    check(r.status == 200, "feedback stored", r.body)
-    r = s.request("POST", "/drift/check", body={}, auth=True)
-    check(r.status == 200 and r.json()["status"] == "ok", "first check",
-          r.body[:300])
+    s = start_with_check("ro-running", db)
     before = counts(db)
     with open(trig, "w") as fh:
         fh.write("driftmon fault test\n")
@@ -803,14 +804,7 @@ def read_only_at_start(rdir, how):
     db = os.path.join(rdir, "driftmon.db")
     for name in os.listdir(rdir):
         os.unlink(os.path.join(rdir, name))
-    w = start("ro-start-writer", database=sqlite_db(db),
-              args=["--no-monitor"])
-    w.wait_up()
-    r = w.request("POST", "/feedback", body=ROWS, auth=True)
-    check(r.status == 200, "feedback stored", r.body)
-    r = w.request("POST", "/drift/check", body={}, auth=True)
-    check(r.status == 200 and r.json()["status"] == "ok", "a check stored",
-          r.body[:300])
+    w = start_with_check("ro-start-writer", db)
     if how == "SIGKILL":
         w.proc.kill()
         w.proc.wait()
