@@ -381,7 +381,7 @@ void dm_api_h_dashboard(dm_api_req_t *req, dm_api_resp_t *resp)
     if (rc == DM_OK)
         rc = dm_store_check_list(
             st, dm_time_now_ms() - (int64_t)CHART_DAYS * DM_MS_PER_DAY,
-            CHART_MAX, &list, &n, err, sizeof(err));
+            CHART_MAX, 0, &list, &n, err, sizeof(err));
     if (rc == DM_OK)
         rc = dm_store_trigger_list(st, TABLE_TRIGGER, &trig, &nt, err,
                                    sizeof(err));

@@ -421,8 +421,8 @@ void dm_api_h_checks(dm_api_req_t *req, dm_api_resp_t *resp)
     rc = dm_api_store_get(req->api, &st, err, sizeof(err));
     if (rc == DM_OK)
         rc = dm_store_check_list(
-            st, dm_time_now_ms() - (int64_t)days * DM_MS_PER_DAY, limit, &list,
-            &n, err, sizeof(err));
+            st, dm_time_now_ms() - (int64_t)days * DM_MS_PER_DAY, limit,
+            details ? DM_STORE_CHECK_DETAILS : 0, &list, &n, err, sizeof(err));
     dm_api_store_put(req->api, st, rc != DM_OK);
     if (rc != DM_OK) {
         pthread_mutex_unlock(&req->api->build_mu);

@@ -9,16 +9,21 @@
  * last and next check times).  Counters are read from the store (checks
  * by status, checks with drift, fine-tuning triggers by status), so they
  * are the same on every replica and survive restarts; the HTTP request
- * counters are this process's.  A figure that is not known (no check
+ * counters are this process's, and so are the process gauges (resident
+ * memory, open file descriptors, malloc'd bytes in use: what the soak
+ * test, tests/soak/soak.py, watches).  A figure that is not known (no check
  * yet, a signal without data) is left out rather than written as NaN.
  * Every family has HELP and TYPE lines; names follow the Prometheus
  * conventions (base units, _total on counters), as `promtool check
  * metrics` checks.
  */
+#include <dirent.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api_int.h"
 #include "common/log.h"
@@ -26,8 +31,6 @@
 
 /* Cap of the exposition text. */
 #define EXPO_MAX (256 * 1024)
-/* How many recent checks are searched for the newest "ok" one. */
-#define OK_SEARCH 200
 
 /* One family header. */
 static void family(dm_buf_t *b, const char *name, const char *type,
@@ -166,7 +169,9 @@ static bool store_part(dm_api_t *api, dm_buf_t *b, char *err, size_t errlen)
     if (rc == DM_OK)
         rc = dm_store_trigger_count(st, true, &trig_ok, err, errlen);
     if (rc == DM_OK)
-        rc = dm_store_check_list(st, 0, OK_SEARCH, &list, &n, err, errlen);
+        rc = dm_store_check_list(
+            st, 0, 1, DM_STORE_CHECK_DETAILS | DM_STORE_CHECK_OK_ONLY, &list,
+            &n, err, errlen);
     dm_api_store_put(api, st, rc != DM_OK);
     if (rc != DM_OK) {
         dm_store_summary_cleanup(&sum);
@@ -203,6 +208,60 @@ static bool store_part(dm_api_t *api, dm_buf_t *b, char *err, size_t errlen)
     return true;
 }
 
+/* Resident memory (bytes) from /proc/self/statm; -1 when unknown. */
+static double resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, rss = 0;
+    int got;
+
+    if (f == NULL)
+        return -1;
+    got = fscanf(f, "%lu %lu", &size, &rss);
+    fclose(f);
+    return got == 2 ? (double)rss * (double)sysconf(_SC_PAGESIZE) : -1;
+}
+
+/* Open file descriptors (entries of /proc/self/fd); -1 when unknown. */
+static double open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    double n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory's own descriptor */
+}
+
+/* Process gauges; a figure the system does not give is left out. */
+static void process_part(dm_buf_t *b)
+{
+    double v = resident_bytes();
+
+    if (v >= 0)
+        gauge(b, "process_resident_memory_bytes",
+              "Resident memory size in bytes.", v);
+    v = open_fds();
+    if (v >= 0)
+        gauge(b, "process_open_fds", "Number of open file descriptors.", v);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+    {
+        struct mallinfo2 mi = mallinfo2();
+
+        /* in use: what a leak grows, unlike RSS, which also holds memory
+         * malloc keeps after free() (and a leak first fills that) */
+        gauge(b, "driftmon_heap_inuse_bytes",
+              "Bytes allocated with malloc and not yet freed.",
+              (double)(mi.uordblks + mi.hblkhd));
+    }
+#endif
+}
+
 void dm_api_h_prometheus(dm_api_req_t *req, dm_api_resp_t *resp)
 {
     dm_api_t *api = req->api;
@@ -237,6 +296,7 @@ void dm_api_h_prometheus(dm_api_req_t *req, dm_api_resp_t *resp)
            (double)atomic_load(&api->errors_4xx));
     sample(&b, "driftmon_http_errors_total", "{class=\"5xx\"}",
            (double)atomic_load(&api->errors_5xx));
+    process_part(&b);
     up = store_part(api, &b, err, sizeof(err));
     if (!up)
         dm_log_warn("metrics: store unavailable: %s", err);

@@ -17,7 +17,17 @@
  * (RLIMIT_FSIZE, e.g. systemd's LimitFSIZE=) reached by the SQLite
  * database must fail that write (EFBIG, reported like a full disk), not
  * kill the service, which keeps serving reads.
+ *
+ * glibc gives each new thread that finds the existing malloc arenas busy
+ * an arena of its own, up to 8 per core, and an arena keeps what it
+ * freed.  The service's threads come and go (a check's workers, a job
+ * thread per POST /drift/check), so its RSS crept up for many minutes
+ * before levelling off (the soak test, tests/soak/soak.py, measured it).
+ * serve caps the arenas at DM_SERVE_MALLOC_ARENAS unless
+ * MALLOC_ARENA_MAX is set in the environment (glibc's own knob, which
+ * then wins).
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +38,9 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "monitor/monitor.h"
+
+/* malloc arenas of the service (see DESIGN above) */
+#define DM_SERVE_MALLOC_ARENAS 4
 
 #ifndef DM_VERSION
 #define DM_VERSION "0.1.0"
@@ -89,6 +102,10 @@ int dm_cli_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN);
+#ifdef M_ARENA_MAX
+    if (getenv("MALLOC_ARENA_MAX") == NULL)
+        mallopt(M_ARENA_MAX, DM_SERVE_MALLOC_ARENAS);
+#endif
 
     dm_monitor_opts_init(&mo);
     rc = dm_monitor_new(cfg, &mo, &m, err, sizeof(err));

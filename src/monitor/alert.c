@@ -110,7 +110,8 @@ static int read_state(dm_store_t *st, int64_t self, dm_slack_policy_input_t *in,
     bool first = true;
     int rc;
 
-    rc = dm_store_check_list(st, 0, HISTORY_LIMIT, &list, &cnt, err, n);
+    rc = dm_store_check_list(st, 0, HISTORY_LIMIT, DM_STORE_CHECK_OK_ONLY,
+                             &list, &cnt, err, n);
     if (rc != DM_OK)
         return rc;
     for (size_t i = 0; i < cnt; i++) {

@@ -183,7 +183,9 @@ static int stored_check(dm_store_t *st, int64_t id, bool want_ok,
     int rc;
 
     *found = false;
-    rc = dm_store_check_list(st, 0, want_ok ? 500 : 10, &list, &cnt, err, n);
+    rc = dm_store_check_list(st, 0, want_ok ? 1 : 10,
+                             want_ok ? DM_STORE_CHECK_OK_ONLY : 0, &list, &cnt,
+                             err, n);
     if (rc != DM_OK)
         return rc;
     for (size_t i = 0; i < cnt && !*found; i++) {

@@ -279,14 +279,24 @@ void dm_store_check_cleanup(dm_store_check_t *c);
 int dm_store_check_insert(dm_store_t *s, const dm_store_check_t *c, int64_t *id,
                           char *errbuf, size_t errlen) DM_MUSTCHECK;
 
+/* dm_store_check_list() flags */
+enum {
+    /* read the details JSON (the largest column, kilobytes a check);
+     * without it details is NULL */
+    DM_STORE_CHECK_DETAILS = 1u << 0,
+    /* only checks with status "ok" */
+    DM_STORE_CHECK_OK_ONLY = 1u << 1,
+};
+
 /*
  * Checks with checked_at >= since_ms, newest first (ties: higher id
- * first), at most limit (0 = no limit).  *out is a new array of *n
- * checks (NULL when 0); free with dm_store_check_list_free().
+ * first), at most limit (0 = no limit), as flags (DM_STORE_CHECK_*)
+ * say.  *out is a new array of *n checks (NULL when 0); free with
+ * dm_store_check_list_free().
  */
 int dm_store_check_list(dm_store_t *s, int64_t since_ms, size_t limit,
-                        dm_store_check_t **out, size_t *n, char *errbuf,
-                        size_t errlen) DM_MUSTCHECK;
+                        unsigned flags, dm_store_check_t **out, size_t *n,
+                        char *errbuf, size_t errlen) DM_MUSTCHECK;
 void dm_store_check_list_free(dm_store_check_t *list, size_t n);
 
 /* Summary over the checks since a time; release with

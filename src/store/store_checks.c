@@ -74,7 +74,7 @@ static const struct col check_cols[] = {
     CK("kl_estimator", C_STR, kl_estimator),
     CK("alert_status", C_STR, alert_status),
     CK("alert_error", C_STR, alert_error),
-    CK("details", C_JSON, details),
+    CK("details", C_JSON, details), /* last: lists may leave it out */
 };
 #define N_CHECK_COLS (sizeof(check_cols) / sizeof(check_cols[0]))
 
@@ -331,9 +331,11 @@ void dm_store_check_list_free(dm_store_check_t *list, size_t n)
 }
 
 int dm_store_check_list(dm_store_t *s, int64_t since_ms, size_t limit,
-                        dm_store_check_t **out, size_t *n, char *errbuf,
-                        size_t errlen)
+                        unsigned flags, dm_store_check_t **out, size_t *n,
+                        char *errbuf, size_t errlen)
 {
+    size_t ncols =
+        (flags & DM_STORE_CHECK_DETAILS) ? N_CHECK_COLS : N_CHECK_COLS - 1;
     dm_sparam_t p[2] = {
         {.kind = DM_SP_TS, .i = since_ms},
         {.kind = DM_SP_INT, .i = limit ? (int64_t)limit : INT64_MAX}};
@@ -346,10 +348,13 @@ int dm_store_check_list(dm_store_t *s, int64_t since_ms, size_t limit,
     *out = NULL;
     *n = 0;
     dm_buf_init(&sql, SQL_MAX);
-    rc = build_select(s, &sql, "drift_metrics", check_cols, N_CHECK_COLS);
+    rc = build_select(s, &sql, "drift_metrics", check_cols, ncols);
     if (rc == DM_OK)
-        rc = dm_buf_puts(&sql, " WHERE \"timestamp\" >= $1 ORDER BY "
-                               "\"timestamp\" DESC, id DESC LIMIT $2");
+        rc = dm_buf_printf(
+            &sql,
+            " WHERE \"timestamp\" >= $1%s ORDER BY "
+            "\"timestamp\" DESC, id DESC LIMIT $2",
+            (flags & DM_STORE_CHECK_OK_ONLY) ? " AND status = 'ok'" : "");
     if (rc == DM_OK)
         rc = s->ops->query(s, dm_buf_str(&sql), p, 2, &r, errbuf, errlen);
     while (rc == DM_OK && (rc = s->ops->next(r, errbuf, errlen)) == 1) {
@@ -359,7 +364,7 @@ int dm_store_check_list(dm_store_t *s, int64_t since_ms, size_t limit,
             list = dm_reallocarray(list, cap, sizeof(*list));
         }
         dm_store_check_init(&list[cnt]);
-        read_struct(s, r, &list[cnt], &list[cnt].id, check_cols, N_CHECK_COLS);
+        read_struct(s, r, &list[cnt], &list[cnt].id, check_cols, ncols);
         cnt++;
     }
     if (rc == 0)
@@ -419,7 +424,8 @@ int dm_store_check_summary(dm_store_t *s, int64_t since_ms,
     if (r)
         s->ops->res_free(r);
     if (rc == DM_OK)
-        rc = dm_store_check_list(s, since_ms, 1, &latest, &nl, errbuf, errlen);
+        rc = dm_store_check_list(s, since_ms, 1, 0, &latest, &nl, errbuf,
+                                 errlen);
     if (rc == DM_OK && nl == 1) {
         out->latest = latest[0];
         out->have_latest = true;

@@ -487,7 +487,9 @@ Test(store, checks_insert_list_summary_alert)
     cr_assert(eq(int, dm_store_check_insert(s, &c, NULL, err, sizeof(err)),
                  DM_EINVAL));
 
-    cr_assert(eq(int, dm_store_check_list(s, 0, 0, &list, &n, err, sizeof(err)),
+    cr_assert(eq(int,
+                 dm_store_check_list(s, 0, 0, DM_STORE_CHECK_DETAILS, &list, &n,
+                                     err, sizeof(err)),
                  DM_OK),
               "%s", err);
     cr_assert(eq(sz, n, 3));
@@ -516,11 +518,25 @@ Test(store, checks_insert_list_summary_alert)
     cr_assert(strstr(o->details, "quoted") != NULL);
     dm_store_check_list_free(list, n);
 
-    cr_assert(eq(int,
-                 dm_store_check_list(s, T0 + 1, 1, &list, &n, err, sizeof(err)),
-                 DM_OK));
+    cr_assert(eq(
+        int, dm_store_check_list(s, T0 + 1, 1, 0, &list, &n, err, sizeof(err)),
+        DM_OK));
     cr_assert(eq(sz, n, 1));
     cr_assert(eq(i64, list[0].id, id3));
+    cr_assert(list[0].details == NULL); /* not asked for */
+    dm_store_check_list_free(list, n);
+
+    /* status "ok" only: two of the three */
+    cr_assert(eq(int,
+                 dm_store_check_list(s, 0, 0, DM_STORE_CHECK_OK_ONLY, &list, &n,
+                                     err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(sz, n, 2));
+    for (size_t i = 0; i < n; i++) {
+        cr_assert(STREQ(list[i].status, "ok"));
+        cr_assert(list[i].details == NULL);
+    }
     dm_store_check_list_free(list, n);
 
     cr_assert(
@@ -549,7 +565,7 @@ Test(store, checks_insert_list_summary_alert)
     dm_store_summary_cleanup(&sum);
 
     cr_assert(eq(int,
-                 dm_store_check_list(s, T0, 0, &list, &n, err, sizeof(err)),
+                 dm_store_check_list(s, T0, 0, 0, &list, &n, err, sizeof(err)),
                  DM_OK));
     cr_assert(STREQ(list[2].alert_status, "sent"));
     dm_store_check_list_free(list, n);

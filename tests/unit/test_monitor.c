@@ -253,7 +253,8 @@ static dm_store_check_t latest_check(void)
     dm_store_check_t *list = NULL, c;
     size_t n = 0;
     char err[EB];
-    int rc = dm_store_check_list(s, 0, 1, &list, &n, err, sizeof(err));
+    int rc = dm_store_check_list(s, 0, 1, DM_STORE_CHECK_DETAILS, &list, &n,
+                                 err, sizeof(err));
 
     cr_assert(eq(int, rc, DM_OK), "%s", err);
     cr_assert(eq(sz, n, 1));
@@ -270,7 +271,8 @@ static size_t check_count(void)
     dm_store_check_t *list = NULL;
     size_t n = 0;
     char err[EB];
-    int rc = dm_store_check_list(s, 0, 0, &list, &n, err, sizeof(err));
+    int rc = dm_store_check_list(s, 0, 0, DM_STORE_CHECK_DETAILS, &list, &n,
+                                 err, sizeof(err));
 
     cr_assert(eq(int, rc, DM_OK), "%s", err);
     dm_store_check_list_free(list, n);
