@@ -1067,7 +1067,7 @@ static int read_only_child(int fd)
     } else if (dm_store_writable(s, why, sizeof(why)) ||
                strstr(why, "read-only") == NULL) {
         step = 6;
-        snprintf(err, sizeof(err), "writable, or why = '%s'", why);
+        snprintf(err, sizeof(err), "writable, or why = '%.400s'", why);
     }
     dm_store_free(s);
     dm_config_free(cfg);
