@@ -98,6 +98,7 @@ typedef struct dm_config_fine_tuning {
     double min_drift_score;    /* 0.3 */
     double cooldown_hours;     /* 168 */
     double timeout_seconds;    /* 30 */
+    uint32_t max_retries;      /* 3 */
 } dm_config_fine_tuning_t;
 
 typedef struct dm_config_feedback_table {

@@ -154,6 +154,8 @@ const struct cfg_key dm_cfg_keys[] = {
         "hours since the last successful trigger before the next one"),
     NUM("fine_tuning.timeout_seconds", CFG_DOUBLE, fine_tuning.timeout_seconds,
         "30", 0, 600, GT, "timeout of the trigger request, in seconds"),
+    NUM("fine_tuning.max_retries", CFG_U32, fine_tuning.max_retries, "3", 0, 10,
+        0, "retries after a network error, a 429 or a 5xx"),
 
     STR("database.backend", database.backend, "sqlite", 1, 16, 0, CHK_CHOICE,
         "sqlite|postgres", "store backend: sqlite or postgres"),
@@ -285,6 +287,7 @@ static const cyaml_schema_field_t fine_tuning_fields[] = {
     C_DBL("min_drift_score", dm_config_fine_tuning_t, min_drift_score),
     C_DBL("cooldown_hours", dm_config_fine_tuning_t, cooldown_hours),
     C_DBL("timeout_seconds", dm_config_fine_tuning_t, timeout_seconds),
+    C_U("max_retries", dm_config_fine_tuning_t, max_retries),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t feedback_fields[] = {

@@ -49,7 +49,8 @@ void dm_monitor_http_opts(const dm_monitor_t *m, bool slack, dm_http_opts_t *o)
         o->timeout_ms = 1;
     if (o->connect_timeout_ms > o->timeout_ms)
         o->connect_timeout_ms = o->timeout_ms;
-    o->max_retries = cfg->alerts.slack.max_retries;
+    o->max_retries =
+        slack ? cfg->alerts.slack.max_retries : cfg->fine_tuning.max_retries;
     o->budget_ms = m->opts.http_budget_ms;
 }
 

@@ -333,6 +333,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                  "  auto_trigger: false\n"
                  "  learning_engine_url: \"http://127.0.0.1:9\"\n"
                  "  timeout_seconds: 1\n"
+                 "  max_retries: 0\n"
                  "database:\n"
                  "  backend: sqlite\n"
                  "  path: \"%s/api.db\"\n"

@@ -159,6 +159,7 @@ fine_tuning:
 %s
   learning_engine_url: "%s"
   timeout_seconds: 5
+  max_retries: 0
 %s
 api:
   host: "127.0.0.1"

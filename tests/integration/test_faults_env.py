@@ -59,7 +59,7 @@ WEBHOOK_PATH = "/services/T000/B000/" + SECRET
 ROOT = os.geteuid() == 0
 
 TIMEOUT_S = 1.0   # alerts.slack.timeout_seconds = fine_tuning.timeout_seconds
-RETRIES = 1       # alerts.slack.max_retries (the Learning Engine's too)
+RETRIES = 1       # alerts.slack.max_retries = fine_tuning.max_retries
 SLOW_S = 3.0      # the slow fakes answer after this long (> TIMEOUT_S)
 # One call's worst case: every attempt times out, plus the backoff waits
 # (docs/alerts.md: min(8 s, 0.5 s * 2^(k-1)) before retry k).
@@ -103,8 +103,9 @@ def start(name, database=None, slack_url=None, le_url=None, args=(),
                 ("  auto_trigger: false\n", "  auto_trigger: %s\n"
                  "  min_drift_score: 0.3\n  cooldown_hours: 168\n"
                  % ("true" if auto_trigger else "false")),
-                ("\n  timeout_seconds: 5\n",
-                 "\n  timeout_seconds: %g\n" % TIMEOUT_S)):
+                ("\n  timeout_seconds: 5\n  max_retries: 0\n",
+                 "\n  timeout_seconds: %g\n  max_retries: %d\n"
+                 % (TIMEOUT_S, RETRIES))):
             check(cfg.count(old) == 1, "dmtest's config template holds "
                   + repr(old), cfg)
             cfg = cfg.replace(old, new)

@@ -179,6 +179,7 @@ static void assert_seed_defaults(const dm_config_t *c)
     EQ_D(c->alerts.slack.timeout_seconds, 10);
     EQ_U(c->alerts.slack.max_retries, 3);
     EQ_D(c->fine_tuning.timeout_seconds, 30);
+    EQ_U(c->fine_tuning.max_retries, 3);
     cr_assert_str_eq(c->database.backend, "sqlite");
     cr_assert_str_eq(c->database.path, "driftmon.db");
     cr_assert_str_eq(c->database.url, "");
@@ -321,6 +322,7 @@ static const struct {
     {"fine_tuning.min_drift_score", "0", "0"},
     {"fine_tuning.cooldown_hours", "0.5", "0.5"},
     {"fine_tuning.timeout_seconds", "5", "5"},
+    {"fine_tuning.max_retries", "0", "0"},
     {"database.backend", "postgres", "\"postgres\""},
     {"database.path", "\"\"", "\"\""},
     {"database.url", "\"postgres://u:" SECRET_MARK "@h/db\"", "\"<redacted>\""},

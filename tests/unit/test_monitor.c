@@ -149,7 +149,7 @@ static void write_cfg_with(const char *embeddings, const char *extra)
         "    timeout_seconds: 1\n    max_retries: 2\n"
         "fine_tuning:\n  auto_trigger: true\n  learning_engine_url: \"%s\"\n"
         "  min_drift_score: 0.2\n  cooldown_hours: 168\n"
-        "  timeout_seconds: 1\n"
+        "  timeout_seconds: 1\n  max_retries: 2\n"
         "database:\n  backend: %s\n  %s: \"%s\"\n%s"
         "logging:\n  level: error\n",
         interval,
@@ -737,6 +737,25 @@ Test(monitor, trigger_500_then_200)
     cr_assert(STREQ(r.trigger_status, "success"), "%s", r.trigger_error);
     cr_assert(eq(sz, fake_http_request_count(le), 2));
     cr_assert(eq(u64, trigger_count(false), 1));
+}
+
+Test(monitor, trigger_retries_are_its_own)
+{
+    /* fine_tuning.max_retries 0 while alerts.slack.max_retries stays 2:
+     * the Learning Engine gets one attempt */
+    fake_http_response_t s[] = {{.status = 500},
+                                {.status = 200, .body = "{\"job_id\":\"j\"}"}};
+
+    setup_default();
+    cr_assert(eq(u32, cfg->alerts.slack.max_retries, 2));
+    cfg->fine_tuning.max_retries = 0; /* the monitor reads it per call */
+    fake_http_script(le, s, 2);
+    drifting_data();
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(STREQ(r.trigger_status, "failed"));
+    cr_assert(eq(sz, fake_http_request_count(le), 1));
+    cr_assert(eq(u64, trigger_count(true), 0));
 }
 
 Test(monitor, trigger_hang_is_bounded_and_stored)
