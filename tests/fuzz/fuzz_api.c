@@ -159,20 +159,12 @@ static void sb_add(dm_buf_t *b, const void *p, size_t n)
         abort();
 }
 
-static void sb_printf(dm_buf_t *b, const char *fmt, ...) DM_PRINTF(2, 3);
-static void sb_printf(dm_buf_t *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(tmp))
-        abort();
-    sb_add(b, tmp, (size_t)n);
-}
+/* dm_buf_printf() that cannot fail here */
+#define sb_printf(b, ...)                                                      \
+    do {                                                                       \
+        if (dm_buf_printf((b), __VA_ARGS__) != DM_OK)                          \
+            abort();                                                           \
+    } while (0)
 
 /* ---- the store: base population, wipe ---------------------------- */
 
