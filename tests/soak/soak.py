@@ -29,9 +29,11 @@ pool, SQLite's page caches and malloc's arenas fill):
     shows it only later (a 1 KiB leak on every /health answer, ~0.4
     MiB/s, left RSS flat for two minutes and fails this bound).
   - RSS: the median of the last third may exceed the median of the middle
-    third by at most max(16 MiB, 15 %) (single samples swing by ~20 MiB
-    with the checks, and malloc's arenas keep freed memory, so RSS is the
-    coarse test).  The least-squares trend of RSS times the judged span is
+    third by at most max(32 MiB, 50 %): the coarse test.  Samples swing
+    by ~20-30 MiB with the checks, and malloc keeps freed memory, so RSS
+    moves in steps while the heap in use is flat (a 600-second run: RSS
+    floor 39 -> 66 MiB at 360 s with the resting heap at 6-8 MiB; a CI
+    run: median +17 MiB with the heap +1 MiB).  The least-squares trend of RSS times the judged span is
     reported (rss_trend_mib), not judged: with samples that swing like
     this it is too noisy for a run of two minutes.
   - fds: the peak of the last third may exceed the peak of the middle
@@ -295,7 +297,7 @@ def main():
         fd_mid, fd_last = thirds(samples, "fds", max)
         th_mid, th_last = thirds(samples, "threads", max)
         rss_first = samples[0]["rss"]
-        rss_bound = max(16 * MIB, rss_mid * 15 // 100)
+        rss_bound = max(32 * MIB, rss_mid // 2)
         have_heap = all(x["heap"] is not None for x in samples)
         if have_heap:
             heap_mid, heap_last = thirds(samples, "heap", min)
