@@ -129,18 +129,25 @@ static const char *sev_class(const char *s)
  * threshold in force. */
 typedef double (*value_fn)(const dm_store_check_t *c, double *thr);
 
-static double kl_value(const dm_store_check_t *c, double *thr)
+/* The semantic test's effect; checks stored before statistics v2 have
+ * none and show their KL effect against kl_threshold instead. */
+static double semantic_value(const dm_store_check_t *c, double *thr)
 {
+    if (c->semantic_test != NULL) {
+        *thr = c->semantic_threshold;
+        return c->semantic_effect;
+    }
     *thr = c->kl_threshold;
     if (c->kl_estimator && strcmp(c->kl_estimator, "raw") == 0)
         return c->kl_divergence;
     return c->kl_excess;
 }
 
+/* PSI above its null (older checks: the raw PSI they decided on). */
 static double psi_value(const dm_store_check_t *c, double *thr)
 {
     *thr = c->psi_threshold;
-    return c->psi;
+    return isnan(c->psi_excess) ? c->psi : c->psi_excess;
 }
 
 static double acc_value(const dm_store_check_t *c, double *thr)
@@ -281,7 +288,7 @@ static void checks_table(dm_buf_t *b, const dm_store_check_t *list, size_t n)
 {
     out(b, "<section><h2>Latest checks</h2>\n<table id=\"checks\"><thead><tr>"
            "<th>id</th><th>time</th><th>status</th><th>severity</th>"
-           "<th>KL effect</th><th>PSI</th><th>accuracy</th><th>score</th>"
+           "<th>semantic</th><th>PSI excess</th><th>accuracy</th><th>score</th>"
            "<th>drift</th><th>alert</th><th>rows (base/cur)</th></tr>"
            "</thead><tbody>\n");
     if (n == 0)
@@ -301,11 +308,12 @@ static void checks_table(dm_buf_t *b, const dm_store_check_t *list, size_t n)
         }
         out(b, "</td><td><span class=\"badge sev-%s\">%s</span></td>",
             sev_class(c->severity), sev_class(c->severity));
-        num_cell(b, kl_value(c, &th), "%.4f");
-        num_cell(b, c->psi, "%.4f");
+        num_cell(b, semantic_value(c, &th), "%.4f");
+        num_cell(b, psi_value(c, &th), "%.4f");
         num_cell(b, c->current_accuracy, "%.3f");
         num_cell(b, c->combined_score, "%.3f");
-        out(b, "<td>%s</td><td>", c->drift_detected ? "yes" : "no");
+        out(b, "<td>%s%s</td><td>", c->drift_detected ? "yes" : "no",
+            c->quality_below_floor ? " (below floor)" : "");
         html(b, c->alert_status ? c->alert_status : "");
         out(b, "</td><td>%lld / %lld</td></tr>\n", (long long)c->baseline_count,
             (long long)c->current_count);
@@ -429,10 +437,17 @@ void dm_api_h_dashboard(dm_api_req_t *req, dm_api_resp_t *resp)
         "sev-warning\">warning</span><span class=\"badge "
         "sev-critical\">critical</span></p>\n",
         CHART_DAYS);
-    chart(&b, "chart-kl", "KL divergence (effect compared with the threshold)",
-          list, n, kl_value, cfg->thresholds.kl_threshold, false);
-    chart(&b, "chart-psi", "PSI of the intent mix", list, n, psi_value,
-          cfg->thresholds.psi_threshold, false);
+    chart(&b, "chart-semantic",
+          cfg->embeddings.test == DM_SEMANTIC_TEST_KL
+              ? "Semantic drift: KL effect (compared with the threshold)"
+              : "Semantic drift: share of traffic unlike the baseline",
+          list, n, semantic_value,
+          cfg->embeddings.test == DM_SEMANTIC_TEST_KL
+              ? cfg->thresholds.kl_threshold
+              : cfg->thresholds.semantic_threshold,
+          false);
+    chart(&b, "chart-psi", "Intent drift: PSI above its null", list, n,
+          psi_value, cfg->thresholds.psi_threshold, false);
     chart(&b, "chart-accuracy", "Accuracy (current window; floor dashed)", list,
           n, acc_value, cfg->thresholds.accuracy_min, true);
     checks_table(&b, list, n);

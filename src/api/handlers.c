@@ -68,12 +68,21 @@ json_t *dm_api_check_json(const dm_store_check_t *c, bool details)
                         json_integer(c->baseline_sampled));
     json_object_set_new(o, "current_sampled", json_integer(c->current_sampled));
     json_object_set_new(o, "model", str_json(c->model));
+    json_object_set_new(o, "semantic_test", str_json(c->semantic_test));
+    json_object_set_new(o, "semantic_effect", dm_json_real(c->semantic_effect));
+    json_object_set_new(o, "semantic_p_value",
+                        dm_json_real(c->semantic_p_value));
+    json_object_set_new(o, "semantic_threshold",
+                        dm_json_real(c->semantic_threshold));
+    json_object_set_new(o, "mmd", dm_json_real(c->mmd));
+    json_object_set_new(o, "domain_auc", dm_json_real(c->domain_auc));
     json_object_set_new(o, "kl_divergence", dm_json_real(c->kl_divergence));
     json_object_set_new(o, "kl_excess", dm_json_real(c->kl_excess));
     json_object_set_new(o, "kl_p_value", dm_json_real(c->kl_p_value));
     json_object_set_new(o, "kl_max", dm_json_real(c->kl_max));
     json_object_set_new(o, "kl_top_dims", dims);
     json_object_set_new(o, "psi", dm_json_real(c->psi));
+    json_object_set_new(o, "psi_excess", dm_json_real(c->psi_excess));
     json_object_set_new(o, "psi_p_value", dm_json_real(c->psi_p_value));
     json_object_set_new(o, "psi_method", str_json(c->psi_method));
     json_object_set_new(o, "baseline_accuracy",
@@ -83,15 +92,21 @@ json_t *dm_api_check_json(const dm_store_check_t *c, bool details)
     json_object_set_new(o, "accuracy_delta", dm_json_real(c->accuracy_delta));
     json_object_set_new(o, "accuracy_p_value",
                         dm_json_real(c->accuracy_p_value));
+    json_object_set_new(o, "floor_p_value", dm_json_real(c->floor_p_value));
+    json_object_set_new(o, "quality_below_floor",
+                        json_boolean(c->quality_below_floor));
     json_object_set_new(o, "combined_score", dm_json_real(c->combined_score));
     json_object_set_new(o, "severity", str_json(c->severity));
     json_object_set_new(o, "drift_detected", json_boolean(c->drift_detected));
+    json_object_set_new(o, "semantic_fired", json_boolean(c->semantic_fired));
     json_object_set_new(o, "kl_fired", json_boolean(c->kl_fired));
     json_object_set_new(o, "psi_fired", json_boolean(c->psi_fired));
     json_object_set_new(o, "accuracy_fired", json_boolean(c->accuracy_fired));
     json_object_set_new(o, "kl_threshold", dm_json_real(c->kl_threshold));
     json_object_set_new(o, "psi_threshold", dm_json_real(c->psi_threshold));
     json_object_set_new(o, "accuracy_min", dm_json_real(c->accuracy_min));
+    json_object_set_new(o, "accuracy_min_drop",
+                        dm_json_real(c->accuracy_min_drop));
     json_object_set_new(o, "alpha", dm_json_real(c->alpha));
     json_object_set_new(o, "permutations", json_integer(c->permutations));
     json_object_set_new(o, "kl_estimator", str_json(c->kl_estimator));
@@ -214,16 +229,20 @@ void dm_api_h_health(dm_api_req_t *req, dm_api_resp_t *resp)
         dm_log_warn("health: store unreachable: %s", err);
     o = json_pack(
         "{s:s, s:s, s:{s:s, s:b, s:b, s:o}, s:{s:s, s:o}, "
-        "s:{s:f, s:f, s:f, s:f}, s:{s:b, s:b, s:I, s:f, s:i}, s:o, s:o}",
+        "s:{s:s, s:f, s:f, s:f, s:f, s:f, s:f}, s:{s:b, s:b, s:I, s:f, s:i}, "
+        "s:o, s:o}",
         "status", up && writable ? "healthy" : "degraded", "version",
         api->version, "store", "backend", cfg->database.backend, "reachable",
         up, "writable", writable, "error",
         up && writable ? json_null() : json_string(err), "embedder", "model",
         cfg->embeddings.model, "name",
         ms.embedder[0] ? json_string(ms.embedder) : json_null(), "thresholds",
+        "semantic_test", dm_analyze_test_name(cfg->embeddings.test),
+        "semantic_threshold", cfg->thresholds.semantic_threshold,
         "kl_threshold", cfg->thresholds.kl_threshold, "psi_threshold",
         cfg->thresholds.psi_threshold, "accuracy_min",
-        cfg->thresholds.accuracy_min, "alpha", cfg->significance.alpha,
+        cfg->thresholds.accuracy_min, "accuracy_min_drop",
+        cfg->thresholds.accuracy_min_drop, "alpha", cfg->significance.alpha,
         "monitor", "running", ms.running, "checking", ms.checking, "checks_run",
         (json_int_t)ms.checks_run, "check_interval_hours",
         cfg->monitoring.check_interval_hours, "window_days",

@@ -93,6 +93,15 @@ static void latest_figures(dm_buf_t *b, const dm_store_check_t *c)
     gauge(b, "driftmon_latest_check_timestamp_seconds",
           "Time of the newest ok check (Unix seconds).",
           (double)c->checked_at_ms / 1000.0);
+    gauge(b, "driftmon_semantic_effect",
+          "Effect of the semantic drift test: the share of current traffic "
+          "unlike the baseline (mmd), or the KL effect (kl).",
+          c->semantic_effect);
+    gauge(b, "driftmon_semantic_p_value",
+          "p-value of the semantic drift test (before Holm).",
+          c->semantic_p_value);
+    gauge(b, "driftmon_mmd", "Unbiased MMD^2 of the embeddings (test mmd).",
+          c->mmd);
     gauge(b, "driftmon_kl_divergence",
           "Mean per-dimension KL divergence of the embedding histograms.",
           c->kl_divergence);
@@ -103,6 +112,10 @@ static void latest_figures(dm_buf_t *b, const dm_store_check_t *c)
           c->kl_p_value);
     gauge(b, "driftmon_psi", "Population Stability Index of the intent mix.",
           c->psi);
+    gauge(b, "driftmon_psi_excess",
+          "PSI above the mean of its permutation null (the decision's "
+          "figure).",
+          c->psi_excess);
     gauge(b, "driftmon_psi_p_value", "p-value of the PSI.", c->psi_p_value);
     if (isfinite(c->baseline_accuracy) || isfinite(c->current_accuracy)) {
         family(b, "driftmon_accuracy", "gauge",
@@ -118,11 +131,19 @@ static void latest_figures(dm_buf_t *b, const dm_store_check_t *c)
     gauge(b, "driftmon_accuracy_p_value",
           "Two-proportion test p-value of the accuracy drop.",
           c->accuracy_p_value);
+    gauge(b, "driftmon_accuracy_floor_p_value",
+          "Binomial test p-value of the current accuracy being below "
+          "accuracy_min.",
+          c->floor_p_value);
+    gauge(b, "driftmon_quality_below_floor",
+          "1 when the current accuracy is significantly below accuracy_min "
+          "(a quality alert, not drift).",
+          c->quality_below_floor ? 1 : 0);
     gauge(b, "driftmon_combined_score",
-          "Mean of the three signals' scores relative to their thresholds.",
+          "Mean of the fired signals' scores relative to their thresholds.",
           c->combined_score);
     gauge(b, "driftmon_drift_detected",
-          "1 when any signal fired in the newest ok check.",
+          "1 when any drift signal fired in the newest ok check.",
           c->drift_detected ? 1 : 0);
     family(b, "driftmon_severity", "gauge",
            "Severity of the newest ok check: 1 for its level, 0 otherwise.");
@@ -133,15 +154,24 @@ static void latest_figures(dm_buf_t *b, const dm_store_check_t *c)
     }
     family(b, "driftmon_signal_fired", "gauge",
            "1 when the signal fired in the newest ok check.");
-    sample(b, "driftmon_signal_fired", "{signal=\"kl\"}", c->kl_fired);
+    sample(b, "driftmon_signal_fired", "{signal=\"semantic\"}",
+           c->semantic_fired || c->kl_fired);
     sample(b, "driftmon_signal_fired", "{signal=\"psi\"}", c->psi_fired);
     sample(b, "driftmon_signal_fired", "{signal=\"accuracy\"}",
            c->accuracy_fired);
+    sample(b, "driftmon_signal_fired", "{signal=\"quality_floor\"}",
+           c->quality_below_floor);
     family(b, "driftmon_threshold", "gauge",
            "Thresholds the newest ok check used.");
+    sample(b, "driftmon_threshold", "{signal=\"semantic\"}",
+           isfinite(c->semantic_threshold) ? c->semantic_threshold
+                                           : c->kl_threshold);
     sample(b, "driftmon_threshold", "{signal=\"kl\"}", c->kl_threshold);
     sample(b, "driftmon_threshold", "{signal=\"psi\"}", c->psi_threshold);
-    sample(b, "driftmon_threshold", "{signal=\"accuracy\"}", c->accuracy_min);
+    sample(b, "driftmon_threshold", "{signal=\"accuracy\"}",
+           c->accuracy_min_drop);
+    sample(b, "driftmon_threshold", "{signal=\"quality_floor\"}",
+           c->accuracy_min);
     gauge(b, "driftmon_check_duration_seconds",
           "Duration of the newest ok check up to its statistics (aggregate, "
           "sample, embed, stats).",

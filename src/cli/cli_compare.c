@@ -191,7 +191,8 @@ static int print_json(const dm_analysis_t *a, const dm_cli_compare_side_t *b,
         return DM_ENOMEM;
     rc = dm_analysis_to_json(a, o);
     if (rc == DM_OK &&
-        (json_object_set_new(o, "baseline_rows",
+        (json_object_set_new(o, "status", json_string("ok")) ||
+         json_object_set_new(o, "baseline_rows",
                              json_integer((json_int_t)b->rows)) ||
          json_object_set_new(o, "current_rows",
                              json_integer((json_int_t)c->rows))))
@@ -204,6 +205,30 @@ static int print_json(const dm_analysis_t *a, const dm_cli_compare_side_t *b,
     puts(s);
     free(s);
     return DM_OK;
+}
+
+/* The answer when a file has fewer than min_samples rows. */
+static void print_insufficient(const dm_cli_compare_side_t *b,
+                               const dm_cli_compare_side_t *c,
+                               uint32_t min_samples, int json)
+{
+    if (json) {
+        json_t *o = json_pack(
+            "{s:s, s:b, s:s, s:I, s:I, s:I}", "status", "insufficient_data",
+            "drift_detected", 0, "severity", "none", "baseline_rows",
+            (json_int_t)b->rows, "current_rows", (json_int_t)c->rows,
+            "min_samples", (json_int_t)min_samples);
+        char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+
+        if (s != NULL)
+            puts(s);
+        free(s);
+        json_decref(o);
+        return;
+    }
+    printf("insufficient data: %zu baseline and %zu current rows; each file "
+           "needs at least %u (monitoring.min_samples).  Nothing decided.\n",
+           b->rows, c->rows, min_samples);
 }
 
 int dm_cli_compare(int argc, char **argv)
@@ -258,6 +283,31 @@ int dm_cli_compare(int argc, char **argv)
     if (rc != DM_OK)
         goto out;
 
+    /* a signal one file carries and the other does not is an input error */
+    if ((b.rows_emb > 0) != (c.rows_emb > 0) || b.any_intent != c.any_intent ||
+        (b.feedback > 0) != (c.feedback > 0)) {
+        const char *what = (b.rows_emb > 0) != (c.rows_emb > 0) ? "embedding"
+                           : b.any_intent != c.any_intent       ? "intent"
+                                                                : "positive";
+        bool in_b = (b.rows_emb > 0) != (c.rows_emb > 0) ? b.rows_emb > 0
+                    : b.any_intent != c.any_intent       ? b.any_intent
+                                                         : b.feedback > 0;
+
+        rc = dm_err_set(err, sizeof(err), DM_EINVAL,
+                        "%s has \"%s\" values and %s has none: both files "
+                        "need a signal to compare it",
+                        in_b ? b.path : c.path, what, in_b ? c.path : b.path);
+        goto out;
+    }
+    /* as a check does: too few rows in either window decides nothing */
+    if (b.rows < cfg->monitoring.min_samples ||
+        c.rows < cfg->monitoring.min_samples) {
+        rc = DM_OK;
+        print_insufficient(&b, &c, cfg->monitoring.min_samples, json);
+        ret = DM_EXIT_OK;
+        goto out;
+    }
+
     wb.embeddings = b.emb;
     wb.n_embeddings = b.rows_emb;
     wc.embeddings = c.emb;
@@ -273,7 +323,7 @@ int dm_cli_compare(int argc, char **argv)
     rc = dm_analyze(cfg, &wb, &wc, dim, &a, err, sizeof(err));
     if (rc != DM_OK)
         goto out;
-    if (!a.have_kl && !a.have_psi && !a.have_accuracy) {
+    if (!a.have_semantic && !a.have_psi && !a.have_accuracy) {
         rc = dm_err_set(err, sizeof(err), DM_EINVAL,
                         "no signal to compare: the files share none of "
                         "embedding, intent, positive");

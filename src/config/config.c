@@ -33,6 +33,7 @@
 #include "config/config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -578,8 +579,40 @@ static const char *rule_columns(const dm_config_t *c, const struct cfg_scan *sc,
     return NULL;
 }
 
+/*
+ * A permutation p-value is at least 1 / (R + 1): with (R + 1) alpha <= 1
+ * no permutation test could ever fire (DESIGN.md section 2.2).
+ */
+static const char *rule_permutations(const dm_config_t *c,
+                                     const struct cfg_scan *sc, char *why,
+                                     size_t n)
+{
+    double r = (double)c->significance.permutations;
+    double alpha = c->significance.alpha;
+    double need = floor(1.0 / alpha) - 2.0;
+
+    if (c->significance.permutations == 0 || (r + 1.0) * alpha > 1.0)
+        return NULL;
+    /* the fewest that would do, found in the same arithmetic */
+    if (need < 0.0)
+        need = 0.0;
+    while ((need + 1.0) * alpha <= 1.0)
+        need += 1.0;
+    snprintf(why, n,
+             "(permutations + 1) * alpha must be > 1 (%u permutations, "
+             "alpha %g: the smallest p-value, 1/%u, is never below alpha; "
+             "this alpha needs at least %.0f)",
+             c->significance.permutations, alpha,
+             c->significance.permutations + 1, need);
+    return present(sc, "significance.permutations") ||
+                   !present(sc, "significance.alpha")
+               ? "significance.permutations"
+               : "significance.alpha";
+}
+
 static const rule_fn rules[] = {
-    rule_samples, rule_sqlite, rule_postgres, rule_trigger_url, rule_columns,
+    rule_samples,     rule_sqlite,  rule_postgres,
+    rule_trigger_url, rule_columns, rule_permutations,
 };
 
 static int check_rules(const dm_config_t *cfg, const struct cfg_scan *sc,

@@ -41,10 +41,18 @@ typedef enum dm_kl_estimator {
     DM_KL_ESTIMATOR_RAW = 1     /* effect = raw kl_divergence (seed) */
 } dm_kl_estimator_t;
 
+/* The test that decides semantic drift (embeddings.test). */
+typedef enum dm_semantic_test {
+    DM_SEMANTIC_TEST_MMD = 0, /* kernel MMD + domain-classifier effect */
+    DM_SEMANTIC_TEST_KL = 1   /* the seed's rule: KL over kl_threshold */
+} dm_semantic_test_t;
+
 typedef struct dm_config_thresholds {
-    double kl_threshold;  /* 0.1 */
-    double psi_threshold; /* 0.2 */
-    double accuracy_min;  /* 0.75 */
+    double semantic_threshold; /* 0.05: share of traffic unlike baseline */
+    double kl_threshold;       /* 0.1 (embeddings.test: kl) */
+    double psi_threshold;      /* 0.2, on psi_excess */
+    double accuracy_min;       /* 0.75: the quality floor */
+    double accuracy_min_drop;  /* 0.05: smallest drop that is drift */
 } dm_config_thresholds_t;
 
 typedef struct dm_config_monitoring {
@@ -55,11 +63,12 @@ typedef struct dm_config_monitoring {
 } dm_config_monitoring_t;
 
 typedef struct dm_config_embeddings {
-    char *model;         /* "sentence-transformers/all-MiniLM-L6-v2" */
-    char *model_path;    /* "models/all-MiniLM-L6-v2" */
-    uint32_t batch_size; /* 32 */
-    uint32_t dimension;  /* 384 */
-    uint32_t bins;       /* 50 */
+    char *model;             /* "sentence-transformers/all-MiniLM-L6-v2" */
+    char *model_path;        /* "models/all-MiniLM-L6-v2" */
+    uint32_t batch_size;     /* 32 */
+    uint32_t dimension;      /* 384 */
+    uint32_t bins;           /* 50 */
+    dm_semantic_test_t test; /* mmd */
     dm_kl_estimator_t kl_estimator; /* excess */
     uint32_t threads;               /* 0 = all cores */
 } dm_config_embeddings_t;

@@ -27,6 +27,8 @@
 
 _Static_assert(sizeof(dm_kl_estimator_t) == sizeof(int),
                "CFG_ENUM fields are stored as int");
+_Static_assert(sizeof(dm_semantic_test_t) == sizeof(int),
+               "CFG_ENUM fields are stored as int");
 
 #define F(field) offsetof(dm_config_t, field)
 #define STRMAX   DM_CONFIG_MAX_STRING
@@ -59,14 +61,27 @@ _Static_assert(sizeof(dm_kl_estimator_t) == sizeof(int),
  * min..max bytes, lists min..max items.
  */
 const struct cfg_key dm_cfg_keys[] = {
+    NUM("thresholds.semantic_threshold", CFG_DOUBLE,
+        thresholds.semantic_threshold, "0.05", 0, 1, GT,
+        "semantic drift (embeddings.test: mmd) needs at least this share of "
+        "current traffic unlike the baseline, 2 (AUC - 0.5) of a domain "
+        "classifier"),
     NUM("thresholds.kl_threshold", CFG_DOUBLE, thresholds.kl_threshold, "0.1",
         0, 100, GT,
-        "semantic drift fires when the KL effect size is above this"),
+        "semantic drift (embeddings.test: kl) fires when the KL effect size "
+        "is above this"),
     NUM("thresholds.psi_threshold", CFG_DOUBLE, thresholds.psi_threshold, "0.2",
-        0, 100, GT, "intent drift fires when the PSI is above this"),
+        0, 100, GT,
+        "intent drift fires when the PSI in excess of its permutation null "
+        "is above this"),
     NUM("thresholds.accuracy_min", CFG_DOUBLE, thresholds.accuracy_min, "0.75",
         0, 1, GT | LT,
-        "quality drift fires when the current accuracy is below this"),
+        "quality floor: a current accuracy significantly below this is "
+        "quality_below_floor (alerted, not drift)"),
+    NUM("thresholds.accuracy_min_drop", CFG_DOUBLE,
+        thresholds.accuracy_min_drop, "0.05", 0, 1, GT | LT,
+        "quality drift fires on a significant drop of the accuracy of at "
+        "least this"),
 
     NUM("monitoring.sliding_window_days", CFG_U32,
         monitoring.sliding_window_days, "7", 1, 365, 0,
@@ -96,6 +111,10 @@ const struct cfg_key dm_cfg_keys[] = {
         "count of the hashing embedder)"),
     NUM("embeddings.bins", CFG_U32, embeddings.bins, "50", 2, 1000, 0,
         "histogram bins per embedding dimension for KL"),
+    ENUM("embeddings.test", embeddings.test, "mmd", "mmd|kl",
+         "the test that decides semantic drift: kernel MMD with a "
+         "permutation p-value and the semantic_threshold effect floor "
+         "(mmd), or the seed's KL rule with kl_threshold (kl)"),
     ENUM("embeddings.kl_estimator", embeddings.kl_estimator, "excess",
          "excess|raw",
          "effect size compared with kl_threshold: KL in excess of its "
@@ -231,10 +250,18 @@ static const cyaml_strval_t kl_estimator_names[] = {
     {"raw", DM_KL_ESTIMATOR_RAW},
 };
 
+/* Same names and order as "mmd|kl" in dm_cfg_keys[]. */
+static const cyaml_strval_t semantic_test_names[] = {
+    {"mmd", DM_SEMANTIC_TEST_MMD},
+    {"kl", DM_SEMANTIC_TEST_KL},
+};
+
 static const cyaml_schema_field_t thresholds_fields[] = {
+    C_DBL("semantic_threshold", dm_config_thresholds_t, semantic_threshold),
     C_DBL("kl_threshold", dm_config_thresholds_t, kl_threshold),
     C_DBL("psi_threshold", dm_config_thresholds_t, psi_threshold),
     C_DBL("accuracy_min", dm_config_thresholds_t, accuracy_min),
+    C_DBL("accuracy_min_drop", dm_config_thresholds_t, accuracy_min_drop),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t monitoring_fields[] = {
@@ -251,6 +278,9 @@ static const cyaml_schema_field_t embeddings_fields[] = {
     C_U("batch_size", dm_config_embeddings_t, batch_size),
     C_U("dimension", dm_config_embeddings_t, dimension),
     C_U("bins", dm_config_embeddings_t, bins),
+    CYAML_FIELD_ENUM("test", OPT | CYAML_FLAG_STRICT, dm_config_embeddings_t,
+                     test, semantic_test_names,
+                     CYAML_ARRAY_LEN(semantic_test_names)),
     CYAML_FIELD_ENUM("kl_estimator", OPT | CYAML_FLAG_STRICT,
                      dm_config_embeddings_t, kl_estimator, kl_estimator_names,
                      CYAML_ARRAY_LEN(kl_estimator_names)),

@@ -55,7 +55,8 @@ void dm_monitor_http_opts(const dm_monitor_t *m, bool slack, dm_http_opts_t *o)
 }
 
 void dm_monitor_slack_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
-                           dm_slack_alert_t *a, dm_slack_metric_t metrics[3])
+                           dm_slack_alert_t *a,
+                           dm_slack_metric_t metrics[DM_MONITOR_SLACK_ROWS])
 {
     const dm_config_t *cfg = m->cfg;
     const dm_analysis_t *an = &r->analysis;
@@ -73,32 +74,52 @@ void dm_monitor_slack_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
     a->channel = cfg->alerts.slack.channel;
     a->mention_users = (const char *const *)cfg->alerts.slack.mention_users;
     a->mention_count = cfg->alerts.slack.mention_users_count;
+    /* the p-values shown are the Holm-adjusted ones the decision used */
     metrics[0] = (dm_slack_metric_t){
-        .name = cfg->embeddings.kl_estimator == DM_KL_ESTIMATOR_RAW
-                    ? "kl_divergence"
-                    : "kl_excess",
-        .value = have && an->have_kl ? an->kl_effect : (double)NAN,
-        .threshold = cfg->thresholds.kl_threshold,
-        .p_value = have && an->have_kl ? an->kl.p_value : (double)NAN,
-        .fired = have && an->kl_fired};
+        .name = cfg->embeddings.test == DM_SEMANTIC_TEST_MMD
+                    ? "semantic_effect"
+                    : (cfg->embeddings.kl_estimator == DM_KL_ESTIMATOR_RAW
+                           ? "kl_divergence"
+                           : "kl_excess"),
+        .value = have && an->have_semantic ? an->semantic_effect : (double)NAN,
+        .threshold = cfg->embeddings.test == DM_SEMANTIC_TEST_MMD
+                         ? cfg->thresholds.semantic_threshold
+                         : cfg->thresholds.kl_threshold,
+        .p_value =
+            have && an->have_semantic ? an->semantic_p_adjusted : (double)NAN,
+        .fired = have && an->semantic_fired};
     metrics[1] = (dm_slack_metric_t){
-        .name = "psi",
-        .value = have && an->have_psi ? an->psi.psi : (double)NAN,
+        .name = "psi_excess",
+        .value = have && an->have_psi ? an->psi.psi_excess : (double)NAN,
         .threshold = cfg->thresholds.psi_threshold,
-        .p_value = have && an->have_psi ? an->psi.p_value : (double)NAN,
+        .p_value = have && an->have_psi ? an->psi_p_adjusted : (double)NAN,
         .fired = have && an->psi_fired};
     metrics[2] = (dm_slack_metric_t){
-        .name = "accuracy",
+        .name = "accuracy_drop",
+        .value =
+            have && an->have_accuracy ? an->acc.accuracy_delta : (double)NAN,
+        .threshold = cfg->thresholds.accuracy_min_drop,
+        .p_value =
+            have && an->have_accuracy ? an->accuracy_p_adjusted : (double)NAN,
+        .fired = have && an->accuracy_drop_fired};
+    metrics[3] = (dm_slack_metric_t){
+        .name = "accuracy_floor",
         .value =
             have && an->have_accuracy ? an->acc.current_accuracy : (double)NAN,
         .threshold = cfg->thresholds.accuracy_min,
-        .p_value = have && an->have_accuracy ? an->acc.p_value : (double)NAN,
-        .fired = have && an->verdict.accuracy_fired};
+        .p_value =
+            have && an->have_accuracy ? an->acc.floor_p_value : (double)NAN,
+        .fired = have && an->below_floor};
     a->metrics = metrics;
-    a->metrics_count = 3;
+    a->metrics_count = DM_MONITOR_SLACK_ROWS;
     if (have) {
         a->severity = (dm_slack_severity_t)an->verdict.severity;
         a->combined_score = an->verdict.combined_score;
+        /* the floor alone is a quality alert, not drift */
+        if (!an->verdict.drift_detected && an->below_floor)
+            a->title = an->verdict.severity == DM_SEVERITY_CRITICAL
+                           ? "Quality below floor: critical"
+                           : "Quality below floor: warning";
     }
 }
 
@@ -121,10 +142,10 @@ static int read_state(dm_store_t *st, int64_t self, dm_slack_policy_input_t *in,
         if (c->id >= self || !c->status || strcmp(c->status, "ok") != 0)
             continue;
         if (first) {
-            in->last_check_drift = c->drift_detected;
+            in->last_check_drift = c->drift_detected || c->quality_below_floor;
             first = false;
         }
-        if (!c->drift_detected)
+        if (!c->drift_detected && !c->quality_below_floor)
             break; /* the episode started after this check */
         if (c->alert_status && strcmp(c->alert_status, "sent") == 0) {
             dm_severity_t sev = DM_SEVERITY_NONE;
@@ -154,7 +175,7 @@ static int send_message(dm_monitor_t *m, const dm_monitor_result_t *r,
                         char *err, size_t n)
 {
     dm_slack_alert_t a;
-    dm_slack_metric_t metrics[3];
+    dm_slack_metric_t metrics[DM_MONITOR_SLACK_ROWS];
     dm_http_opts_t o;
     dm_http_result_t res;
     int rc;
@@ -196,7 +217,8 @@ void dm_monitor_alert(dm_monitor_t *m, dm_store_t *st, dm_monitor_result_t *r)
         dm_log_error("alert state unavailable: %s", err);
         goto store;
     }
-    in.drift = r->analysis.verdict.drift_detected;
+    /* drift and the quality floor both alert (DESIGN.md section 2.3) */
+    in.drift = r->analysis.verdict.drift_detected || r->analysis.below_floor;
     in.severity = (dm_slack_severity_t)r->analysis.verdict.severity;
     in.now_ms = r->checked_at_ms;
     in.repeat_hours = m->cfg->alerts.repeat_hours;

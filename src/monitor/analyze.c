@@ -46,6 +46,100 @@ static unsigned worker_threads(const dm_config_t *cfg)
     return n > 0 ? (unsigned)n : 1;
 }
 
+const char *dm_analyze_test_name(dm_semantic_test_t t)
+{
+    return t == DM_SEMANTIC_TEST_KL ? "kl" : "mmd";
+}
+
+/* The semantic signal: the seed's KL always, the deciding test's figures. */
+static int semantic(const dm_config_t *cfg, const dm_window_data_t *baseline,
+                    const dm_window_data_t *current, size_t dim,
+                    const dm_stats_sig_t *sig, dm_analysis_t *out, char *errbuf,
+                    size_t errlen)
+{
+    bool kl_test = cfg->embeddings.test == DM_SEMANTIC_TEST_KL;
+    size_t nb = baseline->n_embeddings, nc = current->n_embeddings;
+    int rc;
+
+    /* the KL's permutation null only where it decides */
+    rc = dm_stats_kl(baseline->embeddings, nb, current->embeddings, nc, dim,
+                     cfg->embeddings.bins, kl_test ? sig : NULL, &out->kl, NULL,
+                     errbuf, errlen);
+    if (rc != DM_OK)
+        return rc;
+    out->have_semantic = true;
+    out->dim = dim;
+    out->baseline_embedded = nb;
+    out->current_embedded = nc;
+    out->kl_effect = cfg->embeddings.kl_estimator == DM_KL_ESTIMATOR_RAW
+                         ? out->kl.kl_divergence
+                         : out->kl.kl_excess;
+    if (kl_test) {
+        out->semantic_effect = out->kl_effect;
+        out->semantic_threshold = cfg->thresholds.kl_threshold;
+        out->semantic_p_value = out->kl.p_value;
+        return DM_OK;
+    }
+    out->kl.p_value = (double)NAN;
+    out->semantic_threshold = cfg->thresholds.semantic_threshold;
+    if (nb < DM_STATS_DOMAIN_FOLDS || nc < DM_STATS_DOMAIN_FOLDS)
+        return dm_err_set(errbuf, errlen, DM_EINVAL,
+                          "the MMD test needs at least %d embedded rows per "
+                          "window (%zu baseline, %zu current); raise "
+                          "monitoring.min_samples",
+                          DM_STATS_DOMAIN_FOLDS, nb, nc);
+    rc = dm_stats_mmd(baseline->embeddings, nb, current->embeddings, nc, dim,
+                      sig, &out->mmd, errbuf, errlen);
+    if (rc == DM_OK)
+        rc = dm_stats_domain(baseline->embeddings, nb, current->embeddings, nc,
+                             dim, cfg->significance.seed, &out->domain, errbuf,
+                             errlen);
+    if (rc != DM_OK)
+        return rc;
+    out->semantic_effect = out->domain.effect;
+    out->semantic_p_value = out->mmd.p_value;
+    return DM_OK;
+}
+
+/* p < alpha, or no test at all (significance testing off) */
+static bool significant(double p_adjusted, double alpha)
+{
+    return isnan(p_adjusted) || p_adjusted < alpha;
+}
+
+/* Holm over the drift signals present, then which fired. */
+static void decide(dm_analysis_t *a)
+{
+    double p[3], adj[3];
+
+    p[0] = a->have_semantic ? a->semantic_p_value : (double)NAN;
+    p[1] = a->have_psi ? a->psi.p_value : (double)NAN;
+    p[2] = a->have_accuracy ? a->acc.p_value : (double)NAN;
+    dm_stats_holm(p, 3, adj);
+    a->semantic_p_adjusted = adj[0];
+    a->psi_p_adjusted = adj[1];
+    a->accuracy_p_adjusted = adj[2];
+
+    if (a->have_semantic) {
+        bool big = a->test == DM_SEMANTIC_TEST_KL
+                       ? dm_stats_gt(a->semantic_effect, a->semantic_threshold)
+                       : dm_stats_ge(a->semantic_effect, a->semantic_threshold);
+
+        a->semantic_fired = big && significant(adj[0], a->alpha);
+    }
+    if (a->have_psi)
+        a->psi_fired = dm_stats_gt(a->psi.psi_excess, a->psi_threshold) &&
+                       significant(adj[1], a->alpha);
+    if (a->have_accuracy) {
+        a->accuracy_drop_fired =
+            dm_stats_ge(a->acc.accuracy_delta, a->accuracy_min_drop) &&
+            adj[2] < a->alpha;
+        /* the floor is a condition of its own, tested at alpha */
+        a->below_floor = a->acc.current_accuracy < a->accuracy_min &&
+                         a->acc.floor_p_value < a->alpha;
+    }
+}
+
 int dm_analyze(const dm_config_t *cfg, const dm_window_data_t *baseline,
                const dm_window_data_t *current, size_t dim, dm_analysis_t *out,
                char *errbuf, size_t errlen)
@@ -55,38 +149,40 @@ int dm_analyze(const dm_config_t *cfg, const dm_window_data_t *baseline,
     int rc;
 
     memset(out, 0, sizeof(*out));
+    out->test = cfg->embeddings.test;
     out->kl_threshold = cfg->thresholds.kl_threshold;
     out->psi_threshold = cfg->thresholds.psi_threshold;
     out->accuracy_min = cfg->thresholds.accuracy_min;
+    out->accuracy_min_drop = cfg->thresholds.accuracy_min_drop;
     out->alpha = cfg->significance.alpha;
     out->permutations = cfg->significance.permutations;
     out->bins = cfg->embeddings.bins;
     out->estimator = cfg->embeddings.kl_estimator;
     out->kl.p_value = (double)NAN;
+    out->mmd.p_value = (double)NAN;
+    out->domain.auc = (double)NAN;
+    out->semantic_p_value = (double)NAN;
+    out->semantic_p_adjusted = (double)NAN;
     out->psi.p_value = (double)NAN;
+    out->psi_p_adjusted = (double)NAN;
     out->acc.p_value = (double)NAN;
+    out->acc.floor_p_value = (double)NAN;
+    out->accuracy_p_adjusted = (double)NAN;
 
     sig.permutations = cfg->significance.permutations;
     sig.alpha = cfg->significance.alpha;
     sig.seed = cfg->significance.seed;
     sig.threads = worker_threads(cfg);
 
-    if (baseline->n_embeddings > 0 && current->n_embeddings > 0) {
-        rc = dm_stats_kl(baseline->embeddings, baseline->n_embeddings,
-                         current->embeddings, current->n_embeddings, dim,
-                         cfg->embeddings.bins, &sig, &out->kl, NULL, errbuf,
-                         errlen);
+    if ((baseline->n_embeddings > 0) != (current->n_embeddings > 0))
+        return dm_err_set(errbuf, errlen, DM_EINVAL,
+                          "embedding drift: only the %s window has "
+                          "embeddings; both windows need them, or neither",
+                          baseline->n_embeddings > 0 ? "baseline" : "current");
+    if (baseline->n_embeddings > 0) {
+        rc = semantic(cfg, baseline, current, dim, &sig, out, errbuf, errlen);
         if (rc != DM_OK)
             return dm_err_prefix(errbuf, errlen, rc, "embedding drift: ");
-        out->have_kl = true;
-        out->dim = dim;
-        out->baseline_embedded = baseline->n_embeddings;
-        out->current_embedded = current->n_embeddings;
-        out->kl_effect = cfg->embeddings.kl_estimator == DM_KL_ESTIMATOR_RAW
-                             ? out->kl.kl_divergence
-                             : out->kl.kl_excess;
-        out->kl_fired = dm_stats_fires(out->kl_effect, out->kl_threshold,
-                                       out->kl.p_value, out->alpha);
     }
 
     if (baseline->intent_counts != NULL && current->intent_counts != NULL) {
@@ -104,8 +200,6 @@ int dm_analyze(const dm_config_t *cfg, const dm_window_data_t *baseline,
             if (rc != DM_OK)
                 return dm_err_prefix(errbuf, errlen, rc, "intent drift: ");
             out->have_psi = true;
-            out->psi_fired = dm_stats_fires(out->psi.psi, out->psi_threshold,
-                                            out->psi.p_value, out->alpha);
         }
     }
 
@@ -115,23 +209,29 @@ int dm_analyze(const dm_config_t *cfg, const dm_window_data_t *baseline,
                                &out->acc, errbuf, errlen);
         if (rc != DM_OK)
             return dm_err_prefix(errbuf, errlen, rc, "accuracy: ");
+        out->acc.floor_p_value = dm_stats_floor_pvalue(
+            current->positives, current->total_feedback, out->accuracy_min);
         out->have_accuracy = true;
         out->baseline_total = baseline->total_feedback;
         out->current_total = current->total_feedback;
     }
 
+    decide(out);
+
     memset(&vin, 0, sizeof(vin));
-    vin.have_kl = out->have_kl;
-    vin.kl_effect = out->kl_effect;
-    vin.kl_fired = out->kl_fired;
+    vin.have_semantic = out->have_semantic;
+    vin.semantic_fired = out->semantic_fired;
+    vin.semantic_effect = out->semantic_effect;
+    vin.semantic_threshold = out->semantic_threshold;
     vin.have_psi = out->have_psi;
-    vin.psi = out->psi.psi;
     vin.psi_fired = out->psi_fired;
+    vin.psi_excess = out->psi.psi_excess;
+    vin.psi_threshold = out->psi_threshold;
     vin.have_accuracy = out->have_accuracy;
+    vin.accuracy_drop_fired = out->accuracy_drop_fired;
+    vin.below_floor = out->below_floor;
     vin.baseline_accuracy = out->acc.baseline_accuracy;
     vin.current_accuracy = out->acc.current_accuracy;
-    vin.kl_threshold = out->kl_threshold;
-    vin.psi_threshold = out->psi_threshold;
     vin.accuracy_min = out->accuracy_min;
     dm_stats_verdict(&vin, &out->verdict);
     return DM_OK;
@@ -150,39 +250,50 @@ static int set(json_t *obj, const char *key, json_t *v)
 }
 
 static json_t *signal_json(bool have, double value, double threshold, double p,
-                           bool fired, dm_severity_t sev)
+                           double p_adj, bool fired, dm_severity_t sev)
 {
-    json_t *s;
-
     if (!have)
         return json_null();
-    s = json_pack("{s:o, s:f, s:o, s:b, s:s}", "value", num(true, value),
-                  "threshold", threshold, "p_value", num(true, p), "fired",
-                  fired, "severity", dm_severity_name(sev));
-    return s;
+    return json_pack("{s:o, s:f, s:o, s:o, s:b, s:s}", "value",
+                     num(true, value), "threshold", threshold, "p_value",
+                     num(true, p), "p_adjusted", num(true, p_adj), "fired",
+                     fired, "severity", dm_severity_name(sev));
 }
 
 int dm_analysis_to_json(const dm_analysis_t *a, json_t *o)
 {
     const dm_stats_verdict_t *v = &a->verdict;
+    bool mmd = a->have_semantic && a->test == DM_SEMANTIC_TEST_MMD;
+    bool kl_null = a->have_semantic && a->test == DM_SEMANTIC_TEST_KL &&
+                   a->permutations > 0;
     json_t *top = json_array(), *signals;
     int rc = DM_OK;
 
     if (top == NULL)
         return DM_ENOMEM;
-    for (size_t i = 0; a->have_kl && i < a->kl.n_top; i++)
+    for (size_t i = 0; a->have_semantic && i < a->kl.n_top; i++)
         json_array_append_new(top, json_pack("{s:I, s:f}", "dim",
                                              (json_int_t)a->kl.top_dims[i],
                                              "kl", a->kl.top_values[i]));
-    rc |= set(o, "kl_divergence", num(a->have_kl, a->kl.kl_divergence));
-    rc |= set(o, "kl_excess", num(a->have_kl, a->kl.kl_excess));
-    rc |= set(o, "kl_null_mean",
-              num(a->have_kl && a->permutations > 0, a->kl.null_mean));
-    rc |= set(o, "kl_p_value", num(a->have_kl, a->kl.p_value));
-    rc |= set(o, "kl_max", num(a->have_kl, a->kl.kl_max));
+    rc |= set(o, "semantic_test", json_string(dm_analyze_test_name(a->test)));
+    rc |= set(o, "semantic_effect", num(a->have_semantic, a->semantic_effect));
+    rc |=
+        set(o, "semantic_p_value", num(a->have_semantic, a->semantic_p_value));
+    rc |= set(o, "mmd", num(mmd, a->mmd.mmd2));
+    rc |= set(o, "mmd_null_mean",
+              num(mmd && a->permutations > 0, a->mmd.null_mean));
+    rc |= set(o, "mmd_bandwidth", num(mmd, a->mmd.bandwidth));
+    rc |= set(o, "domain_auc", num(mmd, a->domain.auc));
+    rc |= set(o, "kl_divergence", num(a->have_semantic, a->kl.kl_divergence));
+    rc |= set(o, "kl_excess", num(kl_null, a->kl.kl_excess));
+    rc |= set(o, "kl_null_mean", num(kl_null, a->kl.null_mean));
+    rc |= set(o, "kl_p_value", num(kl_null, a->kl.p_value));
+    rc |= set(o, "kl_max", num(a->have_semantic, a->kl.kl_max));
     rc |= set(o, "kl_top_dims",
-              a->have_kl ? top : (json_decref(top), json_null()));
+              a->have_semantic ? top : (json_decref(top), json_null()));
     rc |= set(o, "psi", num(a->have_psi, a->psi.psi));
+    rc |= set(o, "psi_excess", num(a->have_psi, a->psi.psi_excess));
+    rc |= set(o, "psi_null_mean", num(a->have_psi, a->psi.null_mean));
     rc |= set(o, "psi_p_value", num(a->have_psi, a->psi.p_value));
     rc |= set(o, "psi_test",
               a->have_psi ? json_string(a->psi.method) : json_null());
@@ -193,6 +304,8 @@ int dm_analysis_to_json(const dm_analysis_t *a, json_t *o)
     rc |=
         set(o, "accuracy_delta", num(a->have_accuracy, a->acc.accuracy_delta));
     rc |= set(o, "accuracy_p_value", num(a->have_accuracy, a->acc.p_value));
+    rc |= set(o, "floor_p_value", num(a->have_accuracy, a->acc.floor_p_value));
+    rc |= set(o, "quality_below_floor", json_boolean(a->below_floor));
     rc |= set(o, "combined_score", json_real(v->combined_score));
     rc |= set(o, "severity", json_string(dm_severity_name(v->severity)));
     rc |= set(o, "drift_detected", json_boolean(v->drift_detected));
@@ -200,30 +313,44 @@ int dm_analysis_to_json(const dm_analysis_t *a, json_t *o)
     signals = json_object();
     if (signals == NULL)
         return DM_ENOMEM;
-    rc |= set(signals, "kl",
-              signal_json(a->have_kl, a->kl_effect, a->kl_threshold,
-                          a->kl.p_value, a->kl_fired, v->kl_severity));
+    rc |= set(signals, "semantic",
+              signal_json(a->have_semantic, a->semantic_effect,
+                          a->semantic_threshold, a->semantic_p_value,
+                          a->semantic_p_adjusted, a->semantic_fired,
+                          v->semantic_severity));
     rc |= set(signals, "psi",
-              signal_json(a->have_psi, a->psi.psi, a->psi_threshold,
-                          a->psi.p_value, a->psi_fired, v->psi_severity));
+              signal_json(a->have_psi, a->psi.psi_excess, a->psi_threshold,
+                          a->psi.p_value, a->psi_p_adjusted, a->psi_fired,
+                          v->psi_severity));
     rc |= set(signals, "accuracy",
-              signal_json(a->have_accuracy, a->acc.current_accuracy,
-                          a->accuracy_min, a->acc.p_value, v->accuracy_fired,
-                          v->accuracy_severity));
+              signal_json(a->have_accuracy, a->acc.accuracy_delta,
+                          a->accuracy_min_drop, a->acc.p_value,
+                          a->accuracy_p_adjusted, a->accuracy_drop_fired,
+                          a->accuracy_drop_fired ? v->accuracy_severity
+                                                 : DM_SEVERITY_NONE));
+    rc |= set(
+        signals, "quality_floor",
+        signal_json(a->have_accuracy, a->acc.current_accuracy, a->accuracy_min,
+                    a->acc.floor_p_value, a->acc.floor_p_value, a->below_floor,
+                    a->below_floor ? DM_SEVERITY_WARNING : DM_SEVERITY_NONE));
     rc |= set(o, "signals", signals);
 
     rc |= set(o, "samples",
-              json_pack("{s:I, s:I, s:I, s:I}", "baseline_embedded",
+              json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "baseline_embedded",
                         (json_int_t)a->baseline_embedded, "current_embedded",
                         (json_int_t)a->current_embedded, "baseline_feedback",
                         (json_int_t)a->baseline_total, "current_feedback",
-                        (json_int_t)a->current_total));
+                        (json_int_t)a->current_total, "baseline_mmd_rows",
+                        (json_int_t)a->mmd.baseline_used, "current_mmd_rows",
+                        (json_int_t)a->mmd.current_used));
     rc |= set(o, "settings",
-              json_pack("{s:s, s:I, s:I, s:f, s:I}", "kl_estimator",
+              json_pack("{s:s, s:s, s:I, s:I, s:f, s:I, s:f}", "semantic_test",
+                        dm_analyze_test_name(a->test), "kl_estimator",
                         a->estimator == DM_KL_ESTIMATOR_RAW ? "raw" : "excess",
                         "bins", (json_int_t)a->bins, "permutations",
                         (json_int_t)a->permutations, "alpha", a->alpha,
-                        "embedding_dim", (json_int_t)a->dim));
+                        "embedding_dim", (json_int_t)a->dim,
+                        "accuracy_min_drop", a->accuracy_min_drop));
     return rc == DM_OK ? DM_OK : DM_ENOMEM;
 }
 
@@ -244,12 +371,12 @@ static void row(FILE *f, const char *name, bool have, double value,
     char pb[32];
 
     if (!have) {
-        fprintf(f, "  %-22s %10s   %-14s %8s  %s\n", name, "-", "", "-",
+        fprintf(f, "  %-24s %10s   %-14s %8s  %s\n", name, "-", "", "-",
                 "not computed");
         return;
     }
     fmt_p(pb, sizeof(pb), true, p);
-    fprintf(f, "  %-22s %10.4f   %s %-11.4f %8s  %s%s%s\n", name, value, cmp,
+    fprintf(f, "  %-24s %10.4f   %s %-11.4f %8s  %s%s%s\n", name, value, cmp,
             threshold, pb, fired ? "FIRED" : "ok", fired ? " " : "",
             fired ? dm_severity_name(sev) : "");
 }
@@ -257,32 +384,45 @@ static void row(FILE *f, const char *name, bool have, double value,
 void dm_analysis_print(const dm_analysis_t *a, FILE *f)
 {
     const dm_stats_verdict_t *v = &a->verdict;
-    const char *kl_name = a->estimator == DM_KL_ESTIMATOR_RAW
-                              ? "embedding KL (raw)"
-                              : "embedding KL (excess)";
+    const char *sem_name =
+        a->test == DM_SEMANTIC_TEST_KL
+            ? (a->estimator == DM_KL_ESTIMATOR_RAW ? "semantic (KL, raw)"
+                                                   : "semantic (KL excess)")
+            : "semantic (share unlike)";
 
-    fprintf(f, "  %-22s %10s   %-14s %8s  %s\n", "signal", "value", "threshold",
-            "p-value", "result");
-    row(f, kl_name, a->have_kl, a->kl_effect, ">", a->kl_threshold,
-        a->kl.p_value, a->kl_fired, v->kl_severity);
-    row(f, "intent PSI", a->have_psi, a->psi.psi, ">", a->psi_threshold,
-        a->psi.p_value, a->psi_fired, v->psi_severity);
-    row(f, "current accuracy", a->have_accuracy, a->acc.current_accuracy, "<",
-        a->accuracy_min, a->acc.p_value, v->accuracy_fired,
-        v->accuracy_severity);
-    if (a->have_kl) {
-        fprintf(f,
-                "\n  KL: mean %.4f, null mean %.4f, max %.4f (dim %zu); "
-                "top dims:",
-                a->kl.kl_divergence, a->kl.null_mean, a->kl.kl_max,
-                a->kl.n_top ? a->kl.top_dims[0] : 0);
+    fprintf(f, "  %-24s %10s   %-14s %8s  %s\n", "signal", "value", "threshold",
+            "p (Holm)", "result");
+    row(f, sem_name, a->have_semantic, a->semantic_effect,
+        a->test == DM_SEMANTIC_TEST_KL ? ">" : ">=", a->semantic_threshold,
+        a->semantic_p_adjusted, a->semantic_fired, v->semantic_severity);
+    row(f, "intent PSI (excess)", a->have_psi, a->psi.psi_excess, ">",
+        a->psi_threshold, a->psi_p_adjusted, a->psi_fired, v->psi_severity);
+    row(f, "accuracy drop", a->have_accuracy, a->acc.accuracy_delta,
+        ">=", a->accuracy_min_drop, a->accuracy_p_adjusted,
+        a->accuracy_drop_fired, v->accuracy_severity);
+    row(f, "accuracy vs floor", a->have_accuracy, a->acc.current_accuracy, "<",
+        a->accuracy_min, a->acc.floor_p_value, a->below_floor,
+        DM_SEVERITY_WARNING);
+    if (a->have_semantic) {
+        if (a->test == DM_SEMANTIC_TEST_MMD)
+            fprintf(f,
+                    "\n  MMD^2 %.5f (null mean %.5f, bandwidth %.3f, "
+                    "%zu + %zu rows); domain classifier AUC %.3f\n",
+                    a->mmd.mmd2, a->mmd.null_mean, a->mmd.bandwidth,
+                    a->mmd.baseline_used, a->mmd.current_used, a->domain.auc);
+        fprintf(f, "%s  KL (seed's figure): mean %.4f, max %.4f; top dims:",
+                a->test == DM_SEMANTIC_TEST_MMD ? "" : "\n",
+                a->kl.kl_divergence, a->kl.kl_max);
         for (size_t i = 0; i < a->kl.n_top; i++)
             fprintf(f, " %zu", a->kl.top_dims[i]);
         fprintf(f, "\n  embedded rows: baseline %zu, current %zu, dim %zu\n",
                 a->baseline_embedded, a->current_embedded, a->dim);
     }
     if (a->have_psi)
-        fprintf(f, "  PSI p-value by %s over %zu categories\n", a->psi.method,
+        fprintf(f,
+                "  PSI %.4f (null mean %.4f), p-value by %s over %zu "
+                "categories\n",
+                a->psi.psi, a->psi.null_mean, a->psi.method,
                 a->psi.n_categories);
     if (a->have_accuracy)
         fprintf(f,
@@ -291,6 +431,11 @@ void dm_analysis_print(const dm_analysis_t *a, FILE *f)
                 a->acc.baseline_accuracy, (unsigned long long)a->baseline_total,
                 a->acc.current_accuracy, (unsigned long long)a->current_total,
                 a->acc.accuracy_delta);
+    if (a->below_floor)
+        fprintf(f,
+                "  quality below floor: current accuracy %.4f is "
+                "significantly under %.2f (not drift)\n",
+                a->acc.current_accuracy, a->accuracy_min);
     fprintf(f, "\n  combined score %.4f   severity %s   drift %s\n",
             v->combined_score, dm_severity_name(v->severity),
             v->drift_detected ? "DETECTED" : "not detected");

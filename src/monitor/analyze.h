@@ -35,29 +35,44 @@ typedef struct dm_window_data {
 
 /* Everything a check reports.  Plain data; copy freely. */
 typedef struct dm_analysis {
-    /* semantic drift */
-    bool have_kl;
+    /* semantic drift: both windows carry embeddings */
+    bool have_semantic;
+    dm_semantic_test_t test;
     size_t dim;
     size_t baseline_embedded, current_embedded;
-    dm_stats_kl_t kl;
-    double kl_effect; /* kl_excess or kl_divergence per kl_estimator */
-    bool kl_fired;
+    dm_stats_kl_t kl;          /* the seed's KL, always; its null only for kl */
+    double kl_effect;          /* kl_excess or kl_divergence per kl_estimator */
+    dm_stats_mmd_t mmd;        /* test mmd */
+    dm_stats_domain_t domain;  /* test mmd: the effect */
+    double semantic_effect;    /* domain.effect (mmd) or kl_effect (kl) */
+    double semantic_threshold; /* semantic_threshold or kl_threshold */
+    double semantic_p_value;   /* mmd.p_value or kl.p_value */
+    double semantic_p_adjusted; /* Holm over the signals of the check */
+    bool semantic_fired;
     /* intent drift */
     bool have_psi;
     dm_stats_psi_t psi;
+    double psi_p_adjusted;
     bool psi_fired;
-    /* quality drift */
+    /* quality: a drop (drift) and the floor (not drift) */
     bool have_accuracy;
     dm_stats_acc_t acc;
+    double accuracy_p_adjusted;
+    bool accuracy_drop_fired;
+    bool below_floor; /* quality_below_floor */
     uint64_t baseline_total, current_total;
     /* verdict */
     dm_stats_verdict_t verdict;
     /* settings used, recorded with the result */
-    double kl_threshold, psi_threshold, accuracy_min, alpha;
+    double kl_threshold, psi_threshold, accuracy_min, accuracy_min_drop;
+    double alpha;
     unsigned permutations;
     unsigned bins;
     dm_kl_estimator_t estimator;
 } dm_analysis_t;
+
+/* "mmd" or "kl". */
+const char *dm_analyze_test_name(dm_semantic_test_t t);
 
 /*
  * The category list a config defines: its intents.categories followed by
@@ -71,8 +86,13 @@ const char *dm_analyze_category_name(const dm_config_t *cfg, size_t i);
 size_t dm_analyze_category_of(const dm_config_t *cfg, const char *label);
 
 /*
- * Computes every signal both windows carry data for, then severity and
- * combined score.  dim is the embedding width (when embeddings given).
+ * Computes every signal both windows carry data for (DESIGN.md section
+ * 2: the semantic test of embeddings.test with its effect floor, PSI
+ * over its null, the accuracy drop and the quality floor), adjusts the
+ * drift signals' p-values by Holm's procedure so that together they
+ * alert at most alpha of the time, then severity and combined score from
+ * the signals that fired.  dim is the embedding width (when embeddings
+ * given).
  * Returns DM_OK or a DM_E* code with a message in errbuf.
  */
 int dm_analyze(const dm_config_t *cfg, const dm_window_data_t *baseline,
@@ -81,10 +101,13 @@ int dm_analyze(const dm_config_t *cfg, const dm_window_data_t *baseline,
 
 /*
  * Adds every figure of the analysis to obj (a JSON object, borrowed):
+ * semantic_test, semantic_effect, semantic_p_value, mmd, domain_auc,
  * kl_divergence, kl_excess, kl_p_value, kl_max, kl_top_dims, psi,
- * psi_p_value, baseline_accuracy, ..., severity, drift_detected, and a
- * "signals" object with per-signal value/threshold/p_value/fired/severity.
- * Absent signals are JSON null.  Returns DM_OK or DM_ENOMEM.
+ * psi_excess, psi_p_value, baseline_accuracy, ..., quality_below_floor,
+ * severity, drift_detected, and a "signals" object (semantic, psi,
+ * accuracy, quality_floor) with value/threshold/p_value/p_adjusted/
+ * fired/severity each.  Absent signals are JSON null.  Returns DM_OK or
+ * DM_ENOMEM.
  */
 int dm_analysis_to_json(const dm_analysis_t *a, json_t *obj) DM_MUSTCHECK;
 

@@ -330,6 +330,12 @@ static void row_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
     c->kl_threshold = cfg->thresholds.kl_threshold;
     c->psi_threshold = cfg->thresholds.psi_threshold;
     c->accuracy_min = cfg->thresholds.accuracy_min;
+    c->accuracy_min_drop = cfg->thresholds.accuracy_min_drop;
+    c->semantic_test =
+        (char *)(uintptr_t)dm_analyze_test_name(cfg->embeddings.test);
+    c->semantic_threshold = cfg->embeddings.test == DM_SEMANTIC_TEST_KL
+                                ? cfg->thresholds.kl_threshold
+                                : cfg->thresholds.semantic_threshold;
     c->alpha = cfg->significance.alpha;
     c->permutations = cfg->significance.permutations;
     c->kl_estimator =
@@ -338,9 +344,17 @@ static void row_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
                                 : "excess");
     if (!r->have_analysis)
         return;
-    if (a->have_kl) {
+    if (a->have_semantic) {
+        bool kl_null = a->test == DM_SEMANTIC_TEST_KL && a->permutations > 0;
+
+        c->semantic_effect = a->semantic_effect;
+        c->semantic_p_value = a->semantic_p_value;
+        if (a->test == DM_SEMANTIC_TEST_MMD) {
+            c->mmd = a->mmd.mmd2;
+            c->domain_auc = a->domain.auc;
+        }
         c->kl_divergence = a->kl.kl_divergence;
-        c->kl_excess = a->kl.kl_excess;
+        c->kl_excess = kl_null ? a->kl.kl_excess : (double)NAN;
         c->kl_p_value = a->kl.p_value;
         c->kl_max = a->kl.kl_max;
         c->n_top_dims = a->kl.n_top;
@@ -349,6 +363,7 @@ static void row_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
     }
     if (a->have_psi) {
         c->psi = a->psi.psi;
+        c->psi_excess = a->psi.psi_excess;
         c->psi_p_value = a->psi.p_value;
         c->psi_method = (char *)(uintptr_t)a->psi.method;
     }
@@ -357,13 +372,16 @@ static void row_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
         c->current_accuracy = a->acc.current_accuracy;
         c->accuracy_delta = a->acc.accuracy_delta;
         c->accuracy_p_value = a->acc.p_value;
+        c->floor_p_value = a->acc.floor_p_value;
     }
     c->combined_score = a->verdict.combined_score;
     c->severity = (char *)(uintptr_t)dm_severity_name(a->verdict.severity);
     c->drift_detected = a->verdict.drift_detected;
-    c->kl_fired = a->kl_fired;
+    c->semantic_fired = a->semantic_fired;
+    c->kl_fired = a->test == DM_SEMANTIC_TEST_KL && a->semantic_fired;
     c->psi_fired = a->psi_fired;
-    c->accuracy_fired = a->verdict.accuracy_fired;
+    c->accuracy_fired = a->accuracy_drop_fired;
+    c->quality_below_floor = a->below_floor;
 }
 
 static int store_row(dm_monitor_t *m, dm_store_t *st, dm_monitor_result_t *r,

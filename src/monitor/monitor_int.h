@@ -97,8 +97,11 @@ void dm_monitor_http_opts(const dm_monitor_t *m, bool slack, dm_http_opts_t *o);
 bool dm_monitor_slack_on(const dm_monitor_t *m);
 
 /* Fills a Slack message's windows, samples, metrics from a result. */
+/* Rows of the Slack metrics table: semantic, PSI, accuracy drop, floor. */
+#define DM_MONITOR_SLACK_ROWS 4
 void dm_monitor_slack_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
-                           dm_slack_alert_t *a, dm_slack_metric_t metrics[3]);
+                           dm_slack_alert_t *a,
+                           dm_slack_metric_t metrics[DM_MONITOR_SLACK_ROWS]);
 
 /* Whether the monitor asked for a running check to be abandoned. */
 static inline bool dm_monitor_cancelled(dm_monitor_t *m)

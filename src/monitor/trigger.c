@@ -44,6 +44,13 @@ static json_t *reason_json(const dm_store_check_t *c, bool manual)
                         json_string(c->severity ? c->severity : "none"));
     json_object_set_new(o, "drift_detected", json_boolean(c->drift_detected));
     json_object_set_new(o, "combined_score", dm_json_real(c->combined_score));
+    json_object_set_new(o, "semantic_test",
+                        c->semantic_test ? json_string(c->semantic_test)
+                                         : json_null());
+    json_object_set_new(o, "semantic_effect", dm_json_real(c->semantic_effect));
+    json_object_set_new(o, "semantic_p_value",
+                        dm_json_real(c->semantic_p_value));
+    json_object_set_new(o, "psi_excess", dm_json_real(c->psi_excess));
     json_object_set_new(o, "kl_divergence", dm_json_real(c->kl_divergence));
     json_object_set_new(o, "kl_excess", dm_json_real(c->kl_excess));
     json_object_set_new(o, "kl_p_value", dm_json_real(c->kl_p_value));
@@ -54,9 +61,12 @@ static json_t *reason_json(const dm_store_check_t *c, bool manual)
     json_object_set_new(o, "current_accuracy",
                         dm_json_real(c->current_accuracy));
     json_object_set_new(o, "accuracy_delta", dm_json_real(c->accuracy_delta));
+    json_object_set_new(o, "semantic_fired", json_boolean(c->semantic_fired));
     json_object_set_new(o, "kl_fired", json_boolean(c->kl_fired));
     json_object_set_new(o, "psi_fired", json_boolean(c->psi_fired));
     json_object_set_new(o, "accuracy_fired", json_boolean(c->accuracy_fired));
+    json_object_set_new(o, "quality_below_floor",
+                        json_boolean(c->quality_below_floor));
     json_object_set_new(o, "baseline_count",
                         json_integer((json_int_t)c->baseline_count));
     json_object_set_new(o, "current_count",

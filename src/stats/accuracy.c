@@ -52,3 +52,10 @@ int dm_stats_accuracy(uint64_t base_pos, uint64_t base_total, uint64_t cur_pos,
     }
     return DM_OK;
 }
+
+double dm_stats_floor_pvalue(uint64_t cur_pos, uint64_t cur_total, double floor)
+{
+    if (cur_total == 0)
+        return 1.0;
+    return dm_stats_binom_cdf(cur_pos, cur_total, floor);
+}

@@ -103,10 +103,10 @@ static double psi_perm_item(void *vctx, void *vs, unsigned index)
     return psi_value(s->other, s->small, c->k, c->nb, c->nc, s->terms);
 }
 
-/* Permutation p-value of the compacted table (k >= 2 categories). */
-static double psi_perm_pvalue(const uint64_t *b, const uint64_t *c, size_t k,
-                              uint64_t nb, uint64_t nc,
-                              const dm_stats_sig_t *sig)
+/* Permutation null of the compacted table (k >= 2 categories). */
+static void psi_perm_null(const uint64_t *b, const uint64_t *c, size_t k,
+                          uint64_t nb, uint64_t nc, const dm_stats_sig_t *sig,
+                          dm_stats_null_t *sum)
 {
     size_t n = (size_t)(nb + nc), r = 0;
     uint32_t *labels = dm_mallocarray(n, sizeof(*labels));
@@ -116,7 +116,6 @@ static double psi_perm_pvalue(const uint64_t *b, const uint64_t *c, size_t k,
     double observed;
     psi_null_t ctx;
     dm_stats_job_t job;
-    dm_stats_null_t sum;
 
     for (size_t i = 0; i < k; i++) {
         tot[i] = b[i] + c[i];
@@ -146,13 +145,12 @@ static double psi_perm_pvalue(const uint64_t *b, const uint64_t *c, size_t k,
     job.item = psi_perm_item;
     job.out = null;
     dm_stats_job_run(&job);
-    dm_stats_null_summarise(null, sig->permutations, observed, &sum);
+    dm_stats_null_summarise(null, sig->permutations, observed, sum);
 
     free(null);
     free(terms);
     free(tot);
     free(labels);
-    return sum.p_value;
 }
 
 /* Pearson's chi-square test of the 2 x k table (no empty columns). */
@@ -254,17 +252,31 @@ int dm_stats_psi(const uint64_t *baseline, const uint64_t *current, size_t k,
     }
     out->n_categories = kk;
     out->p_value = (double)NAN;
+    out->null_mean = 0.0;
     out->method = "none";
     if (sig != NULL && sig->permutations > 0 && kk >= 2) {
         if (tb <= DM_STATS_PSI_PERM_MAX_ROWS &&
             tc <= DM_STATS_PSI_PERM_MAX_ROWS - tb) {
-            out->p_value = psi_perm_pvalue(mb, mc, kk, tb, tc, sig);
+            dm_stats_null_t sum;
+
+            psi_perm_null(mb, mc, kk, tb, tc, sig, &sum);
+            out->p_value = sum.p_value;
+            out->null_mean = sum.mean;
             out->method = "permutation";
         } else {
             out->p_value = chi_square_pvalue(mb, mc, kk, tb, tc);
+            /*
+             * PSI is about Pearson's X^2 / (n_b n_c / (n_b + n_c)) for
+             * small differences, so its null mean is (K - 1) (1/n_b +
+             * 1/n_c) -- within 1% of the permutation mean at these sizes
+             */
+            out->null_mean =
+                (double)(kk - 1) * (1.0 / (double)tb + 1.0 / (double)tc);
             out->method = "chi_square";
         }
     }
+    out->psi_excess =
+        out->psi > out->null_mean ? out->psi - out->null_mean : 0.0;
     rc = DM_OK;
 out:
     free(terms);

@@ -142,3 +142,34 @@ double dm_stats_chi2_sf(double x, double df)
         q = 1.0;
     return q;
 }
+
+double dm_stats_binom_cdf(uint64_t k, uint64_t n, double p)
+{
+    double dn = (double)n, lp, lq, log_term, term, sum = 0.0;
+
+    if (isnan(p) || p < 0.0 || p > 1.0)
+        return (double)NAN;
+    if (k >= n || p <= 0.0)
+        return 1.0;
+    if (p >= 1.0)
+        return 0.0;
+    lp = log(p);
+    lq = log1p(-p);
+    /*
+     * Sum the pmf from k down to 0 by the ratio
+     * pmf(i - 1) / pmf(i) = i (1 - p) / ((n - i + 1) p),
+     * starting from pmf(k) in logs; the terms fall geometrically once
+     * below the mode, so the loop stops when they no longer count.
+     */
+    log_term = log_gamma(dn + 1.0) - log_gamma((double)k + 1.0) -
+               log_gamma(dn - (double)k + 1.0) + (double)k * lp +
+               (dn - (double)k) * lq;
+    term = exp(log_term);
+    for (uint64_t i = k;; i--) {
+        sum += term;
+        if (i == 0 || (term <= sum * 1e-17 && (double)i < dn * p))
+            break;
+        term *= (double)i * (1.0 - p) / ((dn - (double)i + 1.0) * p);
+    }
+    return sum < 1.0 ? sum : 1.0;
+}

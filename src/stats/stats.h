@@ -96,9 +96,82 @@ int dm_stats_kl(const double *baseline, size_t nb, const double *current,
                 dm_stats_kl_t *out, double *per_dim, char *errbuf,
                 size_t errlen) DM_MUSTCHECK;
 
+/*
+ * Most rows per window the MMD test uses: its cost grows with the square
+ * of the rows, so larger windows are subsampled (uniformly, seeded) down
+ * to this many, which keeps a 5,000 + 5,000 check well under a second.
+ */
+#define DM_STATS_MMD_MAX_ROWS 2000
+/* Rows the median-heuristic bandwidth is taken over (all pairs). */
+#define DM_STATS_MMD_MEDIAN_ROWS 1000
+
+/* Result of the kernel two-sample test (semantic drift, statistics v2). */
+typedef struct dm_stats_mmd {
+    double mmd2;          /* unbiased MMD^2 of the rows used */
+    double bandwidth;     /* sigma: k(x,y) = exp(-|x-y|^2 / (2 sigma^2)) */
+    double null_mean;     /* mean of the R permutation MMD^2 values */
+    double p_value;       /* (1 + #{null >= observed}) / (1 + R); NAN if off */
+    size_t baseline_used; /* rows used after subsampling */
+    size_t current_used;
+    unsigned permutations; /* R actually run */
+} dm_stats_mmd_t;
+
+/*
+ * Maximum mean discrepancy between baseline (nb x dim) and current
+ * (nc x dim) with a Gaussian RBF kernel whose bandwidth is the median
+ * heuristic on the pooled rows (2 sigma^2 = median pairwise squared
+ * distance over up to DM_STATS_MMD_MEDIAN_ROWS evenly spaced pooled
+ * rows), unbiased estimator, and a permutation p-value (the pooled rows
+ * re-assigned to windows of the same sizes, R = sig->permutations times,
+ * seeded as dm_stats_kl) -- alibi-detect's MMDDrift.  Windows larger
+ * than DM_STATS_MMD_MAX_ROWS are subsampled first (seeded, without
+ * replacement).  The kernel matrix is never stored whole: row blocks are
+ * computed with BLAS and multiplied by the permutation indicators on
+ * min(sig->threads, blocks) threads; results do not depend on the number
+ * of threads.
+ * Returns DM_OK, or DM_EINVAL (message in errbuf) for fewer than 2 rows in
+ * a window, dim of 0, a non-finite value, or more than UINT32_MAX rows.
+ */
+int dm_stats_mmd(const double *baseline, size_t nb, const double *current,
+                 size_t nc, size_t dim, const dm_stats_sig_t *sig,
+                 dm_stats_mmd_t *out, char *errbuf, size_t errlen) DM_MUSTCHECK;
+
+/* Folds of the domain classifier's cross-validation. */
+#define DM_STATS_DOMAIN_FOLDS 5
+
+/* Result of the domain classifier (the semantic effect). */
+typedef struct dm_stats_domain {
+    double auc;          /* held-out AUC of "current" against "baseline" */
+    double effect;       /* max(0, 2 (auc - 0.5)): share of current traffic
+                            unlike the baseline */
+    unsigned iterations; /* optimiser iterations, the largest over folds */
+} dm_stats_domain_t;
+
+/*
+ * The share of current traffic unlike the baseline, read off a domain
+ * classifier: L2-regularised logistic regression (lambda = 1 on the sum
+ * of log-losses, intercept unpenalised, as scikit-learn's default C = 1)
+ * of window membership on the embedding, DM_STATS_DOMAIN_FOLDS-fold
+ * cross-validated (folds stratified by window, assigned by a seeded
+ * shuffle), every row scored by the model that did not see it; the AUC
+ * of those held-out scores gives effect = 2 (AUC - 0.5), floored at 0.
+ * When a fraction s of current rows comes from somewhere the baseline
+ * never goes and the rest from the baseline's distribution, a classifier
+ * that separates them reads s.  Each fit is Boehning's bounded-Hessian
+ * Newton iteration (one Cholesky factor per fold, BLAS products).
+ * Returns DM_OK, or DM_EINVAL (message in errbuf) for fewer than
+ * DM_STATS_DOMAIN_FOLDS rows in a window, dim of 0 or a non-finite value.
+ */
+int dm_stats_domain(const double *baseline, size_t nb, const double *current,
+                    size_t nc, size_t dim, uint64_t seed,
+                    dm_stats_domain_t *out, char *errbuf,
+                    size_t errlen) DM_MUSTCHECK;
+
 /* Result of the intent (PSI) signal. */
 typedef struct dm_stats_psi {
     double psi;
+    double null_mean;    /* mean PSI under the null (0 when "none") */
+    double psi_excess;   /* max(0, psi - null_mean): the bias-corrected PSI */
     double p_value;      /* NAN when method is "none" */
     const char *method;  /* "permutation", "chi_square" or "none";
                             static string */
@@ -151,12 +224,22 @@ int dm_stats_psi_merge(const uint64_t *baseline, const uint64_t *current,
  */
 double dm_stats_chi2_sf(double x, double df);
 
+/*
+ * P(X <= k) for X ~ Binomial(n, p), exactly (the pmf summed from k down,
+ * in double precision; relative error below 1e-12 for n <= 1e7).  1 when
+ * k >= n or p <= 0, 0 when p >= 1 and k < n, NAN for p outside [0, 1].
+ * Thread-safe.
+ */
+double dm_stats_binom_cdf(uint64_t k, uint64_t n, double p);
+
 /* Result of the accuracy signal. */
 typedef struct dm_stats_acc {
     double baseline_accuracy;
     double current_accuracy;
     double accuracy_delta; /* baseline - current (positive = worse) */
     double p_value;        /* one-sided two-proportion z-test for a drop */
+    /* exact one-sided binomial test of "current rate < floor" */
+    double floor_p_value;
 } dm_stats_acc_t;
 
 /*
@@ -171,48 +254,70 @@ int dm_stats_accuracy(uint64_t base_pos, uint64_t base_total, uint64_t cur_pos,
                       uint64_t cur_total, dm_stats_acc_t *out, char *errbuf,
                       size_t errlen) DM_MUSTCHECK;
 
-/* Inputs to severity and combined score (thresholds from the config). */
+/*
+ * The exact one-sided binomial test of a quality floor: the p-value of
+ * "the current positive rate is below floor" given cur_pos of cur_total,
+ * P(X <= cur_pos | Binomial(cur_total, floor)).  1 when cur_total is 0.
+ */
+double dm_stats_floor_pvalue(uint64_t cur_pos, uint64_t cur_total,
+                             double floor);
+
+/*
+ * Holm's step-down adjustment of m p-values (family-wise error control):
+ * sorted ascending, p_(i) becomes max over j <= i of min(1, (m - j + 1)
+ * p_(j)), so "adjusted < alpha" is exactly Holm's rejection at level
+ * alpha.  NAN entries are not tests: they stay NAN and do not count in m.
+ * adjusted may alias p.  m <= DM_STATS_HOLM_MAX.
+ */
+#define DM_STATS_HOLM_MAX 16
+void dm_stats_holm(const double *p, size_t m, double *adjusted);
+
+/*
+ * Threshold comparisons for effects and bands, "exact" in the sense of
+ * the design: a value that equals the threshold in exact arithmetic but
+ * not in binary floating point (0.85 - 0.80 = 0.04999...) compares as
+ * equal.  Values within a relative 1e-9 of the threshold count as equal.
+ */
+bool dm_stats_ge(double value, double threshold);
+bool dm_stats_gt(double value, double threshold);
+
+/* Inputs to severity and combined score (DESIGN.md section 2.4). */
 typedef struct dm_stats_verdict_in {
-    double kl_effect; /* kl_excess or raw kl_divergence */
-    bool kl_fired;
-    bool have_kl;
-    double psi;
-    bool psi_fired;
+    bool have_semantic;
+    bool semantic_fired;
+    double semantic_effect; /* the semantic test's effect */
+    double semantic_threshold;
     bool have_psi;
+    bool psi_fired;
+    double psi_excess;
+    double psi_threshold;
+    bool have_accuracy;
+    bool accuracy_drop_fired;
+    bool below_floor; /* quality_below_floor */
     double baseline_accuracy;
     double current_accuracy;
-    bool have_accuracy;
-    double kl_threshold;
-    double psi_threshold;
     double accuracy_min;
 } dm_stats_verdict_in_t;
 
 typedef struct dm_stats_verdict {
-    dm_severity_t kl_severity;
+    dm_severity_t semantic_severity;
     dm_severity_t psi_severity;
     dm_severity_t accuracy_severity;
     dm_severity_t severity; /* highest of the three */
-    bool accuracy_fired;    /* current < accuracy_min */
     double combined_score;
-    bool drift_detected; /* any signal fired */
+    bool drift_detected; /* a drift signal fired (not the floor) */
 } dm_stats_verdict_t;
 
 /*
- * Severity levels and combined score, exactly DESIGN.md section 2.  KL
- * and PSI: none unless fired, then r = effect / threshold gives critical
- * (r > 2), warning (r > 1.5) or info.  Accuracy: d = baseline - current
- * gives critical (d > 0.15), warning (d > 0.10) or info (d > 0.05), at
- * least info when it fired (current < accuracy_min).  A signal with its
- * have_* false is none, does not fire and scores 0; a score whose
- * denominator (threshold, 1 - accuracy_min) is not > 0 counts 0.
+ * Severity levels and combined score, exactly DESIGN.md section 2.4,
+ * from fired signals only.  Semantic and intent: r = effect / threshold
+ * gives critical (r > 2), warning (r > 1.5) or info.  Accuracy drop d =
+ * baseline - current: critical (d > 0.15), warning (d > 0.10) or info;
+ * below the floor alone is a warning.  Combined score: (effect /
+ * semantic_threshold + psi_excess / psi_threshold + max(0, d) / (1 -
+ * accuracy_min)) / 3, each term 0 unless its signal fired (or its
+ * denominator is not > 0).  Band edges compare with dm_stats_gt.
  */
 void dm_stats_verdict(const dm_stats_verdict_in_t *in, dm_stats_verdict_t *out);
-
-/*
- * Whether a signal fires: effect > threshold and (testing off, i.e.
- * permutations == 0 / p_value NAN, or p_value < alpha).
- */
-bool dm_stats_fires(double effect, double threshold, double p_value,
-                    double alpha);
 
 #endif

@@ -14,6 +14,16 @@
 /* Stream tags, so the KL and PSI tests never share random numbers. */
 #define DM_STATS_STREAM_KL  UINT64_C(0x4b4c2d6e756c6c31) /* "KL-null1" */
 #define DM_STATS_STREAM_PSI UINT64_C(0x5053492d6e756c6c) /* "PSI-null" */
+#define DM_STATS_STREAM_MMD UINT64_C(0x4d4d442d6e756c6c) /* "MMD-null" */
+#define DM_STATS_STREAM_SUB UINT64_C(0x4d4d442d73756273) /* "MMD-subs" */
+#define DM_STATS_STREAM_CV  UINT64_C(0x43562d666f6c6473) /* "CV-folds" */
+
+/*
+ * Checks that every value of an n x dim matrix is finite; DM_EINVAL with
+ * a message naming the window, row and dimension otherwise.
+ */
+int dm_stats_check_finite(const double *x, size_t n, size_t dim,
+                          const char *window, char *errbuf, size_t errlen);
 
 /*
  * Sums n doubles the way numpy's add.reduce does for a contiguous array

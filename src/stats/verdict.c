@@ -1,16 +1,22 @@
 /*
- * verdict.c - severity levels, the combined score and the firing rule
- * (DESIGN.md section 2, "Severity" and "Combined score").
+ * verdict.c - severity levels, the combined score (DESIGN.md section
+ * 2.4), Holm's family-wise adjustment and the "exact" threshold
+ * comparisons every decision uses.
  *
- * The comparisons are written exactly as the design states them, in
- * double precision, so that the boundaries fall where the Python
- * reference puts them (0.9 - 0.75 is 0.15000000000000002 > 0.15 there
- * as here).
+ * Only signals that fired count: a figure that is large but not
+ * significant (or significant but below its effect floor) adds nothing
+ * to severity or score.  Band edges are compared with a relative
+ * tolerance of 1e-9, so that a drop that is 0.05 in exact arithmetic is
+ * not missed because 0.85 - 0.80 is 0.04999999999999993 in binary, and
+ * 0.9 - 0.75 = 0.15000000000000002 is not "above 0.15".
  */
 #include <math.h>
 #include <string.h>
 
 #include "stats/stats.h"
+
+/* Relative tolerance under which a value equals its threshold. */
+#define EDGE_RTOL 1e-9
 
 static const char *const severity_names[] = {
     [DM_SEVERITY_NONE] = "none",
@@ -41,36 +47,82 @@ int dm_severity_parse(const char *s, dm_severity_t *out)
     return DM_EINVAL;
 }
 
-bool dm_stats_fires(double effect, double threshold, double p_value,
-                    double alpha)
+static double edge_tol(double threshold)
 {
-    return effect > threshold && (isnan(p_value) || p_value < alpha);
+    double t = fabs(threshold) * EDGE_RTOL;
+
+    return t > 1e-15 ? t : 1e-15;
 }
 
-/* KL / PSI: by r = effect / threshold, only when the signal fired. */
+bool dm_stats_ge(double value, double threshold)
+{
+    return value >= threshold - edge_tol(threshold);
+}
+
+bool dm_stats_gt(double value, double threshold)
+{
+    return value > threshold + edge_tol(threshold);
+}
+
+void dm_stats_holm(const double *p, size_t m, double *adjusted)
+{
+    size_t idx[DM_STATS_HOLM_MAX], k = 0;
+    double run = 0.0;
+
+    if (m > DM_STATS_HOLM_MAX)
+        m = DM_STATS_HOLM_MAX;
+    for (size_t i = 0; i < m; i++) {
+        if (isnan(p[i])) {
+            adjusted[i] = (double)NAN;
+            continue;
+        }
+        /* insertion sort by p, stable: ties keep their order */
+        size_t j = k++;
+
+        while (j > 0 && p[idx[j - 1]] > p[i]) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = i;
+    }
+    for (size_t r = 0; r < k; r++) {
+        double v = (double)(k - r) * p[idx[r]];
+
+        if (v > 1.0)
+            v = 1.0;
+        if (v > run)
+            run = v;
+        adjusted[idx[r]] = run;
+    }
+}
+
+/* Semantic / intent: by r = effect / threshold, only when fired. */
 static dm_severity_t ratio_severity(bool fired, double effect, double threshold)
 {
-    double r;
-
-    if (!fired)
-        return DM_SEVERITY_NONE;
-    r = effect / threshold;
-    if (r > 2.0)
+    if (!fired || !(threshold > 0.0))
+        return fired ? DM_SEVERITY_INFO : DM_SEVERITY_NONE;
+    if (dm_stats_gt(effect, 2.0 * threshold))
         return DM_SEVERITY_CRITICAL;
-    if (r > 1.5)
+    if (dm_stats_gt(effect, 1.5 * threshold))
         return DM_SEVERITY_WARNING;
     return DM_SEVERITY_INFO;
 }
 
-static dm_severity_t accuracy_severity(double delta, bool fired)
+static dm_severity_t accuracy_severity(bool drop, bool floor, double delta)
 {
-    if (delta > 0.15)
-        return DM_SEVERITY_CRITICAL;
-    if (delta > 0.10)
-        return DM_SEVERITY_WARNING;
-    if (delta > 0.05 || fired)
-        return DM_SEVERITY_INFO;
-    return DM_SEVERITY_NONE;
+    dm_severity_t s = floor ? DM_SEVERITY_WARNING : DM_SEVERITY_NONE;
+
+    if (drop) {
+        dm_severity_t d = DM_SEVERITY_INFO;
+
+        if (dm_stats_gt(delta, 0.15))
+            d = DM_SEVERITY_CRITICAL;
+        else if (dm_stats_gt(delta, 0.10))
+            d = DM_SEVERITY_WARNING;
+        if (d > s)
+            s = d;
+    }
+    return s;
 }
 
 /* numerator / denominator, or 0 when the denominator is not > 0 */
@@ -86,28 +138,27 @@ static dm_severity_t max_severity(dm_severity_t a, dm_severity_t b)
 
 void dm_stats_verdict(const dm_stats_verdict_in_t *in, dm_stats_verdict_t *out)
 {
-    bool kl_fired = in->have_kl && in->kl_fired;
-    bool psi_fired = in->have_psi && in->psi_fired;
-    double kl_score = 0.0, psi_score = 0.0, acc_score = 0.0;
+    bool sem = in->have_semantic && in->semantic_fired;
+    bool psi = in->have_psi && in->psi_fired;
+    bool drop = in->have_accuracy && in->accuracy_drop_fired;
+    bool floor = in->have_accuracy && in->below_floor;
+    double delta = in->baseline_accuracy - in->current_accuracy;
+    double s_sem = 0.0, s_psi = 0.0, s_acc = 0.0;
 
     memset(out, 0, sizeof(*out));
-    out->kl_severity =
-        ratio_severity(kl_fired, in->kl_effect, in->kl_threshold);
-    out->psi_severity = ratio_severity(psi_fired, in->psi, in->psi_threshold);
-    if (in->have_kl)
-        kl_score = score(in->kl_effect, in->kl_threshold);
-    if (in->have_psi)
-        psi_score = score(in->psi, in->psi_threshold);
-    if (in->have_accuracy) {
-        double delta = in->baseline_accuracy - in->current_accuracy;
-
-        out->accuracy_fired = in->current_accuracy < in->accuracy_min;
-        out->accuracy_severity = accuracy_severity(delta, out->accuracy_fired);
-        acc_score = score(delta > 0.0 ? delta : 0.0, 1.0 - in->accuracy_min);
-    }
+    out->semantic_severity =
+        ratio_severity(sem, in->semantic_effect, in->semantic_threshold);
+    out->psi_severity = ratio_severity(psi, in->psi_excess, in->psi_threshold);
+    out->accuracy_severity = accuracy_severity(drop, floor, delta);
+    if (sem)
+        s_sem = score(in->semantic_effect, in->semantic_threshold);
+    if (psi)
+        s_psi = score(in->psi_excess, in->psi_threshold);
+    if (drop)
+        s_acc = score(delta > 0.0 ? delta : 0.0, 1.0 - in->accuracy_min);
     out->severity =
-        max_severity(out->kl_severity,
+        max_severity(out->semantic_severity,
                      max_severity(out->psi_severity, out->accuracy_severity));
-    out->combined_score = (kl_score + psi_score + acc_score) / 3.0;
-    out->drift_detected = kl_fired || psi_fired || out->accuracy_fired;
+    out->combined_score = (s_sem + s_psi + s_acc) / 3.0;
+    out->drift_detected = sem || psi || drop;
 }

@@ -310,6 +310,51 @@ int dm_store_schema_version(dm_store_t *s, int *version, char *errbuf,
     return rc;
 }
 
+/*
+ * Version 2, statistics v2 (DESIGN.md section 2): the deciding semantic
+ * test and its effect, the bias-corrected PSI, the accuracy drop's
+ * floor and the quality floor as a condition of its own.  Rows written
+ * before it read these as NULL (no semantic test recorded) and 0.
+ */
+static const char migrate2_sqlite[] =
+    "ALTER TABLE drift_metrics ADD COLUMN semantic_test TEXT;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN semantic_effect REAL;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN semantic_p_value REAL;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN semantic_threshold REAL;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN semantic_fired INTEGER NOT NULL "
+    "DEFAULT 0;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN mmd REAL;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN domain_auc REAL;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN psi_excess REAL;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN accuracy_min_drop REAL;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN quality_below_floor INTEGER NOT NULL "
+    "DEFAULT 0;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN floor_p_value REAL;\n"
+    "INSERT OR IGNORE INTO schema_version (version) VALUES (2);\n";
+static const char migrate2_pg[] =
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS semantic_test TEXT;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS semantic_effect DOUBLE "
+    "PRECISION;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS semantic_p_value "
+    "DOUBLE PRECISION;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS semantic_threshold "
+    "DOUBLE PRECISION;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS semantic_fired BOOLEAN "
+    "NOT NULL DEFAULT FALSE;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS mmd DOUBLE PRECISION;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS domain_auc DOUBLE "
+    "PRECISION;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS psi_excess DOUBLE "
+    "PRECISION;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS accuracy_min_drop "
+    "DOUBLE PRECISION;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS quality_below_floor "
+    "BOOLEAN NOT NULL DEFAULT FALSE;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS floor_p_value DOUBLE "
+    "PRECISION;\n"
+    "INSERT INTO schema_version (version) VALUES (2) ON CONFLICT DO "
+    "NOTHING;\n";
+
 /* The DDL that takes a database from version - 1 to version. */
 static const struct migration {
     int version;
@@ -317,6 +362,7 @@ static const struct migration {
     const char *pg;
 } migrations[] = {
     {1, dm_store_schema_sqlite, dm_store_schema_pg},
+    {2, migrate2_sqlite, migrate2_pg},
 };
 
 int dm_store_migrate(dm_store_t *s, int *version, char *errbuf, size_t errlen)

@@ -41,7 +41,7 @@
 typedef struct dm_store dm_store_t;
 
 /* Latest schema version this build knows (see dm_store_migrate()). */
-#define DM_STORE_SCHEMA_VERSION 1
+#define DM_STORE_SCHEMA_VERSION 2
 /* Caps on feedback fields accepted by the store and by ingest. */
 #define DM_STORE_MAX_ID     256
 #define DM_STORE_MAX_INTENT 128
@@ -241,20 +241,28 @@ typedef struct dm_store_check {
     int64_t baseline_count, current_count;     /* feedback rows */
     int64_t baseline_sampled, current_sampled; /* rows embedded */
     char *model;                               /* model fingerprint */
-    /* semantic drift */
+    /* semantic drift: the deciding test (schema 2; NULL before) */
+    char *semantic_test; /* "mmd" or "kl" */
+    double semantic_effect, semantic_p_value, semantic_threshold;
+    bool semantic_fired;
+    double mmd, domain_auc;
+    /* the seed's KL figures */
     double kl_divergence, kl_excess, kl_p_value, kl_max;
     int kl_top_dims[DM_STORE_TOP_DIMS];
     size_t n_top_dims;
     /* intent drift */
-    double psi, psi_p_value;
+    double psi, psi_excess, psi_p_value;
     char *psi_method;
     /* quality drift */
     double baseline_accuracy, current_accuracy, accuracy_delta,
         accuracy_p_value;
+    bool quality_below_floor; /* not drift; schema 2 */
+    double floor_p_value, accuracy_min_drop;
     /* verdict */
     double combined_score;
     char *severity; /* "none", "info", "warning", "critical" */
-    bool drift_detected, kl_fired, psi_fired, accuracy_fired;
+    bool drift_detected, kl_fired, psi_fired;
+    bool accuracy_fired; /* the accuracy drop (schema 2; the floor before) */
     /* settings used */
     double kl_threshold, psi_threshold, accuracy_min, alpha;
     int64_t permutations;

@@ -88,12 +88,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (dm_analyze(cfg, &w[0], &w[1], dim, &a, err, sizeof(err)) == DM_OK) {
             json_t *o = json_object();
 
-            if (a.have_kl) {
+            if (a.have_semantic) {
                 check_double(a.kl.kl_divergence);
-                check_double(a.kl_effect);
+                check_double(a.semantic_effect);
             }
-            if (a.have_psi)
+            if (a.have_psi) {
                 check_double(a.psi.psi);
+                check_double(a.psi.psi_excess);
+            }
             check_double(a.verdict.combined_score);
             if (o == NULL || dm_analysis_to_json(&a, o) != DM_OK)
                 abort();

@@ -82,6 +82,8 @@ def t_health():
     check(j["store"]["backend"] == dmtest.BACKEND, "backend", j)
     check(j["embedder"]["model"] == "hashing", "embedder model", j)
     check(j["thresholds"]["kl_threshold"] == 0.1, "kl threshold", j)
+    check(j["thresholds"]["semantic_threshold"] == 0.05, "semantic threshold",
+          j)
     check(j["monitor"]["running"] is True, "monitor running", j)
     check(j["last_check"] and j["last_check"]["status"] == "insufficient_data",
           "scheduler's first check", j)
@@ -260,8 +262,9 @@ def t_check_ok():
     check(isinstance(j["id"], int) and j["id"] > 0, "check id", j)
     check(j["window_days"] == 7, "window_days used", j)
     check(j["drift_detected"] is True, "drift detected on drifted data", j)
-    for k in ("kl_divergence", "psi", "current_accuracy", "combined_score",
-              "severity"):
+    for k in ("semantic_effect", "semantic_p_value", "kl_divergence", "psi",
+              "psi_excess", "current_accuracy", "quality_below_floor",
+              "combined_score", "severity"):
         check(k in j, "field " + k, j)
     check(j["alert"]["status"] == "sent", "alert sent", j["alert"])
     check(SLACK.count("/services/") == slack_before + 1, "Slack called")
@@ -430,8 +433,11 @@ def t_prometheus():
           "exposition content type", r.header("Content-Type"))
     text = r.body.decode()
     s = prom_strict(text)
-    for k in ("driftmon_kl_divergence", "driftmon_psi",
-              'driftmon_accuracy{window="current"}', "driftmon_kl_p_value",
+    for k in ("driftmon_kl_divergence", "driftmon_psi", "driftmon_psi_excess",
+              "driftmon_semantic_effect", "driftmon_semantic_p_value",
+              "driftmon_quality_below_floor",
+              'driftmon_signal_fired{signal="semantic"}',
+              'driftmon_accuracy{window="current"}',
               "driftmon_psi_p_value", "driftmon_combined_score",
               "driftmon_check_duration_seconds", "driftmon_store_up",
               'driftmon_checks_total{status="ok"}',

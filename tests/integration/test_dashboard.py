@@ -70,7 +70,7 @@ def t_dom_points():
     dom, console = chromium("http://127.0.0.1:%d/" % S.port, "--dump-dom")
     check(not console, "no console messages", console)
     check("<h1>driftmon</h1>" in dom, "page rendered", dom[:300])
-    for chart in ("chart-kl", "chart-psi", "chart-accuracy"):
+    for chart in ("chart-semantic", "chart-psi", "chart-accuracy"):
         m = re.search(r'<svg id="%s"(.*?)</svg>' % chart, dom, re.S)
         check(m, "chart " + chart + " in the DOM")
         svg = m.group(1)

@@ -183,7 +183,7 @@ Test(store, migrate_is_idempotent_and_versioned)
     for (int i = 0; i < 3; i++) {
         cr_assert(eq(int, dm_store_migrate(s, &v, err, sizeof(err)), DM_OK),
                   "%s", err);
-        cr_assert(eq(int, v, 1));
+        cr_assert(eq(int, v, DM_STORE_SCHEMA_VERSION));
     }
     /* the schema script itself can run again on a migrated database */
     cr_assert(eq(int,
@@ -193,8 +193,99 @@ Test(store, migrate_is_idempotent_and_versioned)
                  DM_OK),
               "%s", err);
     cr_assert(eq(int, dm_store_schema_version(s, &v, err, sizeof(err)), DM_OK));
-    cr_assert(eq(int, v, 1));
+    cr_assert(eq(int, v, DM_STORE_SCHEMA_VERSION));
     cr_assert(eq(int, dm_store_ping(s, err, sizeof(err)), DM_OK));
+    dm_store_free(s);
+}
+
+/*
+ * A store written by the first version (schema 1, with a stored check)
+ * migrates to statistics v2: its old rows still read, the new figures
+ * absent (NULL read as NaN, flags false), and new checks store them.
+ */
+Test(store, schema_1_store_migrates_and_old_rows_read)
+{
+    dm_store_t *s = open_store(false);
+    char err[EB];
+    int v = -1;
+    dm_store_check_t *list = NULL, c;
+    size_t n = 0;
+    int64_t id = 0;
+
+    cr_assert(eq(int,
+                 dm_store_test_exec(
+                     s, is_pg ? dm_store_schema_pg : dm_store_schema_sqlite,
+                     err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(int, dm_store_schema_version(s, &v, err, sizeof(err)), DM_OK));
+    cr_assert(eq(int, v, 1));
+    cr_assert(
+        eq(int,
+           dm_store_test_exec(
+               s,
+               is_pg ? "INSERT INTO drift_metrics (\"timestamp\", status, "
+                       "kl_divergence, kl_excess, psi, severity, "
+                       "drift_detected, accuracy_fired) VALUES "
+                       "(now(), 'ok', 0.3, 0.02, 0.1, 'info', TRUE, "
+                       "TRUE)"
+                     : "INSERT INTO drift_metrics (\"timestamp\", status, "
+                       "kl_divergence, kl_excess, psi, severity, "
+                       "drift_detected, accuracy_fired) VALUES "
+                       "(1700000000000, 'ok', 0.3, 0.02, 0.1, 'info', "
+                       "1, 1)",
+               err, sizeof(err)),
+           DM_OK),
+        "%s", err);
+    cr_assert(eq(int, dm_store_migrate(s, &v, err, sizeof(err)), DM_OK), "%s",
+              err);
+    cr_assert(eq(int, v, DM_STORE_SCHEMA_VERSION));
+    cr_assert(eq(int,
+                 dm_store_check_list(s, 0, 10, 0, &list, &n, err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(sz, n, 1));
+    cr_assert(eq(dbl, list[0].kl_divergence, 0.3));
+    cr_assert(eq(dbl, list[0].kl_excess, 0.02));
+    cr_assert(list[0].drift_detected && list[0].accuracy_fired);
+    cr_assert(list[0].semantic_test == NULL);
+    cr_assert(isnan(list[0].semantic_effect) && isnan(list[0].psi_excess) &&
+              isnan(list[0].floor_p_value));
+    cr_assert(not(list[0].semantic_fired));
+    cr_assert(not(list[0].quality_below_floor));
+    dm_store_check_list_free(list, n);
+
+    /* a new check stores every v2 figure and reads it back */
+    dm_store_check_init(&c);
+    c.checked_at_ms = 1700000100000;
+    c.status = (char *)(uintptr_t) "ok";
+    c.severity = (char *)(uintptr_t) "warning";
+    c.semantic_test = (char *)(uintptr_t) "mmd";
+    c.semantic_effect = 0.125;
+    c.semantic_p_value = 0.004975;
+    c.semantic_threshold = 0.05;
+    c.semantic_fired = true;
+    c.mmd = 0.0031;
+    c.domain_auc = 0.5625;
+    c.psi_excess = 0.01;
+    c.accuracy_min_drop = 0.05;
+    c.quality_below_floor = true;
+    c.floor_p_value = 0.001;
+    cr_assert(
+        eq(int, dm_store_check_insert(s, &c, &id, err, sizeof(err)), DM_OK),
+        "%s", err);
+    cr_assert(eq(int,
+                 dm_store_check_list(s, 0, 10, 0, &list, &n, err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(sz, n, 2));
+    cr_assert(eq(i64, list[0].id, id));
+    cr_assert(STREQ(list[0].semantic_test, "mmd"));
+    cr_assert(eq(dbl, list[0].semantic_effect, 0.125));
+    cr_assert(eq(dbl, list[0].domain_auc, 0.5625));
+    cr_assert(eq(dbl, list[0].floor_p_value, 0.001));
+    cr_assert(list[0].semantic_fired && list[0].quality_below_floor);
+    dm_store_check_list_free(list, n);
     dm_store_free(s);
 }
 
@@ -209,7 +300,7 @@ Test(store, migrate_via_cli)
     int v = 0;
     char err[EB];
     cr_assert(eq(int, dm_store_schema_version(s, &v, err, sizeof(err)), DM_OK));
-    cr_assert(eq(int, v, 1));
+    cr_assert(eq(int, v, DM_STORE_SCHEMA_VERSION));
     dm_store_free(s);
 }
 

@@ -121,21 +121,38 @@ Test(compare, bundled_example_drifts, .init = setup_dir, .fini = teardown_dir)
     o = json_loads(out, 0, &jerr);
     cr_assert_not_null(o, "not JSON: %s\n%s", jerr.text, out);
     cr_assert(json_is_true(json_object_get(o, "drift_detected")));
-    static const char *keys[] = {
-        "kl_divergence",  "kl_excess",         "kl_p_value",
-        "kl_max",         "kl_top_dims",       "psi",
-        "psi_p_value",    "baseline_accuracy", "current_accuracy",
-        "accuracy_delta", "accuracy_p_value",  "combined_score",
-        "severity",       "drift_detected",    "signals"};
+    static const char *keys[] = {"semantic_test",
+                                 "semantic_effect",
+                                 "semantic_p_value",
+                                 "mmd",
+                                 "domain_auc",
+                                 "kl_divergence",
+                                 "kl_max",
+                                 "kl_top_dims",
+                                 "psi",
+                                 "psi_excess",
+                                 "psi_p_value",
+                                 "baseline_accuracy",
+                                 "current_accuracy",
+                                 "accuracy_delta",
+                                 "accuracy_p_value",
+                                 "floor_p_value",
+                                 "quality_below_floor",
+                                 "combined_score",
+                                 "severity",
+                                 "drift_detected",
+                                 "signals",
+                                 "status"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         cr_assert_not_null(json_object_get(o, keys[i]), "missing %s", keys[i]);
     cr_assert_eq(json_array_size(json_object_get(o, "kl_top_dims")), 5);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "semantic_test")),
+                     "mmd");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "status")), "ok");
     /* the example's current week loses ~14 points of satisfaction */
     double delta = json_real_value(json_object_get(o, "accuracy_delta"));
     cr_assert(delta > 0.08 && delta < 0.2, "accuracy_delta %g", delta);
     json_t *sig = json_object_get(o, "signals");
-    cr_assert(
-        json_is_true(json_object_get(json_object_get(sig, "psi"), "fired")));
     cr_assert(json_is_true(
         json_object_get(json_object_get(sig, "accuracy"), "fired")));
     cr_assert_str_neq(json_string_value(json_object_get(o, "severity")),
@@ -177,7 +194,8 @@ Test(compare, same_distribution_is_quiet, .init = setup_dir,
     json_decref(o);
 }
 
-Test(compare, embedding_shift_fires_kl, .init = setup_dir, .fini = teardown_dir)
+Test(compare, embedding_shift_fires_semantic, .init = setup_dir,
+     .fini = teardown_dir)
 {
     static char out[1 << 16], err[4096];
     char args[2048];
@@ -192,9 +210,11 @@ Test(compare, embedding_shift_fires_kl, .init = setup_dir, .fini = teardown_dir)
     cr_assert_eq(rc, 1, "exit %d: %s", rc, err);
     o = json_loads(out, 0, NULL);
     cr_assert_not_null(o);
-    kl = json_object_get(json_object_get(o, "signals"), "kl");
+    kl = json_object_get(json_object_get(o, "signals"), "semantic");
     cr_assert(json_is_true(json_object_get(kl, "fired")));
-    cr_assert(json_real_value(json_object_get(o, "kl_p_value")) < 0.05);
+    cr_assert(json_real_value(json_object_get(o, "semantic_p_value")) < 0.05);
+    /* a 1-sd shift of every dimension: nearly every row is separable */
+    cr_assert(json_real_value(json_object_get(o, "semantic_effect")) > 0.5);
     cr_assert(json_is_false(json_object_get(
         json_object_get(json_object_get(o, "signals"), "psi"), "fired")));
     json_decref(o);
@@ -209,10 +229,12 @@ Test(compare, only_some_signals, .init = setup_dir, .fini = teardown_dir)
                                     "{\"positive\": 1}\n");
     char *b = write_file("b.jsonl", "{\"positive\": false}\n"
                                     "{\"positive\": 0, \"query\": \"x\"}\n");
+    char *cfg = write_file("c.yaml", "monitoring:\n  min_samples: 1\n");
     json_t *o;
     int rc;
 
-    snprintf(args, sizeof(args), "compare --json --baseline %s --current %s", a,
+    snprintf(args, sizeof(args),
+             "compare --json --config %s --baseline %s --current %s", cfg, a,
              b);
     rc = run(args, out, sizeof(out), err, sizeof(err));
     cr_assert_eq(rc, 1, "exit %d: %s", rc, err);
@@ -227,6 +249,76 @@ Test(compare, only_some_signals, .init = setup_dir, .fini = teardown_dir)
     cr_assert_str_eq(json_string_value(json_object_get(o, "severity")),
                      "critical");
     json_decref(o);
+}
+
+/* Fewer rows than monitoring.min_samples: nothing decided, exit 0. */
+Test(compare, min_samples_guard, .init = setup_dir, .fini = teardown_dir)
+{
+    static char out[1 << 16], err[4096];
+    char args[2048];
+    char *a = write_rows("a.jsonl", 5, 40, 8, 0.0, 0.9, 20);
+    char *b = write_rows("b.jsonl", 6, 300, 8, 3.0, 0.1, 90);
+    char *cfg = write_file("c.yaml", "monitoring:\n  min_samples: 30\n");
+    json_t *o;
+    int rc;
+
+    snprintf(args, sizeof(args), "compare --json --baseline %s --current %s", a,
+             b);
+    rc = run(args, out, sizeof(out), err, sizeof(err));
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    o = json_loads(out, 0, NULL);
+    cr_assert_not_null(o, "%s", out);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "status")),
+                     "insufficient_data");
+    cr_assert(json_is_false(json_object_get(o, "drift_detected")));
+    cr_assert_eq(json_integer_value(json_object_get(o, "baseline_rows")), 40);
+    cr_assert_eq(json_integer_value(json_object_get(o, "min_samples")), 100);
+    json_decref(o);
+
+    /* the human form says so too */
+    snprintf(args, sizeof(args), "compare --baseline %s --current %s", a, b);
+    rc = run(args, out, sizeof(out), err, sizeof(err));
+    cr_assert_eq(rc, 0);
+    cr_assert(strstr(out, "insufficient data") != NULL, "%s", out);
+
+    /* with a lower min_samples the same files decide (and drift) */
+    snprintf(args, sizeof(args),
+             "compare --json --config %s --baseline %s --current %s", cfg, a,
+             b);
+    rc = run(args, out, sizeof(out), err, sizeof(err));
+    cr_assert_eq(rc, 1, "exit %d: %s", rc, err);
+}
+
+/* A signal in one file only is an input error, never silently dropped. */
+Test(compare, one_sided_signal_is_an_error, .init = setup_dir,
+     .fini = teardown_dir)
+{
+    static const struct {
+        const char *b, *c, *what;
+    } cases[] = {
+        {"{\"embedding\":[1,2],\"positive\":true}\n", "{\"positive\":true}\n",
+         "\"embedding\" values"},
+        {"{\"positive\":true}\n", "{\"positive\":true,\"intent\":\"code\"}\n",
+         "\"intent\" values"},
+        {"{\"intent\":\"code\",\"positive\":true}\n", "{\"intent\":\"code\"}\n",
+         "\"positive\" values"},
+    };
+    static char out[4096], err[4096];
+    char args[2048];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *b = write_file("b.jsonl", cases[i].b);
+        char *c = write_file("c.jsonl", cases[i].c);
+        int rc;
+
+        snprintf(args, sizeof(args), "compare --baseline %s --current %s", b,
+                 c);
+        rc = run(args, out, sizeof(out), err, sizeof(err));
+        cr_assert_eq(rc, 2, "case %zu: exit %d (%s)", i, rc, err);
+        cr_assert_str_eq(out, "", "case %zu printed: %s", i, out);
+        cr_assert(strstr(err, cases[i].what) != NULL, "case %zu: %s", i, err);
+        cr_assert(strstr(err, "has none") != NULL, "case %zu: %s", i, err);
+    }
 }
 
 /* Each bad input: exit 2, a message naming file and line, nothing on
@@ -292,7 +384,7 @@ Test(compare, usage_errors, .init = setup_dir, .fini = teardown_dir)
     cr_assert(strstr(out, "exit codes:") != NULL);
 }
 
-/* The analysis layer directly: estimator choice and absent signals. */
+/* The analysis layer directly: the tests, estimators, absent signals. */
 Test(compare, analyze_estimators)
 {
     dm_config_t *cfg = NULL;
@@ -313,13 +405,30 @@ Test(compare, analyze_estimators)
     wb.n_embeddings = N;
     wc.embeddings = xc;
     wc.n_embeddings = N;
+
+    /* default: MMD decides, the seed's KL is reported without its null */
     cr_assert_eq(dm_analyze(cfg, &wb, &wc, D, &a, err, sizeof(err)), DM_OK,
                  "%s", err);
-    cr_assert(a.have_kl && !a.have_psi && !a.have_accuracy);
-    cr_assert_float_eq(a.kl_effect, a.kl.kl_excess, 1e-15);
+    cr_assert(a.have_semantic && !a.have_psi && !a.have_accuracy);
+    cr_assert_eq(a.test, DM_SEMANTIC_TEST_MMD);
     cr_assert(a.kl.kl_divergence > cfg->thresholds.kl_threshold, "raw KL %g",
               a.kl.kl_divergence);
-    cr_assert(!a.kl_fired, "same distribution fired: excess %g p %g",
+    cr_assert(isnan(a.kl.p_value));
+    cr_assert_float_eq(a.semantic_p_value, a.mmd.p_value, 1e-15);
+    cr_assert_float_eq(a.semantic_effect, a.domain.effect, 1e-15);
+    /* one signal: Holm leaves its p-value alone */
+    cr_assert_float_eq(a.semantic_p_adjusted, a.semantic_p_value, 1e-15);
+    cr_assert(!a.semantic_fired, "same distribution fired: effect %g p %g",
+              a.semantic_effect, a.semantic_p_value);
+
+    /* embeddings.test: kl restores the first version's rule */
+    cfg->embeddings.test = DM_SEMANTIC_TEST_KL;
+    cr_assert_eq(dm_analyze(cfg, &wb, &wc, D, &a, err, sizeof(err)), DM_OK,
+                 "%s", err);
+    cr_assert_float_eq(a.kl_effect, a.kl.kl_excess, 1e-15);
+    cr_assert_float_eq(a.semantic_effect, a.kl.kl_excess, 1e-15);
+    cr_assert_not(isnan(a.kl.p_value));
+    cr_assert(!a.semantic_fired, "same distribution fired: excess %g p %g",
               a.kl.kl_excess, a.kl.p_value);
 
     /* the seed's behaviour: raw KL without testing fires */
@@ -328,8 +437,14 @@ Test(compare, analyze_estimators)
     cr_assert_eq(dm_analyze(cfg, &wb, &wc, D, &a, err, sizeof(err)), DM_OK);
     cr_assert_float_eq(a.kl_effect, a.kl.kl_divergence, 1e-15);
     cr_assert(isnan(a.kl.p_value));
-    cr_assert(a.kl_fired);
+    cr_assert(a.semantic_fired);
     cr_assert(a.verdict.drift_detected);
+
+    /* embeddings in one window only: an error, not a dropped signal */
+    wc.n_embeddings = 0;
+    err[0] = '\0';
+    cr_assert_eq(dm_analyze(cfg, &wb, &wc, D, &a, err, sizeof(err)), DM_EINVAL);
+    cr_assert(strstr(err, "only the baseline window") != NULL, "%s", err);
     dm_config_free(cfg);
 }
 

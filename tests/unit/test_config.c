@@ -288,9 +288,11 @@ static const struct {
     const char *yaml;      /* the value written in the file */
     const char *formatted; /* what dm_config_key_format() gives back */
 } every_key[] = {
+    {"thresholds.semantic_threshold", "0.08", "0.08"},
     {"thresholds.kl_threshold", "0.25", "0.25"},
     {"thresholds.psi_threshold", "0.35", "0.35"},
     {"thresholds.accuracy_min", "0.6", "0.6"},
+    {"thresholds.accuracy_min_drop", "0.1", "0.1"},
     {"monitoring.sliding_window_days", "14", "14"},
     {"monitoring.check_interval_hours", "1.5", "1.5"},
     {"monitoring.min_samples", "50", "50"},
@@ -300,6 +302,7 @@ static const struct {
     {"embeddings.batch_size", "8", "8"},
     {"embeddings.dimension", "768", "768"},
     {"embeddings.bins", "20", "20"},
+    {"embeddings.test", "kl", "kl"},
     {"embeddings.kl_estimator", "raw", "raw"},
     {"embeddings.threads", "3", "3"},
     {"significance.alpha", "0.01", "0.01"},
@@ -643,6 +646,23 @@ Test(config, error_out_of_bounds)
                  "monitoring.check_interval_hours", "must be > 0");
     expect_error("significance:\n  alpha: 1\n", 2, "significance.alpha",
                  "must be < 1");
+    /* (R + 1) alpha <= 1: no permutation p-value could ever fire */
+    expect_error("significance:\n  permutations: 19\n", 2,
+                 "significance.permutations",
+                 "(permutations + 1) * alpha must be > 1 (19 permutations, "
+                 "alpha 0.05: the smallest p-value, 1/20, is never below "
+                 "alpha; this alpha needs at least 20)");
+    expect_error("significance:\n  alpha: 0.001\n", 2, "significance.alpha",
+                 "(permutations + 1) * alpha must be > 1 (200 permutations, "
+                 "alpha 0.001: the smallest p-value, 1/201, is never below "
+                 "alpha; this alpha needs at least 1000)");
+    /* the boundary: 20 permutations at alpha 0.05 is valid, 19 is not */
+    {
+        dm_config_t *ok = load_ok("significance:\n  permutations: 20\n");
+
+        cr_assert_eq(ok->significance.permutations, 20);
+        dm_config_free(ok);
+    }
     expect_error("significance:\n  permutations: 100001\n", 2,
                  "significance.permutations", "must be <= 100000");
     expect_error("significance:\n  seed: 18446744073709551616\n", 2,
@@ -1085,7 +1105,7 @@ Test(config, dump_loads_back)
     cfg = load_ok("alerts:\n  slack:\n    channel: \"${DM_TEST_INJECT}\"\n"
                   "    mention_users: [\"U 1\", U2]\n"
                   "thresholds:\n  kl_threshold: 0.123456789012\n"
-                  "significance:\n  alpha: 1e-7\n");
+                  "significance:\n  alpha: 1e-7\n  permutations: 0\n");
     dump = dump_to_string(cfg);
     write_tmp(dump, strlen(dump), path, sizeof(path));
     cr_assert_eq(dm_config_load(path, &again, err, sizeof(err)), DM_OK,
@@ -1182,7 +1202,8 @@ Test(config, cli_check_config_dump_redacts)
     cr_assert_null(strstr(err, SECRET_MARK), "%s", err);
     cr_assert_not_null(strstr(out, "    webhook_url: \"<redacted>\"\n"), "%s",
                        out);
-    cr_assert_not_null(strstr(out, "\nthresholds:\n  kl_threshold: 0.1\n"),
+    cr_assert_not_null(strstr(out, "\nthresholds:\n  semantic_threshold: "
+                                   "0.05\n  kl_threshold: 0.1\n"),
                        "%s", out);
     snprintf(want, sizeof(want), "%s: ok\n", file);
     cr_assert_str_eq(err, want);

@@ -353,8 +353,8 @@ Test(monitor, no_drift_nothing_fires)
     cr_assert(STREQ(r.status, "ok"));
     cr_assert(r.have_analysis);
     cr_assert(not(r.analysis.verdict.drift_detected),
-              "kl %g (p %g), psi %g (p %g)", r.analysis.kl_effect,
-              r.analysis.kl.p_value, r.analysis.psi.psi,
+              "kl %g (p %g), psi %g (p %g)", r.analysis.semantic_effect,
+              r.analysis.semantic_p_value, r.analysis.psi.psi,
               r.analysis.psi.p_value);
     cr_assert(STREQ(dm_severity_name(r.analysis.verdict.severity), "none"));
     cr_assert(eq(u64, r.baseline_count, ROWS));
@@ -394,9 +394,9 @@ Test(monitor, intent_shift_fires_psi_only)
 
     cr_assert(r.analysis.psi_fired, "psi %g p %g", r.analysis.psi.psi,
               r.analysis.psi.p_value);
-    cr_assert(not(r.analysis.kl_fired), "kl %g p %g", r.analysis.kl_effect,
-              r.analysis.kl.p_value);
-    cr_assert(not(r.analysis.verdict.accuracy_fired));
+    cr_assert(not(r.analysis.semantic_fired), "semantic %g p %g",
+              r.analysis.semantic_effect, r.analysis.semantic_p_value);
+    cr_assert(not(r.analysis.accuracy_drop_fired));
     cr_assert(r.analysis.verdict.drift_detected);
 
     /* one Slack message with the table; one trigger */
@@ -416,7 +416,7 @@ Test(monitor, intent_shift_fires_psi_only)
     cr_assert(STREQ(fake_http_request_at(le, 0)->path, "/train"));
 }
 
-Test(monitor, topic_shift_fires_kl)
+Test(monitor, topic_shift_fires_semantic)
 {
     static const double before[DM_SYNTH_TOPICS] = {1, 1, 1, 1, 1,
                                                    1, 0, 0, 0, 0};
@@ -428,14 +428,16 @@ Test(monitor, topic_shift_fires_kl)
     add_rows("c", 12, ROWS, CSTART, ASOF, after, uniform5, 0.86);
     dm_monitor_result_t r = run_check(DM_OK);
 
-    cr_assert(r.analysis.kl_fired, "kl excess %g p %g", r.analysis.kl_effect,
-              r.analysis.kl.p_value);
+    cr_assert(r.analysis.semantic_fired, "semantic %g p %g",
+              r.analysis.semantic_effect, r.analysis.semantic_p_value);
     cr_assert(not(r.analysis.psi_fired), "psi %g", r.analysis.psi.psi);
-    cr_assert(not(r.analysis.verdict.accuracy_fired));
+    cr_assert(not(r.analysis.accuracy_drop_fired));
     dm_store_check_t c = latest_check();
-    cr_assert(c.kl_fired);
+    cr_assert(c.semantic_fired);
+    cr_assert(STREQ(c.semantic_test, "mmd"));
     cr_assert(not(c.psi_fired));
-    cr_assert(eq(dbl, c.kl_excess, r.analysis.kl.kl_excess));
+    cr_assert(eq(dbl, c.semantic_effect, r.analysis.semantic_effect));
+    cr_assert(eq(dbl, c.kl_divergence, r.analysis.kl.kl_divergence));
     dm_store_check_cleanup(&c);
 }
 
@@ -446,8 +448,8 @@ Test(monitor, satisfaction_drop_warning)
     add_rows("c", 12, ROWS, CSTART, ASOF, uniform10, uniform5, 0.736); /* 184 */
     dm_monitor_result_t r = run_check(DM_OK);
 
-    cr_assert(r.analysis.verdict.accuracy_fired);
-    cr_assert(not(r.analysis.kl_fired));
+    cr_assert(r.analysis.accuracy_drop_fired);
+    cr_assert(not(r.analysis.semantic_fired));
     cr_assert(not(r.analysis.psi_fired));
     cr_assert(eq(dbl, r.analysis.acc.current_accuracy, 184.0 / 250.0));
     cr_assert(STREQ(dm_severity_name(r.analysis.verdict.severity), "warning"));
@@ -1031,12 +1033,14 @@ Test(monitor, cli_demo_runs_offline)
     cr_assert(eq(int, run_bin(args, out, sizeof(out)), 0), "%s", out);
     cr_assert(strstr(out, "stored as check #1") != NULL, "%s", out);
     cr_assert(strstr(out, "drift DETECTED") != NULL, "%s", out);
-    /* every signal fires on the demo data */
-    cr_assert(strstr(out, "embedding KL (excess)") != NULL);
+    /* every signal fires on the demo data, and its accuracy falls below
+     * the floor too */
+    cr_assert(strstr(out, "semantic (share unlike)") != NULL);
+    cr_assert(strstr(out, "quality below floor") != NULL);
     size_t fired = 0;
     for (const char *p = out; (p = strstr(p, "FIRED")) != NULL; p++)
         fired++;
-    cr_assert(eq(sz, fired, 3), "%s", out);
+    cr_assert(eq(sz, fired, 4), "%s", out);
     /* re-running replaces the data: again check #1 */
     cr_assert(eq(int, run_bin(args, out, sizeof(out)), 0), "%s", out);
     cr_assert(strstr(out, "stored as check #1") != NULL, "%s", out);

@@ -185,12 +185,14 @@ Test(stats, psi_fixtures)
     json_decref(root);
 }
 
-Test(stats, severity_fixtures)
+/* DESIGN.md section 2.4 (statistics v2): only fired signals count. */
+Test(stats, severity_v2_fixtures)
 {
-    json_t *root = load_fixture("severity.json");
+    json_t *root = load_fixture("severity_v2.json");
     size_t i;
     json_t *c;
 
+    cr_assert_gt(json_array_size(root), 10);
     json_array_foreach(root, i, c)
     {
         dm_stats_verdict_in_t in = {0};
@@ -198,16 +200,20 @@ Test(stats, severity_fixtures)
         const char *want = json_string_value(json_object_get(c, "severity"));
         dm_severity_t want_sev;
 
-        in.have_kl = in.have_psi = in.have_accuracy = true;
-        in.kl_effect = num(c, "kl_effect");
-        in.kl_fired = json_is_true(json_object_get(c, "kl_fired"));
-        in.psi = num(c, "psi");
+        in.have_semantic = in.have_psi = in.have_accuracy = true;
+        in.semantic_effect = num(c, "semantic_effect");
+        in.semantic_threshold = num(c, "semantic_threshold");
+        in.semantic_fired = json_is_true(json_object_get(c, "semantic_fired"));
+        in.psi_excess = num(c, "psi_excess");
+        in.psi_threshold = num(c, "psi_threshold");
         in.psi_fired = json_is_true(json_object_get(c, "psi_fired"));
         in.baseline_accuracy = num(c, "baseline_accuracy");
         in.current_accuracy = num(c, "current_accuracy");
-        in.kl_threshold = num(c, "kl_threshold");
-        in.psi_threshold = num(c, "psi_threshold");
         in.accuracy_min = num(c, "accuracy_min");
+        in.accuracy_drop_fired =
+            json_is_true(json_object_get(c, "accuracy_drop_fired"));
+        in.below_floor =
+            json_is_true(json_object_get(c, "quality_below_floor"));
         dm_stats_verdict(&in, &v);
 
         cr_assert_not_null(want);
@@ -215,9 +221,9 @@ Test(stats, severity_fixtures)
         cr_assert_eq(dm_severity_parse(want, &want_sev), DM_OK);
         cr_assert_eq(v.severity, want_sev);
         assert_close(v.combined_score, num(c, "combined_score"), "case %zu", i);
-        cr_assert_eq(v.accuracy_fired, in.current_accuracy < in.accuracy_min);
         cr_assert_eq(v.drift_detected,
-                     in.kl_fired || in.psi_fired || v.accuracy_fired);
+                     json_is_true(json_object_get(c, "drift_detected")),
+                     "case %zu", i);
     }
     json_decref(root);
 }
@@ -610,37 +616,62 @@ Test(stats, verdict_absent_signals_and_fires)
     dm_severity_t s;
 
     /* absent signals fire nothing and score nothing, whatever they say */
-    in.kl_effect = 5.0;
-    in.kl_fired = true;
-    in.psi = 5.0;
+    in.semantic_effect = 5.0;
+    in.semantic_fired = true;
+    in.psi_excess = 5.0;
     in.psi_fired = true;
+    in.accuracy_drop_fired = true;
+    in.below_floor = true;
     in.baseline_accuracy = 0.9;
     in.current_accuracy = 0.1;
-    in.kl_threshold = 0.1;
+    in.semantic_threshold = 0.05;
     in.psi_threshold = 0.2;
     in.accuracy_min = 0.75;
     dm_stats_verdict(&in, &v);
     cr_assert_eq(v.severity, DM_SEVERITY_NONE);
     cr_assert_eq(v.combined_score, 0.0);
     cr_assert_not(v.drift_detected);
-    cr_assert_not(v.accuracy_fired);
 
     in.have_accuracy = true;
     dm_stats_verdict(&in, &v);
     cr_assert_eq(v.accuracy_severity, DM_SEVERITY_CRITICAL);
-    cr_assert(v.accuracy_fired && v.drift_detected);
+    cr_assert(v.drift_detected);
     assert_close(v.combined_score, (0.8 / 0.25) / 3.0, "accuracy only");
 
-    /* just under the floor with no drop: fired, so at least info */
-    in.baseline_accuracy = 0.74;
-    in.current_accuracy = 0.74;
+    /* below the floor alone: a warning, no score, not drift */
+    in.accuracy_drop_fired = false;
+    in.baseline_accuracy = 0.72;
+    in.current_accuracy = 0.72;
+    dm_stats_verdict(&in, &v);
+    cr_assert_eq(v.accuracy_severity, DM_SEVERITY_WARNING);
+    cr_assert_eq(v.combined_score, 0.0);
+    cr_assert_not(v.drift_detected);
+
+    /* a drop that is exactly on a band edge in decimal is not above it */
+    in.below_floor = false;
+    in.accuracy_drop_fired = true;
+    in.baseline_accuracy = 0.9;
+    in.current_accuracy = 0.75; /* 0.15000000000000002 in binary */
+    dm_stats_verdict(&in, &v);
+    cr_assert_eq(v.accuracy_severity, DM_SEVERITY_WARNING);
+    in.current_accuracy = 0.8; /* 0.09999999999999998: not above 0.10 */
     dm_stats_verdict(&in, &v);
     cr_assert_eq(v.accuracy_severity, DM_SEVERITY_INFO);
 
-    cr_assert(dm_stats_fires(0.2, 0.1, (double)NAN, 0.05));
-    cr_assert(dm_stats_fires(0.2, 0.1, 0.01, 0.05));
-    cr_assert_not(dm_stats_fires(0.2, 0.1, 0.05, 0.05));
-    cr_assert_not(dm_stats_fires(0.1, 0.1, 0.0, 0.05));
+    /* the semantic ratio bands compare exactly too: 0.1 / 0.05 = 2 */
+    in.have_accuracy = false;
+    in.have_semantic = true;
+    in.semantic_effect = 0.1;
+    dm_stats_verdict(&in, &v);
+    cr_assert_eq(v.semantic_severity, DM_SEVERITY_WARNING);
+    in.semantic_effect = 0.1000001;
+    dm_stats_verdict(&in, &v);
+    cr_assert_eq(v.semantic_severity, DM_SEVERITY_CRITICAL);
+
+    cr_assert(dm_stats_ge(0.85 - 0.80, 0.05), "0.85 - 0.80 >= 0.05");
+    cr_assert_not(dm_stats_gt(0.9 - 0.75, 0.15), "0.9 - 0.75 > 0.15");
+    cr_assert(dm_stats_gt(0.16, 0.15));
+    cr_assert_not(dm_stats_ge(0.0499, 0.05));
 
     cr_assert_str_eq(dm_severity_name(DM_SEVERITY_WARNING), "warning");
     cr_assert_eq(dm_severity_parse("critical", &s), DM_OK);
@@ -666,6 +697,13 @@ typedef struct cal_result {
     double mean_kl, mean_excess;
 } cal_result_t;
 
+/* The first version's firing rule (embeddings.test: kl): effect over the
+ * threshold and, when tested, p < alpha. */
+static bool rule_fires(double effect, double threshold, double p, double alpha)
+{
+    return effect > threshold && (isnan(p) || p < alpha);
+}
+
 static cal_result_t kl_calibrate(uint64_t seed, double shift)
 {
     dm_stats_sig_t sig = {
@@ -684,10 +722,10 @@ static cal_result_t kl_calibrate(uint64_t seed, double shift)
         cr_assert_eq(dm_stats_kl(b, CAL_ROWS, c, CAL_ROWS, CAL_DIM, CAL_BINS,
                                  &sig, &out, NULL, err, sizeof(err)),
                      DM_OK, "%s", err);
-        res.fire += dm_stats_fires(out.kl_excess, CAL_KL_THRESHOLD, out.p_value,
-                                   CAL_ALPHA);
-        res.raw_fire += dm_stats_fires(out.kl_divergence, CAL_KL_THRESHOLD,
-                                       (double)NAN, CAL_ALPHA);
+        res.fire +=
+            rule_fires(out.kl_excess, CAL_KL_THRESHOLD, out.p_value, CAL_ALPHA);
+        res.raw_fire += rule_fires(out.kl_divergence, CAL_KL_THRESHOLD,
+                                   (double)NAN, CAL_ALPHA);
         res.p_small += out.p_value < CAL_ALPHA;
         res.mean_kl += out.kl_divergence;
         res.mean_excess += out.kl_excess;
@@ -755,6 +793,7 @@ static void multinomial(dm_rng_t *rng, const double *p, size_t k, uint64_t n,
 
 typedef struct psi_cal {
     double p_small, fire, raw_fire;
+    double mean_psi, mean_null, mean_excess;
     const char *method;
 } psi_cal_t;
 
@@ -780,9 +819,20 @@ static psi_cal_t psi_calibrate(uint64_t seed, const double *pb,
                      DM_OK, "%s", err);
         res.method = out.method;
         res.p_small += out.p_value < CAL_ALPHA;
-        res.fire += dm_stats_fires(out.psi, threshold, out.p_value, CAL_ALPHA);
+        res.fire += rule_fires(out.psi, threshold, out.p_value, CAL_ALPHA);
         res.raw_fire += out.psi > threshold;
+        res.mean_psi += out.psi;
+        res.mean_null += out.null_mean;
+        res.mean_excess += out.psi_excess;
+        cr_assert(out.psi_excess >= 0.0 && out.psi_excess <= out.psi + 1e-15 &&
+                      fabs(out.psi_excess -
+                           fmax(0.0, out.psi - out.null_mean)) < 1e-15,
+                  "psi %g null %g excess %g", out.psi, out.null_mean,
+                  out.psi_excess);
     }
+    res.mean_psi /= reps;
+    res.mean_null /= reps;
+    res.mean_excess /= reps;
     res.p_small /= reps;
     res.fire /= reps;
     res.raw_fire /= reps;
@@ -818,6 +868,15 @@ Test(stats, psi_calibration_permutation)
     cr_assert_geq(same.raw_fire, 0.9, "threshold too high to matter: %.3f",
                   same.raw_fire);
     cr_assert_geq(drift.fire, 0.95, "power %.3f", drift.fire);
+    /* the null mean is PSI's bias: same mix, they agree on average, and
+     * the excess is a small fraction of the raw PSI */
+    cr_assert(fabs(same.mean_psi - same.mean_null) < 0.1 * same.mean_psi,
+              "mean psi %g, mean null %g", same.mean_psi, same.mean_null);
+    cr_assert_lt(same.mean_excess, 0.35 * same.mean_psi, "excess %g of %g",
+                 same.mean_excess, same.mean_psi);
+    /* drifted: the excess keeps the population PSI (about 0.2) */
+    cr_assert(drift.mean_excess > 0.15 && drift.mean_excess < 0.3,
+              "drift mean excess %g", drift.mean_excess);
 }
 
 Test(stats, psi_calibration_chi_square)
@@ -833,4 +892,8 @@ Test(stats, psi_calibration_chi_square)
     cr_assert_str_eq(same.method, "chi_square");
     cr_assert(same.p_small >= 0.02 && same.p_small <= 0.08,
               "p < 0.05 rate %.3f", same.p_small);
+    /* the closed-form null mean (K - 1)(1/nb + 1/nc) is PSI's bias */
+    cr_assert(fabs(same.mean_psi - same.mean_null) < 0.1 * same.mean_psi,
+              "mean psi %g, closed-form null mean %g", same.mean_psi,
+              same.mean_null);
 }
