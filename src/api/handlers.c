@@ -76,6 +76,7 @@ json_t *dm_api_check_json(const dm_store_check_t *c, bool details)
                         dm_json_real(c->semantic_threshold));
     json_object_set_new(o, "mmd", dm_json_real(c->mmd));
     json_object_set_new(o, "domain_auc", dm_json_real(c->domain_auc));
+    json_object_set_new(o, "witness_auc", dm_json_real(c->witness_auc));
     json_object_set_new(o, "kl_divergence", dm_json_real(c->kl_divergence));
     json_object_set_new(o, "kl_excess", dm_json_real(c->kl_excess));
     json_object_set_new(o, "kl_p_value", dm_json_real(c->kl_p_value));

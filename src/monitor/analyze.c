@@ -96,7 +96,17 @@ static int semantic(const dm_config_t *cfg, const dm_window_data_t *baseline,
                              errlen);
     if (rc != DM_OK)
         return rc;
-    out->semantic_effect = out->domain.effect;
+    /*
+     * The effect: 2 (AUC - 0.5) of the mean held-out AUC of two domain
+     * classifiers, the linear one (all rows) and the MMD witness (the
+     * MMD's rows, a kernel one); they err on different samples, so the
+     * mean reads the share of new traffic with about half the spread of
+     * either (docs/drift-math.md).
+     */
+    out->semantic_effect =
+        (out->domain.auc - 0.5) + (out->mmd.witness_auc - 0.5);
+    if (!(out->semantic_effect > 0.0))
+        out->semantic_effect = 0.0;
     out->semantic_p_value = out->mmd.p_value;
     return DM_OK;
 }
@@ -284,6 +294,7 @@ int dm_analysis_to_json(const dm_analysis_t *a, json_t *o)
               num(mmd && a->permutations > 0, a->mmd.null_mean));
     rc |= set(o, "mmd_bandwidth", num(mmd, a->mmd.bandwidth));
     rc |= set(o, "domain_auc", num(mmd, a->domain.auc));
+    rc |= set(o, "witness_auc", num(mmd, a->mmd.witness_auc));
     rc |= set(o, "kl_divergence", num(a->have_semantic, a->kl.kl_divergence));
     rc |= set(o, "kl_excess", num(kl_null, a->kl.kl_excess));
     rc |= set(o, "kl_null_mean", num(kl_null, a->kl.null_mean));
@@ -407,9 +418,11 @@ void dm_analysis_print(const dm_analysis_t *a, FILE *f)
         if (a->test == DM_SEMANTIC_TEST_MMD)
             fprintf(f,
                     "\n  MMD^2 %.5f (null mean %.5f, bandwidth %.3f, "
-                    "%zu + %zu rows); domain classifier AUC %.3f\n",
+                    "%zu + %zu rows)\n  held-out AUC: linear classifier "
+                    "%.3f, MMD witness %.3f\n",
                     a->mmd.mmd2, a->mmd.null_mean, a->mmd.bandwidth,
-                    a->mmd.baseline_used, a->mmd.current_used, a->domain.auc);
+                    a->mmd.baseline_used, a->mmd.current_used, a->domain.auc,
+                    a->mmd.witness_auc);
         fprintf(f, "%s  KL (seed's figure): mean %.4f, max %.4f; top dims:",
                 a->test == DM_SEMANTIC_TEST_MMD ? "" : "\n",
                 a->kl.kl_divergence, a->kl.kl_max);

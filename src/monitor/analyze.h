@@ -44,7 +44,7 @@ typedef struct dm_analysis {
     double kl_effect;          /* kl_excess or kl_divergence per kl_estimator */
     dm_stats_mmd_t mmd;        /* test mmd */
     dm_stats_domain_t domain;  /* test mmd: the effect */
-    double semantic_effect;    /* domain.effect (mmd) or kl_effect (kl) */
+    double semantic_effect;    /* mmd: 2 (mean AUC - 0.5); kl: kl_effect */
     double semantic_threshold; /* semantic_threshold or kl_threshold */
     double semantic_p_value;   /* mmd.p_value or kl.p_value */
     double semantic_p_adjusted; /* Holm over the signals of the check */

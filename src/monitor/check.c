@@ -352,6 +352,7 @@ static void row_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
         if (a->test == DM_SEMANTIC_TEST_MMD) {
             c->mmd = a->mmd.mmd2;
             c->domain_auc = a->domain.auc;
+            c->witness_auc = a->mmd.witness_auc;
         }
         c->kl_divergence = a->kl.kl_divergence;
         c->kl_excess = kl_null ? a->kl.kl_excess : (double)NAN;

@@ -45,64 +45,6 @@ extern void dpotrs_(const char *uplo, const int *n, const int *nrhs,
                     const double *a, const int *lda, double *b, const int *ldb,
                     int *info);
 
-/* Fold of each row of one window: a seeded shuffle dealt round-robin. */
-static void assign_folds(size_t n, uint64_t seed, uint64_t which,
-                         unsigned char *fold)
-{
-    size_t *ord = dm_mallocarray(n, sizeof(*ord));
-    dm_rng_t rng;
-
-    dm_stats_perm_seed(&rng, seed, DM_STATS_STREAM_CV, which);
-    for (size_t i = 0; i < n; i++)
-        ord[i] = i;
-    for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)dm_rng_below(&rng, i), t = ord[i - 1];
-
-        ord[i - 1] = ord[j];
-        ord[j] = t;
-    }
-    for (size_t i = 0; i < n; i++)
-        fold[ord[i]] = (unsigned char)(i % FOLDS);
-    free(ord);
-}
-
-typedef struct scored {
-    double s;
-    unsigned char y;
-} scored_t;
-
-static int cmp_scored(const void *x, const void *y)
-{
-    const scored_t *a = x, *b = y;
-
-    if (a->s != b->s)
-        return (a->s > b->s) - (a->s < b->s);
-    return (int)a->y - (int)b->y;
-}
-
-/* Mann-Whitney AUC of the positives (y = 1), ties counted as 1/2. */
-static double auc_of(scored_t *v, size_t n, size_t n1)
-{
-    double rank_sum = 0.0;
-    size_t i = 0;
-
-    qsort(v, n, sizeof(*v), cmp_scored);
-    while (i < n) {
-        size_t j = i, pos = 0;
-        double mid;
-
-        while (j < n && v[j].s == v[i].s) {
-            pos += v[j].y;
-            j++;
-        }
-        mid = ((double)i + 1.0 + (double)j) / 2.0; /* mean rank, 1-based */
-        rank_sum += mid * (double)pos;
-        i = j;
-    }
-    return (rank_sum - (double)n1 * ((double)n1 + 1.0) / 2.0) /
-           ((double)n1 * (double)(n - n1));
-}
-
 static double sigmoid(double t)
 {
     if (t >= 0.0)
@@ -118,7 +60,7 @@ int dm_stats_domain(const double *baseline, size_t nb, const double *current,
     unsigned char *fb = NULL, *fc = NULL, *fold = NULL, *y = NULL;
     double *x = NULL, *gram = NULL, *h = NULL, *w = NULL, *s = NULL;
     double *res = NULL, *g = NULL, *step = NULL;
-    scored_t *sc = NULL;
+    dm_stats_scored_t *sc = NULL;
     int rc, dn = (int)d1;
 
     if (out == NULL || baseline == NULL || current == NULL)
@@ -142,8 +84,8 @@ int dm_stats_domain(const double *baseline, size_t nb, const double *current,
 
     fb = dm_malloc(nb);
     fc = dm_malloc(nc);
-    assign_folds(nb, seed, 0, fb);
-    assign_folds(nc, seed, 1, fc);
+    dm_stats_folds_assign(nb, FOLDS, seed, 0, fb);
+    dm_stats_folds_assign(nc, FOLDS, seed, 1, fc);
     for (size_t i = 0; i < nb; i++)
         cnt[fb[i]]++;
     for (size_t i = 0; i < nc; i++)
@@ -246,12 +188,22 @@ int dm_stats_domain(const double *baseline, size_t nb, const double *current,
 
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, FOLDS, dn,
                 1.0, x, dn, w, FOLDS, 0.0, s, FOLDS);
+    /* AUC per held-out fold, averaged (scikit-learn's cross_val_score):
+     * the folds' models differ in scale and offset, so their scores are
+     * not pooled */
     sc = dm_mallocarray(n, sizeof(*sc));
-    for (size_t i = 0; i < n; i++) {
-        sc[i].s = s[i * FOLDS + fold[i]];
-        sc[i].y = y[i];
+    out->auc = 0.0;
+    for (int f = 0; f < FOLDS; f++) {
+        size_t m = 0, pos = 0;
+
+        for (size_t i = start[f]; i < start[f + 1]; i++) {
+            sc[m].s = s[i * FOLDS + f];
+            sc[m].y = y[i];
+            pos += y[i];
+            m++;
+        }
+        out->auc += dm_stats_auc(sc, m, pos) / FOLDS;
     }
-    out->auc = auc_of(sc, n, nc);
     out->effect = 2.0 * (out->auc - 0.5);
     if (!(out->effect > 0.0))
         out->effect = 0.0;

@@ -32,6 +32,9 @@
 #include "common/alloc.h"
 #include "stats/stats_int.h"
 
+/* Folds of the held-out witness AUC. */
+#define WFOLDS 5
+
 /* Kernel rows computed per work item. */
 #define BLOCK_ROWS 128
 
@@ -198,6 +201,8 @@ int dm_stats_mmd(const double *baseline, size_t nb, const double *current,
     size_t mb, mc, n, cols;
     double *z = NULL, *sq = NULL, *null = NULL;
     float *zf = NULL, *sqf = NULL, *a = NULL, *u = NULL;
+    unsigned char *fold = NULL;
+    size_t ntrain[2 * WFOLDS] = {0};
     double med, t = 0.0;
     kprod_t ctx;
     dm_stats_job_t job;
@@ -227,7 +232,8 @@ int dm_stats_mmd(const double *baseline, size_t nb, const double *current,
     mb = nb < DM_STATS_MMD_MAX_ROWS ? nb : DM_STATS_MMD_MAX_ROWS;
     mc = nc < DM_STATS_MMD_MAX_ROWS ? nc : DM_STATS_MMD_MAX_ROWS;
     n = mb + mc;
-    cols = (size_t)r_perm + 2;
+    /* observed, R permutations, 2 per fold (training indicators), ones */
+    cols = (size_t)r_perm + 2 + 2 * WFOLDS;
     z = dm_mallocarray(n * dim, sizeof(*z));
     if (mb < nb)
         subsample(baseline, nb, mb, dim, seed, 0, z);
@@ -265,6 +271,15 @@ int dm_stats_mmd(const double *baseline, size_t nb, const double *current,
         a[i * cols] = i < mb ? 1.0f : 0.0f;
         a[i * cols + cols - 1] = 1.0f;
     }
+    fold = dm_malloc(n);
+    dm_stats_folds_assign(mb, WFOLDS, seed, 2, fold);
+    dm_stats_folds_assign(mc, WFOLDS, seed, 3, fold + mb);
+    for (size_t i = 0; i < n; i++)
+        for (unsigned f = 0; f < WFOLDS; f++)
+            if (fold[i] != f) {
+                a[i * cols + r_perm + 1 + 2 * f + (i >= mb)] = 1.0f;
+                ntrain[2 * f + (i >= mb)]++;
+            }
     if (r_perm > 0) {
         uint8_t *flags = dm_calloc(n, 1);
 
@@ -321,6 +336,21 @@ int dm_stats_mmd(const double *baseline, size_t nb, const double *current,
         else
             null[c - 1] = v;
     }
+    /* held-out witness: mean kernel to the training baseline minus mean
+     * kernel to the training current rows, from the folds without i */
+    {
+        dm_stats_scored_t *sc = dm_mallocarray(n, sizeof(*sc));
+
+        for (size_t i = 0; i < n; i++) {
+            size_t cb = r_perm + 1 + 2 * (size_t)fold[i];
+
+            sc[i].s = (double)u[i * cols + cb + 1] / (double)ntrain[2 * fold[i] + 1] -
+                      (double)u[i * cols + cb] / (double)ntrain[2 * fold[i]];
+            sc[i].y = i >= mb;
+        }
+        out->witness_auc = dm_stats_auc(sc, n, mc);
+        free(sc);
+    }
     out->baseline_used = mb;
     out->current_used = mc;
     out->permutations = r_perm;
@@ -331,6 +361,7 @@ int dm_stats_mmd(const double *baseline, size_t nb, const double *current,
         out->null_mean = s.mean;
         out->p_value = s.p_value;
     }
+    free(fold);
     free(null);
     free(u);
     free(a);

@@ -111,6 +111,7 @@ typedef struct dm_stats_mmd {
     double bandwidth;     /* sigma: k(x,y) = exp(-|x-y|^2 / (2 sigma^2)) */
     double null_mean;     /* mean of the R permutation MMD^2 values */
     double p_value;       /* (1 + #{null >= observed}) / (1 + R); NAN if off */
+    double witness_auc;   /* held-out AUC of the MMD witness function */
     size_t baseline_used; /* rows used after subsampling */
     size_t current_used;
     unsigned permutations; /* R actually run */

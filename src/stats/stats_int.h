@@ -106,6 +106,26 @@ typedef struct dm_stats_job {
  */
 void dm_stats_job_run(const dm_stats_job_t *job);
 
+/*
+ * Assigns each of n rows to one of folds folds (fold[i] < folds <= 255)
+ * by a shuffle seeded from (seed, DM_STATS_STREAM_CV, which), dealt
+ * round-robin, so fold sizes differ by at most one.
+ */
+void dm_stats_folds_assign(size_t n, unsigned folds, uint64_t seed,
+                           uint64_t which, unsigned char *fold);
+
+/* A score and its class (1 = current window). */
+typedef struct dm_stats_scored {
+    double s;
+    unsigned char y;
+} dm_stats_scored_t;
+
+/*
+ * Mann-Whitney AUC of the n1 rows with y = 1 against the rest (ties
+ * count 1/2); v is sorted in place.  0.5 when either class is empty.
+ */
+double dm_stats_auc(dm_stats_scored_t *v, size_t n, size_t n1);
+
 /* Summary of a null distribution against an observed statistic. */
 typedef struct dm_stats_null {
     double mean;

@@ -344,6 +344,8 @@ static const char migrate2_pg[] =
     "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS mmd DOUBLE PRECISION;\n"
     "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS domain_auc DOUBLE "
     "PRECISION;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS witness_auc DOUBLE "
+    "PRECISION;\n"
     "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS psi_excess DOUBLE "
     "PRECISION;\n"
     "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS accuracy_min_drop "

@@ -245,7 +245,7 @@ typedef struct dm_store_check {
     char *semantic_test; /* "mmd" or "kl" */
     double semantic_effect, semantic_p_value, semantic_threshold;
     bool semantic_fired;
-    double mmd, domain_auc;
+    double mmd, domain_auc, witness_auc; /* the effect's two AUCs */
     /* the seed's KL figures */
     double kl_divergence, kl_excess, kl_p_value, kl_max;
     int kl_top_dims[DM_STORE_TOP_DIMS];

@@ -441,6 +441,81 @@ Test(monitor, topic_shift_fires_semantic)
     dm_store_check_cleanup(&c);
 }
 
+/*
+ * Statistics v2 through the whole pipeline (store, hashing embedder,
+ * text): a week where 20% of queries come from a topic absent the week
+ * before is semantic drift, and nothing else moves.
+ */
+Test(monitor, new_topic_20_percent_is_semantic_drift)
+{
+    /* topic 9 absent from the baseline; 20% of the current window */
+    static const double before[DM_SYNTH_TOPICS] = {1, 1, 1, 1, 1,
+                                                   1, 1, 1, 1, 0};
+    static const double after[DM_SYNTH_TOPICS] = {1, 1, 1, 1, 1,
+                                                  1, 1, 1, 1, 2.25};
+
+    setup_default();
+    add_rows("b", 21, ROWS, BSTART, CSTART, before, uniform5, 0.86);
+    add_rows("c", 22, ROWS, CSTART, ASOF, after, uniform5, 0.86);
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(r.analysis.semantic_fired, "effect %g p %g (Holm %g)",
+              r.analysis.semantic_effect, r.analysis.semantic_p_value,
+              r.analysis.semantic_p_adjusted);
+    /* the effect reads as the share of new traffic, roughly */
+    cr_assert(r.analysis.semantic_effect > 0.08 &&
+                  r.analysis.semantic_effect < 0.4,
+              "effect %g", r.analysis.semantic_effect);
+    cr_assert(not(r.analysis.psi_fired));
+    cr_assert(not(r.analysis.accuracy_drop_fired));
+    cr_assert(not(r.analysis.below_floor));
+    cr_assert(r.analysis.verdict.drift_detected);
+    cr_assert(eq(sz, fake_http_request_count(slack), 1));
+    cr_assert(slack_text_has(0, "semantic_effect"));
+}
+
+/* Two steady weeks: no signal fires, nothing is alerted. */
+Test(monitor, steady_weeks_are_quiet)
+{
+    setup_default();
+    add_rows("b", 31, ROWS, BSTART, CSTART, uniform10, uniform5, 0.86);
+    add_rows("c", 32, ROWS, CSTART, ASOF, uniform10, uniform5, 0.86);
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(not(r.analysis.verdict.drift_detected),
+              "semantic %g (p %g), psi excess %g (p %g), drop %g (p %g)",
+              r.analysis.semantic_effect, r.analysis.semantic_p_value,
+              r.analysis.psi.psi_excess, r.analysis.psi.p_value,
+              r.analysis.acc.accuracy_delta, r.analysis.acc.p_value);
+    cr_assert(not(r.analysis.below_floor));
+    cr_assert(STREQ(dm_severity_name(r.analysis.verdict.severity), "none"));
+    cr_assert(eq(dbl, r.analysis.verdict.combined_score, 0.0));
+    cr_assert(eq(sz, fake_http_request_count(slack), 0));
+}
+
+/* A stable 72% is a quality problem, not drift: alerted as below the
+ * floor, no fine-tuning. */
+Test(monitor, stable_low_quality_is_below_floor_not_drift)
+{
+    setup_default();
+    add_rows("b", 41, 600, BSTART, CSTART, uniform10, uniform5, 0.70);
+    add_rows("c", 42, 600, CSTART, ASOF, uniform10, uniform5, 0.70);
+    dm_monitor_result_t r = run_check(DM_OK);
+
+    cr_assert(r.analysis.below_floor, "current %g, floor p %g",
+              r.analysis.acc.current_accuracy, r.analysis.acc.floor_p_value);
+    cr_assert(not(r.analysis.verdict.drift_detected));
+    cr_assert(STREQ(dm_severity_name(r.analysis.verdict.severity), "warning"));
+    cr_assert(eq(dbl, r.analysis.verdict.combined_score, 0.0));
+    cr_assert(eq(sz, fake_http_request_count(slack), 1));
+    cr_assert(slack_text_has(0, "Quality below floor"));
+    cr_assert(eq(sz, fake_http_request_count(le), 0));
+    dm_store_check_t c = latest_check();
+    cr_assert(c.quality_below_floor);
+    cr_assert(not(c.drift_detected));
+    dm_store_check_cleanup(&c);
+}
+
 Test(monitor, satisfaction_drop_warning)
 {
     setup_default();
