@@ -22,7 +22,7 @@
  * (LAPACK dpotrf) and every iteration is two BLAS products for all folds
  * together and one triangular solve per fold; the objective decreases
  * monotonically.  Iterations stop when no weight moves by more than
- * 1e-6 or after MAX_ITER.  Everything is a fixed sequence of BLAS calls
+ * STEP_RTOL of the largest one, or after MAX_ITER.  Everything is a fixed sequence of BLAS calls
  * on data in a seeded order, so the result is reproducible.
  */
 #include <cblas.h>
@@ -35,8 +35,14 @@
 
 #define FOLDS    DM_STATS_DOMAIN_FOLDS
 #define LAMBDA   1.0
-#define MAX_ITER 100
-#define STEP_TOL 1e-6
+/*
+ * Only the ranking of held-out scores matters, and it settles long before
+ * the weights do on nearly separable windows (where bounded-Hessian steps
+ * shrink slowly): stop when no weight moves by more than STEP_RTOL of
+ * the largest weight, or after MAX_ITER.
+ */
+#define MAX_ITER  40
+#define STEP_RTOL 1e-3
 
 /* LAPACK (in OpenBLAS), Fortran calling convention */
 extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda,
@@ -182,8 +188,15 @@ int dm_stats_domain(const double *baseline, size_t nb, const double *current,
             }
         }
         out->iterations = it;
-        if (moved < STEP_TOL)
-            break;
+        {
+            double big = 0.0;
+
+            for (size_t j = 0; j < d1 * FOLDS; j++)
+                if (fabs(w[j]) > big)
+                    big = fabs(w[j]);
+            if (moved <= STEP_RTOL * big)
+                break;
+        }
     }
 
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, FOLDS, dn,

@@ -325,6 +325,7 @@ static const char migrate2_sqlite[] =
     "DEFAULT 0;\n"
     "ALTER TABLE drift_metrics ADD COLUMN mmd REAL;\n"
     "ALTER TABLE drift_metrics ADD COLUMN domain_auc REAL;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN witness_auc REAL;\n"
     "ALTER TABLE drift_metrics ADD COLUMN psi_excess REAL;\n"
     "ALTER TABLE drift_metrics ADD COLUMN accuracy_min_drop REAL;\n"
     "ALTER TABLE drift_metrics ADD COLUMN quality_below_floor INTEGER NOT NULL "
