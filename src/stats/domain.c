@@ -22,8 +22,9 @@
  * (LAPACK dpotrf) and every iteration is two BLAS products for all folds
  * together and one triangular solve per fold; the objective decreases
  * monotonically.  Iterations stop when no weight moves by more than
- * STEP_RTOL of the largest one, or after MAX_ITER.  Everything is a fixed sequence of BLAS calls
- * on data in a seeded order, so the result is reproducible.
+ * STEP_RTOL of the largest one, or after MAX_ITER.  Everything is a fixed
+ * sequence of BLAS calls on data in a seeded order, so the result is
+ * reproducible.
  */
 #include <cblas.h>
 #include <math.h>
@@ -33,8 +34,8 @@
 #include "common/alloc.h"
 #include "stats/stats_int.h"
 
-#define FOLDS    DM_STATS_DOMAIN_FOLDS
-#define LAMBDA   1.0
+#define FOLDS  DM_STATS_DOMAIN_FOLDS
+#define LAMBDA 1.0
 /*
  * Only the ranking of held-out scores matters, and it settles long before
  * the weights do on nearly separable windows (where bounded-Hessian steps

@@ -344,8 +344,9 @@ int dm_stats_mmd(const double *baseline, size_t nb, const double *current,
         for (size_t i = 0; i < n; i++) {
             size_t cb = r_perm + 1 + 2 * (size_t)fold[i];
 
-            sc[i].s = (double)u[i * cols + cb + 1] / (double)ntrain[2 * fold[i] + 1] -
-                      (double)u[i * cols + cb] / (double)ntrain[2 * fold[i]];
+            sc[i].s =
+                (double)u[i * cols + cb + 1] / (double)ntrain[2 * fold[i] + 1] -
+                (double)u[i * cols + cb] / (double)ntrain[2 * fold[i]];
             sc[i].y = i >= mb;
         }
         out->witness_auc = dm_stats_auc(sc, n, mc);

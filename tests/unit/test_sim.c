@@ -50,8 +50,8 @@ static double fa_bound(int reps)
 
 Test(sim, same_distribution_n100)
 {
-    sim_scenario_t s = {"same distribution", SIM_SAME, 0, 100, 0, 0.85, 0.85,
-                    200, 101};
+    sim_scenario_t s = {
+        "same distribution", SIM_SAME, 0, 100, 0, 0.85, 0.85, 200, 101};
     sim_rates_t r = run(&s);
 
     cr_assert_leq(r.drift, fa_bound(s.reps), "false alarms %.3f > %.3f",
@@ -60,8 +60,8 @@ Test(sim, same_distribution_n100)
 
 Test(sim, same_distribution_n1000)
 {
-    sim_scenario_t s = {"same distribution", SIM_SAME, 0, 1000, 0, 0.85, 0.85,
-                    60, 102};
+    sim_scenario_t s = {
+        "same distribution", SIM_SAME, 0, 1000, 0, 0.85, 0.85, 60, 102};
     sim_rates_t r = run(&s);
 
     cr_assert_leq(r.drift, fa_bound(s.reps), "false alarms %.3f > %.3f",
@@ -70,8 +70,8 @@ Test(sim, same_distribution_n1000)
 
 Test(sim, new_topic_20_percent_n200)
 {
-    sim_scenario_t s = {"new topic 20%", SIM_NEW, 0.20, 200, 0, 0.85, 0.85, 100,
-                        103};
+    sim_scenario_t s = {
+        "new topic 20%", SIM_NEW, 0.20, 200, 0, 0.85, 0.85, 100, 103};
     sim_rates_t r = run(&s);
 
     cr_assert_geq(r.semantic, 0.9, "power %.3f", r.semantic);
@@ -81,8 +81,8 @@ Test(sim, new_topic_20_percent_n200)
 
 Test(sim, new_topic_10_percent_n1000)
 {
-    sim_scenario_t s = {"new topic 10%", SIM_NEW, 0.10, 1000, 0, 0.85, 0.85, 60,
-                        104};
+    sim_scenario_t s = {
+        "new topic 10%", SIM_NEW, 0.10, 1000, 0, 0.85, 0.85, 60, 104};
     sim_rates_t r = run(&s);
 
     cr_assert_geq(r.semantic, 0.9, "power %.3f", r.semantic);
@@ -92,8 +92,8 @@ Test(sim, new_topic_10_percent_n1000)
 
 Test(sim, vanished_topic_20_percent_n500)
 {
-    sim_scenario_t s = {"vanished topic 20%", SIM_GONE, 0.20, 500, 0, 0.85, 0.85,
-                    40, 105};
+    sim_scenario_t s = {
+        "vanished topic 20%", SIM_GONE, 0.20, 500, 0, 0.85, 0.85, 40, 105};
     sim_rates_t r = run(&s);
 
     cr_assert_geq(r.semantic, 0.9, "power %.3f", r.semantic);
@@ -101,8 +101,15 @@ Test(sim, vanished_topic_20_percent_n500)
 
 Test(sim, shift_1sd_in_10_percent_of_dims_n200)
 {
-    sim_scenario_t s = {"1 sd shift in 10% of dims", SIM_SHIFT, 1.0, 200, 0, 0.85,
-                    0.85, 40, 106};
+    sim_scenario_t s = {"1 sd shift in 10% of dims",
+                        SIM_SHIFT,
+                        1.0,
+                        200,
+                        0,
+                        0.85,
+                        0.85,
+                        40,
+                        106};
     sim_rates_t r = run(&s);
 
     cr_assert_geq(r.semantic, 0.9, "power %.3f", r.semantic);
@@ -110,8 +117,8 @@ Test(sim, shift_1sd_in_10_percent_of_dims_n200)
 
 Test(sim, accuracy_drop_085_to_077_n1000)
 {
-    sim_scenario_t s = {"accuracy 0.85 -> 0.77", SIM_SAME, 0, 1000, 0, 0.85, 0.77,
-                    100, 107};
+    sim_scenario_t s = {
+        "accuracy 0.85 -> 0.77", SIM_SAME, 0, 1000, 0, 0.85, 0.77, 100, 107};
     sim_rates_t r = run(&s);
 
     cr_assert_geq(r.drop, 0.9, "power %.3f", r.drop);
@@ -122,8 +129,8 @@ Test(sim, accuracy_drop_085_to_077_n1000)
 /* The effect floor has teeth: significant but tiny is not drift. */
 Test(sim, new_topic_2_percent_n5000_is_not_drift)
 {
-    sim_scenario_t s = {"new topic 2%", SIM_NEW, 0.02, 5000, 0, 0.85, 0.85, 20,
-                    108};
+    sim_scenario_t s = {"new topic 2%", SIM_NEW, 0.02, 5000, 0,
+                        0.85,           0.85,    20,   108};
     sim_rates_t r = run(&s);
 
     cr_assert_leq(r.semantic, 0.1, "2%% topic fired %.3f", r.semantic);
@@ -134,8 +141,8 @@ Test(sim, new_topic_2_percent_n5000_is_not_drift)
 /* A stable 72%: a quality problem, not a change. */
 Test(sim, stable_072_is_below_floor_not_drift)
 {
-    sim_scenario_t s = {"stable accuracy 0.72", SIM_SAME, 0, 500, 5000, 0.72, 0.72,
-                    40, 109};
+    sim_scenario_t s = {
+        "stable accuracy 0.72", SIM_SAME, 0, 500, 5000, 0.72, 0.72, 40, 109};
     sim_rates_t r = run(&s);
 
     cr_assert_geq(r.floor, 0.9, "below floor in %.3f", r.floor);
