@@ -68,7 +68,7 @@ int dm_cli_ingest(int argc, char **argv)
 {
     const char *cfg_path = NULL, *path = NULL, *fmt_name = NULL;
     bool skip_invalid = false, progress = isatty(STDERR_FILENO) != 0;
-    bool in_tx = false;
+    bool in_tx = false, stopped = false;
     dm_ingest_format_t fmt;
     dm_config_t *cfg = NULL;
     dm_store_t *st = NULL;
@@ -145,8 +145,10 @@ int dm_cli_ingest(int argc, char **argv)
             bad++;
             if (bad <= MAX_REPORTED)
                 fprintf(stderr, "driftmon: error: %s: %s\n", path, lerr);
-            if (r == DM_EIO || r == DM_ETOOBIG)
-                break; /* the rest of the input cannot be read */
+            if (r == DM_EIO) {
+                stopped = true; /* the rest of the input cannot be read */
+                break;
+            }
             continue;
         }
         good++;
@@ -193,6 +195,14 @@ int dm_cli_ingest(int argc, char **argv)
             "driftmon: ingest: %s: %zu rows read, %zu inserted, %zu already "
             "present, %zu invalid skipped\n",
             path, good, inserted, good - inserted, bad);
+    if (stopped) {
+        /* never a success when the end of the file was not reached */
+        fprintf(stderr,
+                "driftmon: error: %s: a read error stopped the ingest; the "
+                "rest of the file was not read\n",
+                path);
+        goto out;
+    }
     ret = DM_EXIT_OK;
 out:
     if (rc != DM_OK)

@@ -62,9 +62,18 @@ int dm_lines_next(dm_lines_t *lr, const char **line, size_t *len, char *errbuf,
     return 1;
 
 toobig:
+    /* the rest of the line is read and dropped, so the caller may go on
+       with the next line (one over-long line is one bad line) */
+    while ((c = getc_unlocked(lr->f)) != EOF && c != '\n')
+        ;
+    lr->lineno++;
+    dm_buf_reset(&lr->buf);
+    if (ferror(lr->f))
+        return dm_err_set(errbuf, n, DM_EIO, "%s:%zu: read error", lr->name,
+                          lr->lineno);
     return dm_err_set(errbuf, n, DM_ETOOBIG,
                       "%s:%zu: line longer than %zu bytes", lr->name,
-                      lr->lineno + 1, lr->buf.max);
+                      lr->lineno, lr->buf.max);
 }
 
 void dm_lines_close(dm_lines_t *lr)

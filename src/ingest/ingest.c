@@ -299,26 +299,40 @@ static void skip_line(dm_ingest_reader_t *r)
         r->eof = true;
 }
 
-static int end_field(dm_ingest_reader_t *r, size_t start, bool *too_many)
+/*
+ * Appends one byte of the record.  Past the cap the record is still
+ * parsed to its end, its bytes dropped, so that one over-long record is
+ * one bad record and reading goes on after it.
+ */
+static void put(dm_ingest_reader_t *r, char c, bool *over)
 {
+    if (!*over && dm_buf_append(&r->rec, &c, 1) != DM_OK)
+        *over = true;
+}
+
+static void end_field(dm_ingest_reader_t *r, size_t start, bool *too_many,
+                      bool *over)
+{
+    if (*over)
+        return;
     if (r->nf == DM_INGEST_MAX_FIELDS) {
         *too_many = true;
-        return DM_OK;
+        return;
     }
     r->off[r->nf] = start;
     r->len[r->nf] = r->rec.len - start;
     r->nf++;
-    return dm_buf_append(&r->rec, "", 1); /* NUL separator */
+    put(r, '\0', over); /* NUL separator */
 }
 
 /*
  * Reads one CSV record into r->rec/off/len/nf.  1 = record, 2 = an empty
  * line, 0 = EOF, DM_EPARSE = bad record (rest of the line skipped),
- * DM_ETOOBIG = fatal.
+ * DM_ETOOBIG = a record over the cap (read to its end and dropped).
  */
 static int csv_record_raw(dm_ingest_reader_t *r, char *eb, size_t el)
 {
-    bool too_many = false, any = false;
+    bool too_many = false, any = false, over = false;
     size_t start;
     int c;
 
@@ -349,8 +363,7 @@ static int csv_record_raw(dm_ingest_reader_t *r, char *eb, size_t el)
                 } else if (c == '\n') {
                     r->line++;
                 }
-                if (dm_buf_append(&r->rec, &(char){(char)c}, 1) != DM_OK)
-                    goto toobig;
+                put(r, (char)c, &over);
             }
             if (c == '\r') {
                 c = getc(r->f);
@@ -382,13 +395,11 @@ static int csv_record_raw(dm_ingest_reader_t *r, char *eb, size_t el)
                                       "stray carriage return");
                 }
                 any = true;
-                if (dm_buf_append(&r->rec, &(char){(char)c}, 1) != DM_OK)
-                    goto toobig;
+                put(r, (char)c, &over);
                 c = getc(r->f);
             }
         }
-        if (end_field(r, start, &too_many) != DM_OK)
-            goto toobig;
+        end_field(r, start, &too_many, &over);
         if (c == ',') {
             any = true;
             c = getc(r->f);
@@ -400,13 +411,13 @@ static int csv_record_raw(dm_ingest_reader_t *r, char *eb, size_t el)
             r->eof = true;
         break;
     }
+    if (over)
+        return dm_err_set(eb, el, DM_ETOOBIG, "record longer than %d bytes",
+                          DM_INGEST_MAX_RECORD);
     if (too_many)
         return dm_err_set(eb, el, DM_EPARSE, "more than %d fields",
                           DM_INGEST_MAX_FIELDS);
     return any ? 1 : 2; /* 2: an empty line */
-toobig:
-    return dm_err_set(eb, el, DM_ETOOBIG, "record longer than %d bytes",
-                      DM_INGEST_MAX_RECORD);
 }
 
 /* Like csv_record_raw() without empty lines; *start = first line. */
@@ -508,6 +519,13 @@ static int jsonl_next(dm_ingest_reader_t *r, dm_ingest_row_t *out, size_t *line,
 
     for (;;) {
         rc = dm_lines_next(&r->lines, &text, &len, eb, el);
+        if (rc == DM_ETOOBIG) {
+            /* the line was dropped: a bad record, reading goes on */
+            *line = r->lines.lineno;
+            return dm_err_set(eb, el, DM_ETOOBIG,
+                              "line %zu: line longer than %d bytes", *line,
+                              DM_INGEST_MAX_RECORD);
+        }
         if (rc <= 0)
             return rc;
         *line = r->lines.lineno;

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""The command line as a new user meets it (issue 14): the real driftmon
+binary run in a fresh directory, its exit codes and messages checked.
+SQLite only; no server is started.
+
+Each test names the rule it holds:
+  - ingest: an over-long line is one bad line (--skip-invalid skips it
+    and reads on; without it the file is rejected naming the line).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dmtest  # noqa: E402
+from dmtest import check  # noqa: E402
+
+TMP = dmtest.tempdir("cli-")
+LONG = 1100 * 1024  # over the 1 MiB record cap
+
+
+def dm(*args, cwd=None, env=None, stdin=None):
+    """Runs driftmon; returns (exit code, stdout, stderr)."""
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run([dmtest.BINARY] + list(args), cwd=cwd or TMP,
+                       env=e, input=stdin, capture_output=True, timeout=120)
+    return p.returncode, p.stdout.decode(errors="replace"), \
+        p.stderr.decode(errors="replace")
+
+
+def fresh(name):
+    d = os.path.join(TMP, name)
+    os.makedirs(d)
+    return d
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def store_config(d, extra=""):
+    return write(os.path.join(d, "c.yaml"),
+                 "embeddings:\n  model: hashing\n"
+                 "database:\n  backend: sqlite\n  path: %s\n%s"
+                 % (os.path.join(d, "s.db"), extra))
+
+
+def good_jsonl(i):
+    return json.dumps({"id": "r%d" % i, "query": "q%d" % i,
+                       "response": "r", "positive": True,
+                       "created_at": "2026-01-01T00:00:00Z"}) + "\n"
+
+
+def long_line_files(d):
+    """One good row, one 1.1 MB line, three good rows, one bad line."""
+    jl = good_jsonl(1) + "x" * LONG + "\n" + "".join(
+        good_jsonl(i) for i in (2, 3, 4)) + '{"query": 1}\n'
+    csv = ("id,query,response,positive,created_at\n"
+           "r1,q1,r,1,2026-01-01\n" + "y" * LONG + "\n" +
+           "".join("r%d,q%d,r,1,2026-01-01\n" % (i, i) for i in (2, 3, 4)) +
+           "r5,q5,r,maybe,2026-01-01\n")
+    return (write(os.path.join(d, "f.jsonl"), jl),
+            write(os.path.join(d, "f.csv"), csv))
+
+
+def test_ingest_long_line_skipped_and_read_on():
+    for fmt in ("jsonl", "csv"):
+        d = fresh("long-skip-" + fmt)
+        cfg = store_config(d)
+        path = long_line_files(d)[fmt == "csv"]
+        rc, _, err = dm("ingest", path, "--config", cfg, "--skip-invalid")
+        check(rc == 0, fmt + ": --skip-invalid exits 0", rc, err)
+        check("4 rows read, 4 inserted" in err and "2 invalid skipped" in err,
+              fmt + ": the rows after the long line are read", err)
+        line = 3 if fmt == "csv" else 2
+        check("line %d: " % line in err and "longer than" in err,
+              fmt + ": the long line is named", err)
+
+
+def test_ingest_long_line_rejects_the_file():
+    for fmt in ("jsonl", "csv"):
+        d = fresh("long-reject-" + fmt)
+        cfg = store_config(d)
+        path = long_line_files(d)[fmt == "csv"]
+        rc, _, err = dm("ingest", path, "--config", cfg)
+        check(rc == 2, fmt + ": a file with bad lines exits 2", rc, err)
+        line = 3 if fmt == "csv" else 2
+        check("line %d: " % line in err and "2 bad lines; nothing was "
+              "written" in err, fmt + ": the long line is named", err)
+
+
+if __name__ == "__main__":
+    sys.exit(dmtest.run([
+        ("ingest_long_line_skipped_and_read_on",
+         test_ingest_long_line_skipped_and_read_on),
+        ("ingest_long_line_rejects_the_file",
+         test_ingest_long_line_rejects_the_file),
+    ]))
