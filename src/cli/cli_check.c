@@ -17,6 +17,7 @@
 #include "common/time.h"
 #include "config/config.h"
 #include "monitor/monitor.h"
+#include "store/store.h"
 
 static void usage(FILE *f)
 {
@@ -117,6 +118,13 @@ int dm_cli_check(int argc, char **argv)
         return DM_EXIT_USAGE;
     }
     dm_cli_apply_log_level(cfg);
+    /* a check reads a store: it must not create an empty one */
+    rc = dm_store_require_existing(cfg, err, sizeof(err));
+    if (rc != DM_OK) {
+        fprintf(stderr, "driftmon: error: check: %s\n", err);
+        dm_config_free(cfg);
+        return DM_EXIT_USAGE;
+    }
     dm_monitor_opts_init(&mo);
     mo.lock_wait_ms = 120000; /* wait for a check running elsewhere */
     if (isatty(STDERR_FILENO))

@@ -33,6 +33,7 @@
 #include "config/config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -676,6 +677,42 @@ int dm_config_load_buffer(const char *name, const char *data, size_t len,
     return rc;
 }
 
+/*
+ * A relative database.path names a file beside the config file, not in
+ * whatever directory the command happens to run in ("-" for stdin and
+ * SQLite's ":memory:" and "file:" URIs are left alone).
+ */
+static int resolve_db_path(dm_config_t *cfg, const char *file, char *errbuf,
+                           size_t n)
+{
+    const char *p = cfg->database.path, *slash = strrchr(file, '/');
+    size_t dlen = slash ? (size_t)(slash - file) : 0;
+    dm_buf_t b;
+    int rc;
+
+    if (p[0] == '\0' || p[0] == '/' || strcmp(p, ":memory:") == 0 ||
+        strncmp(p, "file:", 5) == 0 || slash == NULL)
+        return DM_OK;
+    dm_buf_init(&b, PATH_MAX);
+    rc = dm_buf_append(&b, file, dlen ? dlen : 1); /* "/x.yaml": "/" */
+    if (rc == DM_OK && dlen)
+        rc = dm_buf_puts(&b, "/");
+    if (rc == DM_OK)
+        rc = dm_buf_puts(&b, p);
+    if (rc != DM_OK) {
+        dm_buf_cleanup(&b);
+        return dm_err_set(errbuf, n, DM_ECONFIG,
+                          "%s: database.path: longer than %d bytes once "
+                          "resolved against the config file's directory",
+                          file, PATH_MAX);
+    }
+    /* realloc'd like every string libcyaml frees (config_keys.c) */
+    free(cfg->database.path);
+    cfg->database.path = dm_strdup(dm_buf_str(&b));
+    dm_buf_cleanup(&b);
+    return DM_OK;
+}
+
 int dm_config_load(const char *path, dm_config_t **out, char *errbuf,
                    size_t errlen)
 {
@@ -688,6 +725,13 @@ int dm_config_load(const char *path, dm_config_t **out, char *errbuf,
     if (rc == DM_OK)
         rc = dm_config_load_buffer(path, dm_buf_str(&text), text.len, out,
                                    errbuf, errlen);
+    if (rc == DM_OK) {
+        rc = resolve_db_path(*out, path, errbuf, errlen);
+        if (rc != DM_OK) {
+            dm_config_free(*out);
+            *out = NULL;
+        }
+    }
     dm_buf_cleanup(&text);
     return rc;
 }

@@ -160,7 +160,9 @@ const struct cfg_key dm_cfg_keys[] = {
     STR("database.backend", database.backend, "sqlite", 1, 16, 0, CHK_CHOICE,
         "sqlite|postgres", "store backend: sqlite or postgres"),
     STR("database.path", database.path, "driftmon.db", 0, STRMAX, 0, CHK_NONE,
-        NULL, "SQLite database file (sqlite backend)"),
+        NULL,
+        "SQLite database file (sqlite backend); relative to the config "
+        "file's directory"),
     STR("database.url", database.url, "", 0, STRMAX, SECRET, CHK_NONE, NULL,
         "PostgreSQL conninfo or postgres:// URL; empty = use host, port, "
         "name, user and password"),

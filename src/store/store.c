@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -92,6 +93,21 @@ static int fb_init(dm_store_fb_t *fb, const dm_config_feedback_table_t *c)
         !fb->positive || !fb->ts)
         return DM_ETOOBIG;
     return DM_OK;
+}
+
+int dm_store_require_existing(const dm_config_t *cfg, char *errbuf,
+                              size_t errlen)
+{
+    const char *p = cfg->database.path;
+
+    if (strcmp(cfg->database.backend, "sqlite") != 0 ||
+        strcmp(p, ":memory:") == 0 || strncmp(p, "file:", 5) == 0 ||
+        access(p, F_OK) == 0)
+        return DM_OK;
+    return dm_err_set(errbuf, errlen, DM_ENOTFOUND,
+                      "database file '%s' does not exist (database.path; "
+                      "`driftmon migrate`, `ingest` or `demo` creates one)",
+                      p);
 }
 
 int dm_store_open(const dm_config_t *cfg, dm_store_t **out, char *errbuf,

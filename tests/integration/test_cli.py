@@ -6,6 +6,9 @@ SQLite only; no server is started.
 Each test names the rule it holds:
   - ingest: an over-long line is one bad line (--skip-invalid skips it
     and reads on; without it the file is rejected naming the line).
+  - database.path: a relative path is read from the config file's
+    directory; `check` on a database file that does not exist is an
+    error naming it and creates nothing; `ingest` and `migrate` create it.
 """
 
 import json
@@ -94,10 +97,48 @@ def test_ingest_long_line_rejects_the_file():
               "written" in err, fmt + ": the long line is named", err)
 
 
+def test_relative_database_path():
+    conf = fresh("relpath-conf")
+    elsewhere = fresh("relpath-elsewhere")
+    cfg = write(os.path.join(conf, "c.yaml"), "embeddings:\n  model: hashing\n"
+                "database:\n  backend: sqlite\n  path: ing.db\n")
+    rc, _, err = dm("check", "--config", cfg, cwd=elsewhere)
+    want = os.path.join(conf, "ing.db")
+    check(rc == 2, "check on a missing store exits 2", rc, err)
+    check(want in err and "does not exist" in err,
+          "the message names the resolved path", err)
+    check(os.listdir(elsewhere) == [] and os.listdir(conf) == ["c.yaml"],
+          "check created no file", os.listdir(elsewhere), os.listdir(conf))
+    rc, _, err = dm("ingest", long_line_files(elsewhere)[0], "--config", cfg,
+                    "--skip-invalid", cwd=elsewhere)
+    check(rc == 0 and os.path.exists(want), "ingest creates the store "
+          "beside the config", rc, err, os.listdir(conf))
+    check(not os.path.exists(os.path.join(elsewhere, "ing.db")),
+          "nothing in the working directory", os.listdir(elsewhere))
+    rc, out, err = dm("check", "--config", cfg, cwd=elsewhere)
+    check(rc in (0, 1) and "does not exist" not in err,
+          "check reads the store beside the config", rc, out, err)
+
+
+def test_check_without_config_creates_nothing():
+    d = fresh("noconf")
+    rc, _, err = dm("check", cwd=d)
+    check(rc == 2 and "driftmon.db" in err and "does not exist" in err,
+          "check without --config and no store: error naming the file", rc,
+          err)
+    check(os.listdir(d) == [], "no ./driftmon.db appears", os.listdir(d))
+    rc, _, err = dm("migrate", cwd=d)
+    check(rc == 0 and os.path.exists(os.path.join(d, "driftmon.db")),
+          "migrate creates the store", rc, err)
+
+
 if __name__ == "__main__":
     sys.exit(dmtest.run([
         ("ingest_long_line_skipped_and_read_on",
          test_ingest_long_line_skipped_and_read_on),
         ("ingest_long_line_rejects_the_file",
          test_ingest_long_line_rejects_the_file),
+        ("relative_database_path", test_relative_database_path),
+        ("check_without_config_creates_nothing",
+         test_check_without_config_creates_nothing),
     ]))

@@ -119,6 +119,25 @@ static void expect_error(const char *text, int line, const char *key,
                      text);
 }
 
+/*
+ * A relative database.path loaded from a file is resolved against the
+ * file's directory: "\"/tmp/x.db\"" is the same as the default "\"x.db\"".
+ */
+static bool same_db_path(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+
+    if (la < lb) {
+        const char *t = a;
+        a = b;
+        b = t;
+        la = lb;
+        lb = strlen(b);
+    }
+    return lb >= 2 && a[1] == '/' && b[1] != '/' &&
+           strcmp(a + la - (lb - 1), b + 1) == 0 && a[la - lb] == '/';
+}
+
 /* Asserts that every key of a and b formats the same, except skip. */
 static void assert_same_config(const dm_config_t *a, const dm_config_t *b,
                                const char *skip)
@@ -132,6 +151,8 @@ static void assert_same_config(const dm_config_t *a, const dm_config_t *b,
             continue;
         EQ_I(dm_config_key_format(a, i, va, sizeof(va)), DM_OK);
         EQ_I(dm_config_key_format(b, i, vb, sizeof(vb)), DM_OK);
+        if (strcmp(path, "database.path") == 0 && same_db_path(va, vb))
+            continue;
         cr_assert_str_eq(va, vb, "key %s differs", path);
     }
 }
@@ -181,7 +202,16 @@ static void assert_seed_defaults(const dm_config_t *c)
     EQ_D(c->fine_tuning.timeout_seconds, 30);
     EQ_U(c->fine_tuning.max_retries, 3);
     cr_assert_str_eq(c->database.backend, "sqlite");
-    cr_assert_str_eq(c->database.path, "driftmon.db");
+    /* from a file, resolved against its directory */
+    {
+        const char *p = c->database.path;
+        size_t l = strlen(p);
+
+        cr_assert(strcmp(p, "driftmon.db") == 0 ||
+                      (p[0] == '/' && l > 12 &&
+                       strcmp(p + l - 12, "/driftmon.db") == 0),
+                  "database.path %s", p);
+    }
     cr_assert_str_eq(c->database.url, "");
     cr_assert_str_eq(c->database.host, "localhost");
     EQ_U(c->database.port, 5432);
@@ -891,7 +921,8 @@ Test(config, env_expansion_rules)
     cr_assert_str_eq(cfg->database.name, "fallback");
     cr_assert_str_eq(cfg->database.user, "dflt");
     cr_assert_str_eq(cfg->database.password, "");
-    cr_assert_str_eq(cfg->database.path, "pre-db.example--post");
+    /* relative: resolved against the directory of the file (/tmp) */
+    cr_assert_str_eq(cfg->database.path, "/tmp/pre-db.example--post");
     cr_assert_str_eq(cfg->api.host, "${DM_TEST_HOST} pa$$word $5 $ db.example");
     cr_assert_str_eq(cfg->api.token, "a:b");
     dm_config_free(cfg);
@@ -1249,4 +1280,28 @@ Test(config, load_buffer_is_load_without_a_file)
     cr_assert_null(cfg);
     cr_assert_not_null(strstr(err, "big.yaml: larger than"), "%s", err);
     free(big);
+}
+
+Test(config, relative_database_path_follows_the_config_file)
+{
+    static const struct {
+        const char *path, *want; /* want NULL: as written */
+    } cases[] = {
+        {"rel.db", "/tmp/rel.db"},   {"sub/dir/x.db", "/tmp/sub/dir/x.db"},
+        {"/abs/x.db", NULL},         {":memory:", NULL},
+        {"file:x.db?mode=ro", NULL},
+    };
+    char text[256];
+
+    clear_env();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        dm_config_t *cfg;
+
+        snprintf(text, sizeof(text), "database:\n  path: \"%s\"\n",
+                 cases[i].path);
+        cfg = load_ok(text); /* written into /tmp */
+        cr_assert_str_eq(cfg->database.path,
+                         cases[i].want ? cases[i].want : cases[i].path);
+        dm_config_free(cfg);
+    }
 }
