@@ -328,11 +328,24 @@ static int check_ident(const char *s, bool qualified, char *why, size_t n)
                                   "characters)");
 }
 
-static int check_url(const char *s, char *why, size_t n)
+/*
+ * An http(s) URL as the HTTP client will need it: scheme, a non-empty
+ * host (IPv6 in brackets), an optional port 1..65535.  base: no query or
+ * fragment either (a path is appended to it).  The value is never echoed:
+ * it may be a secret (the Slack webhook).
+ */
+static int check_url(const char *s, bool base, char *why, size_t n)
 {
+    const char *a, *end, *host, *colon = NULL;
+    size_t skip;
+
     if (s[0] == '\0')
         return DM_OK;
-    if (strncasecmp(s, "http://", 7) != 0 && strncasecmp(s, "https://", 8) != 0)
+    if (strncasecmp(s, "http://", 7) == 0)
+        skip = 7;
+    else if (strncasecmp(s, "https://", 8) == 0)
+        skip = 8;
+    else
         return dm_err_set(why, n, DM_ECONFIG,
                           "must be an http:// or https:// URL");
     for (const char *p = s; *p; p++)
@@ -340,6 +353,49 @@ static int check_url(const char *s, char *why, size_t n)
             return dm_err_set(why, n, DM_ECONFIG,
                               "must be a URL without spaces or control "
                               "characters");
+    if (base && strpbrk(s, "?#"))
+        return dm_err_set(why, n, DM_ECONFIG,
+                          "must not have a query (?) or fragment (#): "
+                          "paths are appended to it");
+    a = s + skip;
+    end = a + strcspn(a, "/?#");
+    host = a;
+    for (const char *p = a; p < end; p++)
+        if (*p == '@')
+            host = p + 1; /* user info before the host */
+    if (*host == '[') {
+        const char *rb = memchr(host, ']', (size_t)(end - host));
+        if (rb == NULL)
+            return dm_err_set(why, n, DM_ECONFIG,
+                              "must have a closing ']' after an IPv6 host");
+        colon = rb + 1 < end ? rb + 1 : NULL;
+        if (colon && *colon != ':')
+            return dm_err_set(why, n, DM_ECONFIG,
+                              "must have ':' or '/' after ']'");
+        if (rb == host + 1)
+            return dm_err_set(why, n, DM_ECONFIG, "must name a host");
+    } else {
+        colon = memchr(host, ':', (size_t)(end - host));
+        if ((colon ? colon : end) == host)
+            return dm_err_set(why, n, DM_ECONFIG, "must name a host");
+    }
+    if (colon) {
+        unsigned long port = 0;
+        const char *p = colon + 1;
+
+        if (p == end || end - p > 5)
+            return dm_err_set(why, n, DM_ECONFIG,
+                              "port must be a number from 1 to 65535");
+        for (; p < end; p++) {
+            if (*p < '0' || *p > '9')
+                return dm_err_set(why, n, DM_ECONFIG,
+                                  "port must be a number from 1 to 65535");
+            port = port * 10 + (unsigned long)(*p - '0');
+        }
+        if (port < 1 || port > 65535)
+            return dm_err_set(why, n, DM_ECONFIG,
+                              "port must be a number from 1 to 65535");
+    }
     return DM_OK;
 }
 
@@ -376,7 +432,8 @@ static int check_string(const struct cfg_key *k, const char *s, char *why,
     case CHK_CHOICE:
         return dm_cfg_choice(k, s) < 0 ? dm_cfg_choice_fail(k, why, n) : DM_OK;
     case CHK_URL:
-        return check_url(s, why, n);
+    case CHK_BASEURL:
+        return check_url(s, k->check == CHK_BASEURL, why, n);
     case CHK_IDENT:
         return check_ident(s, false, why, n);
     case CHK_TABLE:

@@ -30,7 +30,8 @@ enum cfg_type {
 enum cfg_check {
     CHK_NONE,
     CHK_CHOICE, /* one of the '|'-separated names in choices */
-    CHK_URL,    /* empty or an http:// or https:// URL */
+    CHK_URL,    /* empty or an http:// or https:// URL with a host */
+    CHK_BASEURL, /* CHK_URL without a query or fragment (paths are added) */
     CHK_IDENT,  /* SQL identifier [A-Za-z_][A-Za-z0-9_]*, <= 63 bytes */
     CHK_TABLE,  /* CHK_IDENT, optionally "schema.table" */
     CHK_LABEL   /* list items: printable, no whitespace at either end */

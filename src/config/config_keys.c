@@ -146,7 +146,7 @@ const struct cfg_key dm_cfg_keys[] = {
         0, 1, 0, "ask the Learning Engine to fine-tune when drift is found"),
     STR("fine_tuning.learning_engine_url", fine_tuning.learning_engine_url,
         "${LEARNING_ENGINE_URL:-http://learning-engine:8003}", 0, STRMAX, 0,
-        CHK_URL, NULL, "base URL of the Learning Engine (POST {url}/train)"),
+        CHK_BASEURL, NULL, "base URL of the Learning Engine (POST {url}/train)"),
     NUM("fine_tuning.min_drift_score", CFG_DOUBLE, fine_tuning.min_drift_score,
         "0.3", 0, 1000, 0, "combined drift score needed to trigger"),
     NUM("fine_tuning.cooldown_hours", CFG_DOUBLE, fine_tuning.cooldown_hours,

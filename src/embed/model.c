@@ -289,6 +289,18 @@ out:
     return rc;
 }
 
+int dm_model_read_config(const char *dir, dm_bert_config_t *cfg, char *errbuf,
+                         size_t errlen)
+{
+    dm_model_t m;
+    int rc;
+
+    memset(&m, 0, sizeof(m));
+    rc = parse_config(dir, &m, NULL, NULL, errbuf, errlen);
+    *cfg = m.cfg;
+    return rc;
+}
+
 int dm_model_tokenizer_settings(const char *dir, size_t max_len_cap,
                                 size_t default_len, bool *do_lower_case,
                                 size_t *max_seq_length, char *errbuf,

@@ -128,6 +128,7 @@ static int embedder_get(dm_monitor_t *m, dm_embedder_t **out, char *err,
         eo.model = cfg->embeddings.model;
         eo.model_path = cfg->embeddings.model_path;
         eo.dimension = cfg->embeddings.dimension;
+        eo.check_dimension = true;
         eo.batch_size = cfg->embeddings.batch_size;
         eo.threads = encoder_threads(cfg);
         rc = dm_embedder_open(&eo, &e, err, n);

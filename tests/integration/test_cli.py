@@ -9,6 +9,8 @@ Each test names the rule it holds:
   - database.path: a relative path is read from the config file's
     directory; `check` on a database file that does not exist is an
     error naming it and creates nothing; `ingest` and `migrate` create it.
+  - check-config: learning_engine_url checked as the trigger needs it;
+    embeddings.dimension checked against a loadable model.
 """
 
 import json
@@ -132,6 +134,37 @@ def test_check_without_config_creates_nothing():
           "migrate creates the store", rc, err)
 
 
+FIXTURES = os.environ.get("DM_FIXTURES") or os.path.join(
+    os.environ.get("DM_SOURCE_ROOT", "."), "..", "shared", "fixtures")
+
+
+def test_check_config_url_and_dimension():
+    d = fresh("checkcfg")
+    for url in ("http://le:8003/?x=1", "http://", "http://le:99999"):
+        cfg = write(os.path.join(d, "u.yaml"),
+                    'fine_tuning:\n  learning_engine_url: "%s"\n' % url)
+        rc, _, err = dm("check-config", cfg)
+        check(rc == 2 and "fine_tuning.learning_engine_url" in err,
+              "check-config rejects " + url, rc, err)
+    tiny = os.path.join(FIXTURES, "minilm-tiny")
+    check(os.path.isdir(tiny), "the minilm-tiny fixture is present", tiny)
+    cfg = write(os.path.join(d, "m.yaml"),
+                'embeddings:\n  model: tiny\n  model_path: "%s"\n'
+                '  dimension: 384\n' % tiny)
+    rc, _, err = dm("check-config", cfg)
+    check(rc == 2 and "embeddings.dimension: 384" in err and
+          "hidden_size 32" in err, "a 32-d model with dimension 384 is an "
+          "error naming both", rc, err)
+    write(cfg, 'embeddings:\n  model: tiny\n  model_path: "%s"\n'
+          '  dimension: 32\n' % tiny)
+    rc, out, err = dm("check-config", cfg)
+    check(rc == 0, "dimension 32 matches", rc, out, err)
+    write(cfg, 'embeddings:\n  model: bert\n  model_path: "%s"\n'
+          % os.path.join(d, "not-fetched"))
+    rc, out, err = dm("check-config", cfg)
+    check(rc == 0, "a model not fetched yet is not checked", rc, out, err)
+
+
 if __name__ == "__main__":
     sys.exit(dmtest.run([
         ("ingest_long_line_skipped_and_read_on",
@@ -141,4 +174,6 @@ if __name__ == "__main__":
         ("relative_database_path", test_relative_database_path),
         ("check_without_config_creates_nothing",
          test_check_without_config_creates_nothing),
+        ("check_config_url_and_dimension",
+         test_check_config_url_and_dimension),
     ]))

@@ -653,6 +653,51 @@ Test(config, error_wrong_type)
                  "thresholds.kl_threshold", "is out of range");
 }
 
+Test(config, error_bad_learning_engine_url)
+{
+    static const struct {
+        const char *url, *why;
+    } bad[] = {
+        {"http://le:8003/?token=1", "must not have a query (?) or fragment "
+                                    "(#): paths are appended to it"},
+        {"http://le:8003/#x", "must not have a query (?) or fragment (#): "
+                              "paths are appended to it"},
+        {"http://", "must name a host"},
+        {"https:///train", "must name a host"},
+        {"http://:8003", "must name a host"},
+        {"http://le:99999", "port must be a number from 1 to 65535"},
+        {"http://le:0", "port must be a number from 1 to 65535"},
+        {"http://le:", "port must be a number from 1 to 65535"},
+        {"http://le:80x", "port must be a number from 1 to 65535"},
+        {"http://[::1", "must have a closing ']' after an IPv6 host"},
+        {"ftp://le", "must be an http:// or https:// URL"},
+    };
+    static const char *const good[] = {
+        "http://le:8003", "https://le/base/", "http://[::1]:65535/x",
+        "http://user:pw@le:1", "",
+    };
+    char text[256];
+
+    clear_env();
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "fine_tuning:\n  learning_engine_url: \"%s\"\n", bad[i].url);
+        expect_error(text, 2, "fine_tuning.learning_engine_url", bad[i].why);
+    }
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "fine_tuning:\n  auto_trigger: false\n"
+                 "  learning_engine_url: \"%s\"\n",
+                 good[i]);
+        dm_config_free(load_ok(text));
+    }
+    /* the Slack webhook: a host and a port too, a query allowed */
+    expect_error("alerts:\n  slack:\n    webhook_url: \"http://\"\n", 3,
+                 "alerts.slack.webhook_url", "must name a host");
+    dm_config_free(load_ok("alerts:\n  slack:\n    webhook_url: "
+                           "\"https://hooks.example/x?a=1\"\n"));
+}
+
 Test(config, error_out_of_bounds)
 {
     expect_error("thresholds:\n  kl_threshold: 0\n", 2,

@@ -538,3 +538,33 @@ Test(embed, cli_jsonl_matches_reference)
     rmdir(tmp);
     free_cases(&c);
 }
+
+Test(embed, dimension_checked_against_the_model)
+{
+    char dir[1024], err[DM_ERRBUF_SIZE] = "";
+    dm_embedder_opts_t o = {.model = "minilm-tiny",
+                            .model_path = dir,
+                            .dimension = 384,
+                            .check_dimension = true};
+    dm_embedder_t *e = NULL;
+    size_t dim = 0;
+
+    fixture_dir(dir, sizeof(dir));
+    cr_assert_eq(dm_embedder_probe_dim(&o, &dim, err, sizeof(err)), DM_OK,
+                 "%s", err);
+    cr_assert_eq(dim, 32);
+    cr_assert_eq(dm_embedder_open(&o, &e, err, sizeof(err)), DM_EINVAL);
+    cr_assert_null(e);
+    cr_assert(strstr(err, "dimension 384") && strstr(err, "hidden_size 32"),
+              "%s", err);
+    o.dimension = 32;
+    cr_assert_eq(dm_embedder_open(&o, &e, err, sizeof(err)), DM_OK, "%s", err);
+    dm_embedder_free(e);
+    o.model = "hashing";
+    o.dimension = 0;
+    cr_assert_eq(dm_embedder_probe_dim(&o, &dim, err, sizeof(err)), DM_OK);
+    cr_assert_eq(dim, 384);
+    o.model = "bert";
+    o.model_path = "/nonexistent/model";
+    cr_assert_neq(dm_embedder_probe_dim(&o, &dim, err, sizeof(err)), DM_OK);
+}
