@@ -673,8 +673,11 @@ Test(config, error_bad_learning_engine_url)
         {"ftp://le", "must be an http:// or https:// URL"},
     };
     static const char *const good[] = {
-        "http://le:8003", "https://le/base/", "http://[::1]:65535/x",
-        "http://user:pw@le:1", "",
+        "http://le:8003",
+        "https://le/base/",
+        "http://[::1]:65535/x",
+        "http://user:pw@le:1",
+        "",
     };
     char text[256];
 

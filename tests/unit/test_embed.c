@@ -550,8 +550,8 @@ Test(embed, dimension_checked_against_the_model)
     size_t dim = 0;
 
     fixture_dir(dir, sizeof(dir));
-    cr_assert_eq(dm_embedder_probe_dim(&o, &dim, err, sizeof(err)), DM_OK,
-                 "%s", err);
+    cr_assert_eq(dm_embedder_probe_dim(&o, &dim, err, sizeof(err)), DM_OK, "%s",
+                 err);
     cr_assert_eq(dim, 32);
     cr_assert_eq(dm_embedder_open(&o, &e, err, sizeof(err)), DM_EINVAL);
     cr_assert_null(e);
