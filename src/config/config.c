@@ -265,15 +265,59 @@ static int expand_one(char **s, char *why, size_t n)
     return DM_OK;
 }
 
+/* Whether s is only ${NAME} / ${NAME:-} references (no literal text). */
+static bool only_refs(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    while (*s) {
+        const char *p = s + 2;
+
+        if (s[0] != '$' || s[1] != '{' || !is_name_start(*p))
+            return false;
+        while (is_name_char(*p))
+            p++;
+        if (p[0] == ':' && p[1] == '-' && p[2] == '}')
+            p += 2;
+        if (*p != '}')
+            return false;
+        s = p + 1;
+    }
+    return true;
+}
+
+/*
+ * A secret: "<redacted>" (from a dump) stands for the key's default; a
+ * value of references alone is kept for the dump (secret_ref).
+ */
+static void secret_source(dm_config_t *cfg, const struct cfg_key *k,
+                          size_t *nsecret)
+{
+    char **s = dm_cfg_str(cfg, k);
+    size_t j = (*nsecret)++;
+
+    if (j >= DM_CONFIG_MAX_SECRETS || *s == NULL)
+        return;
+    if (strcmp(*s, DM_CONFIG_REDACTED) == 0) {
+        free(*s);
+        *s = dm_strdup(k->def);
+    }
+    free(cfg->secret_ref[j]);
+    cfg->secret_ref[j] = only_refs(*s) ? dm_strdup(*s) : NULL;
+}
+
 static int expand_strings(dm_config_t *cfg, const struct cfg_scan *sc,
                           const char *file, char *errbuf, size_t n)
 {
     char why[DM_ERRBUF_SIZE];
+    size_t nsecret = 0;
 
     for (size_t i = 0; i < dm_cfg_nkeys; i++) {
         const struct cfg_key *k = &dm_cfg_keys[i];
 
         if (k->type == CFG_STRING) {
+            if ((k->flags & CFG_SECRET) != 0)
+                secret_source(cfg, k, &nsecret);
             if (expand_one(dm_cfg_str(cfg, k), why, sizeof(why)) != DM_OK)
                 return key_fail(errbuf, n, file, sc, k, sc->line[i], why);
         } else if (k->type == CFG_LIST) {
@@ -818,6 +862,8 @@ void dm_config_free(dm_config_t *cfg)
 
     if (cfg == NULL)
         return;
+    for (size_t i = 0; i < DM_CONFIG_MAX_SECRETS; i++)
+        free(cfg->secret_ref[i]);
     dm_cfg_cyaml_config(&cc, NULL);
     /* Frees every string and list the schema names, then cfg itself. */
     (void)cyaml_free(&cc, &dm_cfg_schema, cfg, 0);

@@ -134,6 +134,12 @@ typedef struct dm_config_logging {
     char *level; /* "info" */
 } dm_config_logging_t;
 
+/* At most this many keys are flagged secret (config_keys.c checks). */
+#define DM_CONFIG_MAX_SECRETS 8
+
+/* A secret loaded as "<redacted>" (a dump's redaction): the key's default. */
+#define DM_CONFIG_REDACTED "<redacted>"
+
 typedef struct dm_config {
     dm_config_thresholds_t thresholds;
     dm_config_monitoring_t monitoring;
@@ -145,6 +151,14 @@ typedef struct dm_config {
     dm_config_database_t database;
     dm_config_api_t api;
     dm_config_logging_t logging;
+    /*
+     * Not keys (no YAML of their own): for the i-th secret key in key
+     * table order, its text before ${VAR} expansion when that text is
+     * nothing but references such as "${SLACK_WEBHOOK_URL}" (no literal
+     * that could be a secret), else NULL.  A dump writes the reference in
+     * place of the secret, so the dump loads back.  Owned by the config.
+     */
+    char *secret_ref[DM_CONFIG_MAX_SECRETS];
 } dm_config_t;
 
 /*
@@ -172,7 +186,14 @@ int dm_config_defaults(dm_config_t **out, char *errbuf,
 /* NULL-safe. */
 void dm_config_free(dm_config_t *cfg);
 
-/* Writes the effective config as YAML to f, secrets as "<redacted>". */
+/*
+ * Writes the effective config as YAML to f.  A secret is written as the
+ * ${VAR} reference it came from (see secret_ref), or as "<redacted>"
+ * when it was written literally, or "" when empty, never as its value.
+ * The dump loads back: a reference expands again, and "<redacted>" loads
+ * as the key's default (so a literal secret is lost: keep secrets in the
+ * environment).
+ */
 void dm_config_dump(const dm_config_t *cfg, FILE *f);
 
 /* Number of documented keys and the dotted path of key i (for tests). */

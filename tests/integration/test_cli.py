@@ -11,6 +11,8 @@ Each test names the rule it holds:
     error naming it and creates nothing; `ingest` and `migrate` create it.
   - check-config: learning_engine_url checked as the trigger needs it;
     embeddings.dimension checked against a loadable model.
+  - check-config --dump with secrets set loads back (check-config passes
+    the dump, and dumping the dump gives the same text).
 """
 
 import json
@@ -165,6 +167,31 @@ def test_check_config_url_and_dimension():
     check(rc == 0, "a model not fetched yet is not checked", rc, out, err)
 
 
+def test_dump_with_secrets_loads_back():
+    d = fresh("dump")
+    secret = "s3cr3t-dump-Zq9"
+    env = {"SLACK_WEBHOOK_URL": "https://hooks.slack.com/T/B/" + secret,
+           "DRIFTMON_API_TOKEN": "tok-" + secret}
+    cfg = write(os.path.join(d, "c.yaml"),
+                'alerts:\n  slack:\n    webhook_url: "${SLACK_WEBHOOK_URL}"\n'
+                'database:\n  password: "pw-%s"\n' % secret)
+    rc, out, err = dm("check-config", cfg, "--dump", env=env)
+    check(rc == 0 and secret not in out + err, "dump without secrets", rc,
+          out, err)
+    dumped = write(os.path.join(d, "dump.yaml"), out)
+    rc, out2, err2 = dm("check-config", dumped, "--dump", env=env)
+    check(rc == 0, "the dump loads back", rc, err2)
+    check('  password: "<redacted>"\n' in out, "a literal secret is "
+          "redacted", out)
+    check('    webhook_url: "${SLACK_WEBHOOK_URL}"\n' in out, "a secret from "
+          "the environment is dumped as its reference", out)
+
+    def others(text):  # the literal password loads back as its default
+        return [x for x in text.splitlines() if "password:" not in x]
+    check(others(out2) == others(out), "dumping the dump gives the same "
+          "text", out, out2)
+
+
 if __name__ == "__main__":
     sys.exit(dmtest.run([
         ("ingest_long_line_skipped_and_read_on",
@@ -176,4 +203,5 @@ if __name__ == "__main__":
          test_check_without_config_creates_nothing),
         ("check_config_url_and_dimension",
          test_check_config_url_and_dimension),
+        ("dump_with_secrets_loads_back", test_dump_with_secrets_loads_back),
     ]))

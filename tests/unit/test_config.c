@@ -1089,12 +1089,15 @@ Test(config, secrets_never_in_dump)
     cr_assert_str_eq(cfg->database.password, SECRET_MARK "-pw");
     dump = dump_to_string(cfg);
     cr_assert_null(strstr(dump, SECRET_MARK), "secret in dump:\n%s", dump);
-    cr_assert_not_null(strstr(dump, "    webhook_url: \"<redacted>\"\n"), "%s",
-                       dump);
+    /* from the environment: the reference; written literally: redacted */
+    cr_assert_not_null(
+        strstr(dump, "    webhook_url: \"${SLACK_WEBHOOK_URL:-}\"\n"), "%s",
+        dump);
     cr_assert_not_null(strstr(dump, "  url: \"<redacted>\"\n"), "%s", dump);
-    cr_assert_not_null(strstr(dump, "  password: \"<redacted>\"\n"), "%s",
-                       dump);
-    cr_assert_not_null(strstr(dump, "  token: \"<redacted>\"\n"), "%s", dump);
+    cr_assert_not_null(strstr(dump, "  password: \"${POSTGRES_PASSWORD:-}\"\n"),
+                       "%s", dump);
+    cr_assert_not_null(strstr(dump, "  token: \"${DRIFTMON_API_TOKEN:-}\"\n"),
+                       "%s", dump);
     free(dump);
     dm_config_free(cfg);
 
@@ -1175,6 +1178,52 @@ Test(config, dump_loads_back)
     free(dump);
     dm_config_free(cfg);
     dm_config_free(again);
+}
+
+Test(config, dump_with_secrets_loads_back)
+{
+    char path[256], err[DM_ERRBUF_SIZE];
+    dm_config_t *cfg, *again = NULL;
+    char *dump;
+    size_t n = 0;
+
+    clear_env();
+    for (size_t i = 0; i < dm_config_key_count(); i++)
+        n += dm_config_key_secret(i);
+    cr_assert_leq(n, DM_CONFIG_MAX_SECRETS);
+    setenv("DM_TEST_HOOK", "https://hooks.slack.com/" SECRET_MARK, 1);
+    setenv("DM_TEST_PGURL", "host=x password=" SECRET_MARK, 1);
+    setenv("DRIFTMON_API_TOKEN", "env-token", 1);
+    cfg = load_ok("alerts:\n  slack:\n    webhook_url: \"${DM_TEST_HOOK}\"\n"
+                  "database:\n  url: \"${DM_TEST_PGURL:-}\"\n"
+                  "  password: \"pw-" SECRET_MARK "\"\n"
+                  "api:\n  token: \"literal-" SECRET_MARK "\"\n");
+    dump = dump_to_string(cfg);
+    cr_assert_null(strstr(dump, SECRET_MARK), "secret in dump:\n%s", dump);
+    cr_assert_null(strstr(dump, "env-token"), "%s", dump);
+    write_tmp(dump, strlen(dump), path, sizeof(path));
+    cr_assert_eq(dm_config_load(path, &again, err, sizeof(err)), DM_OK,
+                 "%s\n%s", err, dump);
+    unlink(path);
+    /* references expand again; a literal secret ("<redacted>") loads as
+       the key's default, here the environment's token and no password */
+    assert_same_config(cfg, again, "database.password api.token");
+    cr_assert_str_eq(again->alerts.slack.webhook_url,
+                     "https://hooks.slack.com/" SECRET_MARK);
+    cr_assert_str_eq(again->database.url, "host=x password=" SECRET_MARK);
+    cr_assert_str_eq(again->api.token, "env-token");
+    cr_assert_str_eq(again->database.password, "");
+    free(dump);
+    dm_config_free(cfg);
+    dm_config_free(again);
+    /* "${A}x${B}" holds a literal between references: redacted */
+    setenv("DM_TEST_A", "a", 1);
+    cfg = load_ok("api:\n  token: \"${DM_TEST_A}" SECRET_MARK "\"\n");
+    dump = dump_to_string(cfg);
+    cr_assert_null(strstr(dump, SECRET_MARK), "%s", dump);
+    cr_assert_not_null(strstr(dump, "  token: \"<redacted>\"\n"), "%s", dump);
+    free(dump);
+    dm_config_free(cfg);
 }
 
 /* ---- driftmon check-config ---- */
@@ -1259,8 +1308,9 @@ Test(config, cli_check_config_dump_redacts)
                  "stderr: %s", err);
     cr_assert_null(strstr(out, SECRET_MARK), "%s", out);
     cr_assert_null(strstr(err, SECRET_MARK), "%s", err);
-    cr_assert_not_null(strstr(out, "    webhook_url: \"<redacted>\"\n"), "%s",
-                       out);
+    cr_assert_not_null(
+        strstr(out, "    webhook_url: \"${SLACK_WEBHOOK_URL:-}\"\n"), "%s",
+        out);
     cr_assert_not_null(strstr(out, "\nthresholds:\n  kl_threshold: 0.1\n"),
                        "%s", out);
     snprintf(want, sizeof(want), "%s: ok\n", file);
