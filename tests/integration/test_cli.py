@@ -13,6 +13,8 @@ Each test names the rule it holds:
     embeddings.dimension checked against a loadable model.
   - check-config --dump with secrets set loads back (check-config passes
     the dump, and dumping the dump gives the same text).
+  - demo --dir refuses a directory holding anything the demo did not
+    make (other files, rows added to its store) unless --force.
 """
 
 import json
@@ -192,6 +194,54 @@ def test_dump_with_secrets_loads_back():
           "text", out, out2)
 
 
+def feedback_rows(db):
+    import sqlite3
+    c = sqlite3.connect(db)
+    try:
+        return c.execute("SELECT count(*) FROM feedback").fetchone()[0]
+    finally:
+        c.close()
+
+
+def test_demo_refuses_foreign_directory():
+    d = fresh("demo")
+    demo = os.path.join(d, "run")
+    db = os.path.join(demo, "driftmon.db")
+    rc, _, err = dm("demo", "--dir", demo, "--rows-per-day", "20", "--json")
+    check(rc == 0, "demo in a new directory", rc, err)
+    rc, _, err = dm("demo", "--dir", demo, "--rows-per-day", "20", "--json")
+    check(rc == 0, "demo again over its own files", rc, err)
+    check(feedback_rows(db) == 280, "280 demo rows", feedback_rows(db))
+    # rows of one's own added to the demo store: refused, nothing changed
+    rc, _, err = dm("ingest", long_line_files(d)[0], "--config",
+                    os.path.join(demo, "demo.yaml"), "--skip-invalid")
+    check(rc == 0 and feedback_rows(db) == 284, "4 rows added", rc, err)
+    rc, _, err = dm("demo", "--dir", demo, "--rows-per-day", "20", "--json")
+    check(rc == 2 and "284 feedback rows" in err and "--force" in err,
+          "demo refuses a store with rows it did not write", rc, err)
+    check(feedback_rows(db) == 284, "the rows are kept", feedback_rows(db))
+    rc, _, err = dm("demo", "--dir", demo, "--rows-per-day", "20", "--json",
+                    "--force")
+    check(rc == 0 and feedback_rows(db) == 280, "--force replaces them", rc,
+          err)
+    # a directory of one's own: a store and a config that are not the demo's
+    own = fresh("demo-own")
+    write(os.path.join(own, "demo.yaml"), "# mine\n")
+    rc, _, err = dm("migrate", "--config", store_config(own))
+    os.rename(os.path.join(own, "s.db"), os.path.join(own, "driftmon.db"))
+    os.unlink(os.path.join(own, "c.yaml"))
+    before = sorted(os.listdir(own))
+    rc, _, err = dm("demo", "--dir", own, "--rows-per-day", "20")
+    check(rc == 2 and "not a demo directory" in err, "demo refuses a "
+          "directory that is not its own", rc, err)
+    check(sorted(os.listdir(own)) == before and
+          open(os.path.join(own, "demo.yaml")).read() == "# mine\n",
+          "nothing in it changed", os.listdir(own))
+    write(os.path.join(demo, "notes.txt"), "x")
+    rc, _, err = dm("demo", "--dir", demo, "--rows-per-day", "20")
+    check(rc == 2 and "'notes.txt'" in err, "another file: refused", rc, err)
+
+
 if __name__ == "__main__":
     sys.exit(dmtest.run([
         ("ingest_long_line_skipped_and_read_on",
@@ -204,4 +254,6 @@ if __name__ == "__main__":
         ("check_config_url_and_dimension",
          test_check_config_url_and_dimension),
         ("dump_with_secrets_loads_back", test_dump_with_secrets_loads_back),
+        ("demo_refuses_foreign_directory",
+         test_demo_refuses_foreign_directory),
     ]))
