@@ -680,8 +680,22 @@ static const char *rule_columns(const dm_config_t *c, const struct cfg_scan *sc,
     return NULL;
 }
 
+static const char *rule_positive(const dm_config_t *c,
+                                 const struct cfg_scan *sc, char *why, size_t n)
+{
+    (void)sc;
+    if (c->database.feedback.positive_values_count == 0 ||
+        c->database.feedback.positive_threshold == 0)
+        return NULL;
+    snprintf(why, n,
+             "cannot be set together with "
+             "database.feedback.positive_threshold");
+    return "database.feedback.positive_values";
+}
+
 static const rule_fn rules[] = {
-    rule_samples, rule_sqlite, rule_postgres, rule_trigger_url, rule_columns,
+    rule_samples,     rule_sqlite,  rule_postgres,
+    rule_trigger_url, rule_columns, rule_positive,
 };
 
 static int check_rules(const dm_config_t *cfg, const struct cfg_scan *sc,

@@ -109,6 +109,13 @@ typedef struct dm_config_feedback_table {
     char *intent_column;    /* "intent" */
     char *positive_column;  /* "positive" */
     char *timestamp_column; /* "created_at" */
+    /* how positive_column reads (at most one of the two is set):
+       values: [] = a boolean column; else the text labels that count as
+       positive (case-insensitive); threshold: 0 = a boolean column; else
+       a numeric rating >= threshold is positive */
+    char **positive_values; /* [] */
+    unsigned positive_values_count;
+    double positive_threshold; /* 0 */
 } dm_config_feedback_table_t;
 
 typedef struct dm_config_database {

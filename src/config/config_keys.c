@@ -193,6 +193,15 @@ const struct cfg_key dm_cfg_keys[] = {
     STR("database.feedback.timestamp_column",
         database.feedback.timestamp_column, "created_at", 1, 63, 0, CHK_IDENT,
         NULL, "column: when the row was written"),
+    LIST("database.feedback.positive_values", database.feedback.positive_values,
+         "", 0, 32, CHK_LABEL,
+         "text positive column: the values that count as positive "
+         "(case-insensitive), any other is negative; empty = a boolean "
+         "column"),
+    NUM("database.feedback.positive_threshold", CFG_DOUBLE,
+        database.feedback.positive_threshold, "0", 0, 1e9, 0,
+        "numeric rating column (e.g. 1-5): a rating >= this is positive; "
+        "0 = a boolean column"),
 
     STR("api.host", api.host, "0.0.0.0", 1, 255, 0, CHK_NONE, NULL,
         "address the HTTP API listens on"),
@@ -301,6 +310,8 @@ static const cyaml_schema_field_t feedback_fields[] = {
     C_STR("intent_column", dm_config_feedback_table_t, intent_column),
     C_STR("positive_column", dm_config_feedback_table_t, positive_column),
     C_STR("timestamp_column", dm_config_feedback_table_t, timestamp_column),
+    C_LIST("positive_values", dm_config_feedback_table_t, positive_values),
+    C_DBL("positive_threshold", dm_config_feedback_table_t, positive_threshold),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t database_fields[] = {

@@ -368,6 +368,9 @@ static const struct {
     {"database.feedback.intent_column", "label", "\"label\""},
     {"database.feedback.positive_column", "thumbs_up", "\"thumbs_up\""},
     {"database.feedback.timestamp_column", "ts", "\"ts\""},
+    {"database.feedback.positive_values", "[thumbs_up, \"5 stars\"]",
+     "[\"thumbs_up\", \"5 stars\"]"},
+    {"database.feedback.positive_threshold", "4", "4"},
     {"api.host", "\"127.0.0.1\"", "\"127.0.0.1\""},
     {"api.port", "9000", "9000"},
     {"api.token", "\"" SECRET_MARK "\"", "\"<redacted>\""},
@@ -404,6 +407,8 @@ static void append_nested(char *out, size_t n, const char *prev,
     snprintf(out + len, n - len, "%*s%s: %s\n", 2 * depth, "", p, value);
 }
 
+#define ALONE "database.feedback.positive_threshold"
+
 Test(config, every_key_loads_through_the_schema)
 {
     static char yaml[16384];
@@ -420,6 +425,9 @@ Test(config, every_key_loads_through_the_schema)
     for (size_t i = 0; i < N_EVERY; i++) {
         cr_assert_str_eq(every_key[i].path, dm_config_key_path(i),
                          "test table order");
+        /* cannot be set with positive_values: loaded on its own below */
+        if (strcmp(every_key[i].path, ALONE) == 0)
+            continue;
         append_nested(yaml, sizeof(yaml), prev, every_key[i].path,
                       every_key[i].yaml);
         prev = every_key[i].path;
@@ -427,7 +435,16 @@ Test(config, every_key_loads_through_the_schema)
     cfg = load_ok(yaml);
     EQ_I(dm_config_defaults(&defaults, err, sizeof(err)), DM_OK);
     for (size_t i = 0; i < N_EVERY; i++) {
-        EQ_I(dm_config_key_format(cfg, i, got, sizeof(got)), DM_OK);
+        dm_config_t *alone = NULL;
+
+        if (strcmp(every_key[i].path, ALONE) == 0) {
+            yaml[0] = '\0';
+            append_nested(yaml, sizeof(yaml), "", ALONE, every_key[i].yaml);
+            alone = load_ok(yaml);
+        }
+        EQ_I(dm_config_key_format(alone ? alone : cfg, i, got, sizeof(got)),
+             DM_OK);
+        dm_config_free(alone);
         cr_assert_str_eq(got, every_key[i].formatted, "key %s",
                          every_key[i].path);
         cr_assert_eq(dm_config_key_format(defaults, i, def, sizeof(def)),
@@ -699,6 +716,18 @@ Test(config, error_bad_learning_engine_url)
                  "alerts.slack.webhook_url", "must name a host");
     dm_config_free(load_ok("alerts:\n  slack:\n    webhook_url: "
                            "\"https://hooks.example/x?a=1\"\n"));
+}
+
+Test(config, error_positive_mapping_twice)
+{
+    expect_error("database:\n  feedback:\n    positive_values: [up]\n"
+                 "    positive_threshold: 4\n",
+                 3, "database.feedback.positive_values",
+                 "cannot be set together with "
+                 "database.feedback.positive_threshold");
+    expect_error("database:\n  feedback:\n    positive_values: [up, UP]\n", 3,
+                 "database.feedback.positive_values[1]",
+                 "duplicate item \"up\"");
 }
 
 Test(config, error_out_of_bounds)
