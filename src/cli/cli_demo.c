@@ -336,8 +336,10 @@ int dm_cli_demo(int argc, char **argv)
             }
             per_day = v;
         } else {
-            fprintf(stderr, "driftmon: error: demo: unexpected argument '%s'\n",
-                    a);
+            static const char *const value_opts[] = {"--dir", "--rows-per-day",
+                                                     NULL};
+
+            dm_cli_bad_arg("demo", a, value_opts);
             usage(stderr);
             return DM_EXIT_USAGE;
         }

@@ -92,8 +92,10 @@ int dm_cli_ingest(int argc, char **argv)
         } else if (!path && (a[0] != '-' || strcmp(a, "-") == 0)) {
             path = a;
         } else {
-            fprintf(stderr,
-                    "driftmon: error: ingest: unexpected argument '%s'\n", a);
+            static const char *const value_opts[] = {"--config", "--format",
+                                                     NULL};
+
+            dm_cli_bad_arg("ingest", a, value_opts);
             usage(stderr);
             return DM_EXIT_USAGE;
         }
@@ -117,9 +119,11 @@ int dm_cli_ingest(int argc, char **argv)
     }
     rc = dm_ingest_reader_open(path, fmt, &rd, err, sizeof(err));
     if (rc != DM_OK) {
+        /* a file that is missing or not a file is bad input (exit 2), as
+           for compare and check-config; DM_EIO messages name the file */
         if (rc != DM_EIO)
             dm_err_prefix(err, sizeof(err), rc, "%s: ", path);
-        ret = rc == DM_EIO ? DM_EXIT_FAILURE : DM_EXIT_USAGE;
+        ret = DM_EXIT_USAGE;
         goto out;
     }
     rc = dm_store_open(cfg, &st, err, sizeof(err));

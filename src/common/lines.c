@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int dm_lines_open(dm_lines_t *lr, const char *path, size_t max_line,
                   char *errbuf, size_t n)
@@ -17,11 +18,20 @@ int dm_lines_open(dm_lines_t *lr, const char *path, size_t max_line,
     if (strcmp(path, "-") == 0) {
         lr->f = stdin;
     } else {
+        struct stat sb;
+
         lr->f = fopen(path, "rb");
         if (lr->f == NULL)
             return dm_err_set(errbuf, n, DM_EIO, "%s: cannot open: %s", path,
                               strerror(errno));
         lr->own = 1;
+        /* a directory opens on Linux and fails only at the first read */
+        if (fstat(fileno(lr->f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            fclose(lr->f);
+            lr->f = NULL;
+            return dm_err_set(errbuf, n, DM_EIO,
+                              "%s: cannot open: is a directory", path);
+        }
     }
     dm_buf_init(&lr->buf, max_line);
     return DM_OK;

@@ -217,6 +217,13 @@ int dm_config_key_find(const char *path, size_t *idx) DM_MUSTCHECK;
 /* The built-in default of key i as written in YAML (before ${VAR}). */
 const char *dm_config_key_default(size_t i);
 
+/*
+ * The bounds of number key i (closed or open as the docs table says), for
+ * command-line options that set the same thing, so the two cannot
+ * differ.  Returns DM_OK, or DM_EINVAL when i is not a number key.
+ */
+int dm_config_key_bounds(size_t i, double *min, double *max) DM_MUSTCHECK;
+
 /* A one-line description of key i (the same text as the docs). */
 const char *dm_config_key_doc(size_t i);
 

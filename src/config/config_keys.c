@@ -88,7 +88,9 @@ const struct cfg_key dm_cfg_keys[] = {
         "models/all-MiniLM-L6-v2", 0, STRMAX, 0, CHK_NONE, NULL,
         "directory holding the model files (config.json, "
         "model.safetensors, vocab.txt, ...)"),
-    NUM("embeddings.batch_size", CFG_U32, embeddings.batch_size, "32", 1, 4096,
+    /* batch_size and threads: the encoder's own limits
+       (DM_ENCODER_MAX_BATCH / _THREADS; test_embed checks they agree) */
+    NUM("embeddings.batch_size", CFG_U32, embeddings.batch_size, "32", 1, 1024,
         0, "texts encoded per batch"),
     NUM("embeddings.dimension", CFG_U32, embeddings.dimension, "384", 1, 16384,
         0,
@@ -100,8 +102,8 @@ const struct cfg_key dm_cfg_keys[] = {
          "excess|raw",
          "effect size compared with kl_threshold: KL in excess of its "
          "permutation null (excess) or the raw KL (raw)"),
-    NUM("embeddings.threads", CFG_U32, embeddings.threads, "0", 0, 1024, 0,
-        "encoder threads; 0 = one per core"),
+    NUM("embeddings.threads", CFG_U32, embeddings.threads, "0", 0, 64, 0,
+        "encoder threads; 0 = one per core (at most 64)"),
 
     NUM("significance.alpha", CFG_DOUBLE, significance.alpha, "0.05", 0, 1,
         GT | LT, "a signal fires only when its p-value is below this"),
@@ -679,6 +681,17 @@ bool dm_config_key_secret(size_t i)
 const char *dm_config_key_default(size_t i)
 {
     return i < dm_cfg_nkeys ? dm_cfg_keys[i].def : NULL;
+}
+
+int dm_config_key_bounds(size_t i, double *min, double *max)
+{
+    if (i >= dm_cfg_nkeys ||
+        (dm_cfg_keys[i].type != CFG_U32 && dm_cfg_keys[i].type != CFG_U64 &&
+         dm_cfg_keys[i].type != CFG_DOUBLE))
+        return DM_EINVAL;
+    *min = dm_cfg_keys[i].min;
+    *max = dm_cfg_keys[i].max;
+    return DM_OK;
 }
 
 const char *dm_config_key_doc(size_t i)

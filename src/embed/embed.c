@@ -110,6 +110,11 @@ static int open_bert(dm_embedder_t *e, const dm_embedder_opts_t *o,
         if (o->max_seq_length < 2)
             return dm_err_set(errbuf, errlen, DM_EINVAL,
                               "max_seq_length must be at least 2");
+        if (o->max_seq_length > e->max_seq)
+            return dm_err_set(errbuf, errlen, DM_EINVAL,
+                              "max_seq_length %zu is more than the model in "
+                              "%s takes (max_seq_length %zu)",
+                              o->max_seq_length, path, e->max_seq);
         if (o->max_seq_length < e->max_seq)
             e->max_seq = o->max_seq_length;
     }

@@ -38,7 +38,7 @@ typedef struct dm_embedder_opts {
     size_t dimension;       /* hashing only: 0 = 384 */
     size_t batch_size;      /* BERT sentences per batch: 0 = 32 */
     size_t threads;         /* BERT threads per call: 0 = 1 */
-    size_t max_seq_length;  /* BERT: 0 = the model's; else at most it */
+    size_t max_seq_length;  /* BERT: 0 = the model's; more is DM_EINVAL */
     bool check_dimension;   /* BERT: dimension (if > 0) must be the model's */
 } dm_embedder_opts_t;
 

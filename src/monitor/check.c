@@ -81,7 +81,8 @@ static size_t encoder_threads(const dm_config_t *cfg)
     if (cfg->embeddings.threads > 0)
         return cfg->embeddings.threads;
     n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (size_t)n : 1;
+    /* the bound of embeddings.threads, the encoder's limit */
+    return n > 64 ? 64 : n > 0 ? (size_t)n : 1;
 }
 
 /*

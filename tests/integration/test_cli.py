@@ -15,6 +15,12 @@ Each test names the rule it holds:
     the dump, and dumping the dump gives the same text).
   - demo --dir refuses a directory holding anything the demo did not
     make (other files, rows added to its store) unless --force.
+  - one rule each (docs/cli.md): a missing input file or a directory is
+    exit 2 with the name once; an option given last without its value
+    says so; --as-of at the epoch is refused with the true reason; a
+    refused connection says "cannot connect ... refused"; tokenize refuses
+    invalid UTF-8 as ingest does; compare refuses unknown fields as ingest
+    does.
 """
 
 import json
@@ -242,6 +248,48 @@ def test_demo_refuses_foreign_directory():
     check(rc == 2 and "'notes.txt'" in err, "another file: refused", rc, err)
 
 
+def test_uniform_messages():
+    d = fresh("uniform")
+    cfg = store_config(d)
+    for cmd in (["ingest", "nofile", "--config", cfg],
+                ["compare", "--baseline", "nofile", "--current", "nofile"],
+                ["check-config", "nofile"]):
+        rc, _, err = dm(*cmd)
+        check(rc == 2 and "nofile: cannot open" in err,
+              "a missing file: exit 2 naming it (%s)" % cmd[0], rc, err)
+    rc, _, err = dm("ingest", d, "--config", cfg)
+    check(rc == 2 and err.count(d) == 1 and "is a directory" in err,
+          "ingest DIR: exit 2, the name once", rc, err)
+    for cmd, opt in ((["check"], "--window-days"), (["check"], "--as-of"),
+                     (["ingest", "f"], "--format"), (["demo"], "--dir"),
+                     (["compare"], "--baseline")):
+        rc, _, err = dm(*(cmd + [opt]))
+        check(rc == 2 and "option '%s' needs a value" % opt in err,
+              "%s %s without a value" % (cmd[0], opt), rc, err)
+    rc, _, err = dm("check", "--config", cfg, "--as-of",
+                    "1970-01-01T00:00:00Z")
+    check(rc == 2 and "is valid RFC 3339 but must be after" in err,
+          "--as-of at the epoch: the true reason", rc, err)
+    pg = write(os.path.join(d, "pg.yaml"), 'database:\n  backend: postgres\n'
+               '  url: "postgresql://u@127.0.0.1:1/db"\n')
+    rc, _, err = dm("migrate", "--config", pg)
+    check(rc == 3 and "cannot connect" in err and "refused" in err and
+          "connection lost" not in err, "a refused connection", rc, err)
+    bad = os.path.join(d, "bad.txt")
+    with open(bad, "wb") as f:
+        f.write(b"fine\nbad \xff text\n")
+    rc, out, err = dm("tokenize", "--model-path",
+                      os.path.join(FIXTURES, "minilm-tiny"), bad)
+    check(rc == 2 and "bad.txt:2: text is not valid UTF-8" in err,
+          "tokenize refuses invalid UTF-8", rc, err)
+    a = write(os.path.join(d, "a.jsonl"), '{"positive": true}\n' * 3)
+    b = write(os.path.join(d, "b.jsonl"), '{"positive": true, '
+              '"query": "q"}\n{"positiv": false}\n')
+    rc, _, err = dm("compare", "--baseline", a, "--current", b)
+    check(rc == 2 and "b.jsonl:2: unknown field 'positiv'" in err,
+          "compare refuses an unknown field, as ingest does", rc, err)
+
+
 if __name__ == "__main__":
     sys.exit(dmtest.run([
         ("ingest_long_line_skipped_and_read_on",
@@ -256,4 +304,5 @@ if __name__ == "__main__":
         ("dump_with_secrets_loads_back", test_dump_with_secrets_loads_back),
         ("demo_refuses_foreign_directory",
          test_demo_refuses_foreign_directory),
+        ("uniform_messages", test_uniform_messages),
     ]))
