@@ -697,7 +697,9 @@ int dm_model_load(const char *dir, dm_model_t **out, char *errbuf,
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         return dm_err_set(errbuf, errlen, DM_EMODEL,
                           "%s: model directory not found (run "
-                          "scripts/fetch-model, or use --model hashing)",
+                          "scripts/fetch-model, or use the hashing embedder: "
+                          "embeddings.model: hashing in the config, --model "
+                          "hashing for embed)",
                           dir);
     }
     m = dm_calloc(1, sizeof(*m));

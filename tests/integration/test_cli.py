@@ -21,6 +21,8 @@ Each test names the rule it holds:
     refused connection says "cannot connect ... refused"; tokenize refuses
     invalid UTF-8 as ingest does; compare refuses unknown fields as ingest
     does.
+  - `driftmon --help` lists every option each command's own --help
+    lists; docs/alerts.md shows the KL row under the program's name.
 """
 
 import json
@@ -290,6 +292,32 @@ def test_uniform_messages():
           "compare refuses an unknown field, as ingest does", rc, err)
 
 
+def test_help_and_docs_agree_with_the_program():
+    import re
+    rc, top, _ = dm("--help")
+    check(rc == 0, "--help exits 0", rc)
+    for cmd in ("compare", "check-config", "tokenize", "embed", "ingest",
+                "migrate", "check", "serve", "demo"):
+        rc, own, err = dm(cmd, "--help")
+        check(rc == 0, cmd + " --help exits 0", rc, err)
+        usage = own.split("\n\n")[0]
+        # the entry of cmd in the top-level --help, up to the next command
+        m = re.search(r"driftmon %s (.*?)(?=\n  driftmon |\n\n)"
+                      % re.escape(cmd), top, re.S)
+        check(m is not None, cmd + " is in --help", top)
+        for opt in sorted(set(re.findall(r"--[a-z][a-z-]+", usage))):
+            if opt == "--help":
+                continue
+            check(opt in m.group(1), "--help lists %s %s" % (cmd, opt),
+                  m.group(1), usage)
+    alerts = open(os.path.join(os.environ.get("DM_SOURCE_ROOT", "."), "docs",
+                               "alerts.md")).read()
+    check("kl_excess          0.2345" in alerts and
+          "kl_divergence      0.2345" not in alerts,
+          "docs/alerts.md shows the KL row as the alert names it "
+          "(kl_excess by default)")
+
+
 if __name__ == "__main__":
     sys.exit(dmtest.run([
         ("ingest_long_line_skipped_and_read_on",
@@ -305,4 +333,6 @@ if __name__ == "__main__":
         ("demo_refuses_foreign_directory",
          test_demo_refuses_foreign_directory),
         ("uniform_messages", test_uniform_messages),
+        ("help_and_docs_agree_with_the_program",
+         test_help_and_docs_agree_with_the_program),
     ]))
