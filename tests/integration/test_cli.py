@@ -8,7 +8,8 @@ Each test names the rule it holds:
     and reads on; without it the file is rejected naming the line).
   - database.path: a relative path is read from the config file's
     directory; `check` on a database file that does not exist is an
-    error naming it and creates nothing; `ingest` and `migrate` create it.
+    error naming it and creates nothing; `ingest` and `migrate` create it;
+    `serve` creates it beside the config with a warning naming it.
   - check-config: learning_engine_url checked as the trigger needs it;
     embeddings.dimension checked against a loadable model.
   - check-config --dump with secrets set loads back (check-config passes
@@ -132,6 +133,47 @@ def test_relative_database_path():
     rc, out, err = dm("check", "--config", cfg, cwd=elsewhere)
     check(rc in (0, 1) and "does not exist" not in err,
           "check reads the store beside the config", rc, out, err)
+
+
+def test_serve_creates_the_store_beside_its_config():
+    import signal
+    import time
+    import urllib.request
+    conf = fresh("serve-conf")
+    elsewhere = fresh("serve-elsewhere")
+    port = dmtest.free_port()
+    cfg = write(os.path.join(conf, "c.yaml"),
+                "embeddings:\n  model: hashing\n"
+                "alerts:\n  enabled: false\n"
+                "fine_tuning:\n  auto_trigger: false\n"
+                "database:\n  backend: sqlite\n  path: rel.db\n"
+                "api:\n  host: 127.0.0.1\n  port: %d\n" % port)
+    log = open(os.path.join(elsewhere, "..", "serve-rel.log"), "w+")
+    p = subprocess.Popen([dmtest.BINARY, "serve", "--config", cfg,
+                          "--no-monitor"], cwd=elsewhere, stdout=log,
+                         stderr=log)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen("http://127.0.0.1:%d/health" % port,
+                                       timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise dmtest.Failure("serve did not answer /health")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=30)
+    log.seek(0)
+    text = log.read()
+    want = os.path.join(conf, "rel.db")
+    check(os.path.exists(want) and os.listdir(elsewhere) == [],
+          "serve made the store beside its config", os.listdir(conf),
+          os.listdir(elsewhere))
+    check(want in text and "does not exist" in text and
+          "starting a new empty store" in text,
+          "serve warned that it starts a new store, naming it", text)
 
 
 def test_check_without_config_creates_nothing():
@@ -325,6 +367,8 @@ if __name__ == "__main__":
         ("ingest_long_line_rejects_the_file",
          test_ingest_long_line_rejects_the_file),
         ("relative_database_path", test_relative_database_path),
+        ("serve_creates_the_store_beside_its_config",
+         test_serve_creates_the_store_beside_its_config),
         ("check_without_config_creates_nothing",
          test_check_without_config_creates_nothing),
         ("check_config_url_and_dimension",
