@@ -62,7 +62,8 @@ static void print_run(const char *label, const dm_monitor_result_t *r)
 }
 
 static void bench_one(const char *name, const char *model,
-                      const char *model_path, size_t rows, unsigned threads)
+                      const char *model_path, size_t dim, size_t rows,
+                      unsigned threads)
 {
     char dir[] = "/tmp/dm-bench-check.XXXXXX", path[512], yaml[2048];
     char err[DM_ERRBUF_SIZE], cmd[600];
@@ -80,12 +81,12 @@ static void bench_one(const char *name, const char *model,
     snprintf(path, sizeof(path), "%s/bench.yaml", dir);
     snprintf(yaml, sizeof(yaml),
              "embeddings:\n  model: \"%s\"\n  model_path: \"%s\"\n"
-             "  threads: %u\n"
+             "  threads: %u\n  dimension: %zu\n"
              "monitoring:\n  max_samples_per_window: 5000\n"
              "alerts:\n  enabled: false\nfine_tuning:\n  auto_trigger: false\n"
              "database:\n  backend: sqlite\n  path: \"%s/bench.db\"\n"
              "logging:\n  level: warn\n",
-             model, model_path ? model_path : "", threads, dir);
+             model, model_path ? model_path : "", threads, dim, dir);
     f = fopen(path, "w");
     if (f == NULL || fputs(yaml, f) < 0 || fclose(f) != 0)
         die(path, strerror(errno));
@@ -167,10 +168,10 @@ int main(int argc, char **argv)
     }
     printf("OpenBLAS core: %s\n\n", dm_encoder_blas_core());
     if (strstr(models, "hashing"))
-        bench_one("hashing", "hashing", NULL, rows, threads);
+        bench_one("hashing", "hashing", NULL, 384, rows, threads);
     if (strstr(models, "tiny"))
         bench_one("tiny fixture BERT", "minilm-tiny",
-                  DM_FIXTURES "/minilm-tiny", rows, threads);
+                  DM_FIXTURES "/minilm-tiny", 32, rows, threads);
     if (strstr(models, "minilm")) {
         dm_randbert_opts_t ro;
 
@@ -183,7 +184,8 @@ int main(int argc, char **argv)
             die("random model", err);
         made_minilm = true;
         bench_one("random all-MiniLM-L6-v2-shaped BERT",
-                  "sentence-transformers/all-MiniLM-L6-v2", tmp, rows, threads);
+                  "sentence-transformers/all-MiniLM-L6-v2", tmp, ro.hidden,
+                  rows, threads);
     }
     if (made_minilm) {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);

@@ -26,15 +26,16 @@ static const struct command {
     {"tokenize", dm_cli_tokenize,
      "tokenize [--model-path DIR] [--max-length N] [--jsonl] [FILE|-]"},
     {"embed", dm_cli_embed,
-     "embed [--model NAME] [--model-path DIR] [--batch-size N] [--threads N] "
-     "[--jsonl] [FILE|-]"},
+     "embed [--model NAME] [--model-path DIR] [--batch-size N] [--threads N]\n"
+     "                 [--dimension N] [--max-length N] [--jsonl] [FILE|-]"},
     {"ingest", dm_cli_ingest,
      "ingest FILE [--config F] [--format jsonl|csv] [--skip-invalid]"},
     {"migrate", dm_cli_migrate, "migrate [--config F]"},
     {"check", dm_cli_check,
      "check [--config F] [--window-days N] [--as-of TIME] [--json]"},
     {"serve", dm_cli_serve, "serve [--config F] [--no-monitor]"},
-    {"demo", dm_cli_demo, "demo [--dir DIR] [--rows-per-day N] [--json]"},
+    {"demo", dm_cli_demo,
+     "demo [--dir DIR] [--rows-per-day N] [--json] [--force]"},
 };
 
 static void usage(FILE *f)

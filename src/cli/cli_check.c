@@ -17,6 +17,7 @@
 #include "common/time.h"
 #include "config/config.h"
 #include "monitor/monitor.h"
+#include "store/store.h"
 
 static void usage(FILE *f)
 {
@@ -96,16 +97,24 @@ int dm_cli_check(int argc, char **argv)
                 return DM_EXIT_USAGE;
             }
         } else if (i + 1 < argc && strcmp(a, "--as-of") == 0) {
-            if (dm_time_parse(argv[++i], &co.as_of_ms) != DM_OK ||
-                co.as_of_ms <= 0) {
+            if (dm_time_parse(argv[++i], &co.as_of_ms) != DM_OK) {
                 fprintf(stderr,
                         "driftmon: error: check: --as-of must be an RFC 3339 "
                         "time such as 2026-11-26T06:00:00Z\n");
                 return DM_EXIT_USAGE;
             }
+            if (co.as_of_ms <= 0) { /* 0 means "now" to the monitor */
+                fprintf(stderr,
+                        "driftmon: error: check: --as-of '%s' is valid RFC "
+                        "3339 but must be after 1970-01-01T00:00:00Z\n",
+                        argv[i]);
+                return DM_EXIT_USAGE;
+            }
         } else {
-            fprintf(stderr,
-                    "driftmon: error: check: unexpected argument '%s'\n", a);
+            static const char *const value_opts[] = {
+                "--config", "--window-days", "--as-of", NULL};
+
+            dm_cli_bad_arg("check", a, value_opts);
             usage(stderr);
             return DM_EXIT_USAGE;
         }
@@ -117,6 +126,13 @@ int dm_cli_check(int argc, char **argv)
         return DM_EXIT_USAGE;
     }
     dm_cli_apply_log_level(cfg);
+    /* a check reads a store: it must not create an empty one */
+    rc = dm_store_require_existing(cfg, err, sizeof(err));
+    if (rc != DM_OK) {
+        fprintf(stderr, "driftmon: error: check: %s\n", err);
+        dm_config_free(cfg);
+        return DM_EXIT_USAGE;
+    }
     dm_monitor_opts_init(&mo);
     mo.lock_wait_ms = 120000; /* wait for a check running elsewhere */
     if (isatty(STDERR_FILENO))

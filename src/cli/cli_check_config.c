@@ -18,6 +18,31 @@
 #include "cli/cli.h"
 #include "common/error.h"
 #include "config/config.h"
+#include "embed/embed.h"
+
+/*
+ * What the config file alone cannot tell: embeddings.dimension against
+ * the model, when the model's config.json can be read (a model not yet
+ * fetched is left to the first check, which names its files).
+ */
+static int check_model_dimension(const dm_config_t *cfg, const char *file,
+                                 char *errbuf, size_t n)
+{
+    dm_embedder_opts_t eo = {.model = cfg->embeddings.model,
+                             .model_path = cfg->embeddings.model_path,
+                             .dimension = cfg->embeddings.dimension};
+    char why[DM_ERRBUF_SIZE];
+    size_t dim = 0;
+
+    if (dm_embedder_probe_dim(&eo, &dim, why, sizeof(why)) != DM_OK ||
+        dim == cfg->embeddings.dimension)
+        return DM_OK;
+    return dm_err_set(errbuf, n, DM_ECONFIG,
+                      "%s: embeddings.dimension: %u does not match the "
+                      "model '%s' in %s (hidden_size %zu)",
+                      file, (unsigned)cfg->embeddings.dimension,
+                      cfg->embeddings.model, cfg->embeddings.model_path, dim);
+}
 
 static const char usage_text[] =
     "usage: driftmon check-config FILE [--dump]\n"
@@ -59,6 +84,13 @@ int dm_cli_check_config(int argc, char **argv)
         return DM_EXIT_USAGE;
     }
     rc = dm_config_load(file, &cfg, errbuf, sizeof(errbuf));
+    if (rc == DM_OK) {
+        rc = check_model_dimension(cfg, file, errbuf, sizeof(errbuf));
+        if (rc != DM_OK) {
+            dm_config_free(cfg);
+            cfg = NULL;
+        }
+    }
     if (rc != DM_OK) {
         fprintf(stderr, "driftmon: error: %s\n", errbuf);
         return DM_EXIT_USAGE;

@@ -71,14 +71,41 @@ static int read_embedding(dm_cli_compare_side_t *s, json_t *arr, size_t line,
     return DM_OK;
 }
 
+/*
+ * The fields a row may have: the three compare reads, and the other
+ * fields of a feedback row (src/ingest/ingest.h), accepted and unused so
+ * that an ingest file can be compared.  Anything else is an error, as in
+ * ingest: a misspelt "positiv" must not be dropped silently.
+ */
+static const char *const known_fields[] = {
+    "embedding", "intent", "positive", "id", "query", "response", "created_at",
+};
+
 static int read_row(const dm_config_t *cfg, dm_cli_compare_side_t *s,
                     json_t *obj, size_t line, size_t *dim, char *err, size_t n)
 {
     json_t *emb = json_object_get(obj, "embedding");
     json_t *intent = json_object_get(obj, "intent");
     json_t *pos = json_object_get(obj, "positive");
-    const char *label = NULL;
+    const char *label = NULL, *key;
+    json_t *v;
     int rc;
+
+    json_object_foreach(obj, key, v)
+    {
+        size_t k = 0, nk = sizeof(known_fields) / sizeof(known_fields[0]);
+        char msg[160];
+
+        while (k < nk && strcmp(key, known_fields[k]) != 0)
+            k++;
+        if (k == nk) {
+            snprintf(msg, sizeof(msg),
+                     "unknown field '%.64s' (compare reads embedding, "
+                     "intent and positive)",
+                     key);
+            return line_error(err, n, s, line, msg);
+        }
+    }
 
     if (emb != NULL && !json_is_null(emb)) {
         rc = read_embedding(s, emb, line, dim, err, n);
@@ -256,10 +283,10 @@ int dm_cli_compare(int argc, char **argv)
         } else if (i + 1 < argc && strcmp(arg, "--config") == 0) {
             cfg_path = argv[++i];
         } else {
-            fprintf(stderr,
-                    "driftmon: error: compare: unexpected argument "
-                    "'%s'\n",
-                    arg);
+            static const char *const value_opts[] = {"--baseline", "--current",
+                                                     "--config", NULL};
+
+            dm_cli_bad_arg("compare", arg, value_opts);
             usage(stderr);
             return DM_EXIT_USAGE;
         }

@@ -10,16 +10,24 @@
  * prints it with the check id and where the data lives.  Exit code 0
  * when the demo ran (drift is the expected finding), 2 for bad
  * arguments, 3 when something failed.
+ *
+ * DIR must be empty or hold only what an earlier demo made: the marker
+ * file .driftmon-demo (written after the rows, with their number), the
+ * store with exactly that many rows, its -wal/-shm/lock files, and
+ * demo.yaml.  Anything else (another file, a store with rows added since)
+ * makes the demo refuse DIR with exit 2, unless --force.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/alloc.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/time.h"
@@ -31,6 +39,7 @@
 #define DEFAULT_DIR  "driftmon-demo"
 #define MINILM_DIR   "models/all-MiniLM-L6-v2"
 #define DEFAULT_RATE 100
+#define MARKER       ".driftmon-demo"
 
 /*
  * Baseline week: coding, maths, puzzles, cooking and travel questions,
@@ -47,12 +56,15 @@ static const double cur_topics[DM_SYNTH_TOPICS] = {0.1, 0.1, 0, 0, 0,
 static void usage(FILE *f)
 {
     fprintf(
-        f, "usage: driftmon demo [--dir DIR] [--rows-per-day N] [--json]\n\n"
+        f, "usage: driftmon demo [--dir DIR] [--rows-per-day N] [--json] "
+           "[--force]\n\n"
            "Creates DIR (default ./" DEFAULT_DIR ") with a SQLite store and a\n"
            "config, ingests 14 days of synthetic feedback whose second week\n"
            "drifts (topics, intents, satisfaction), runs one drift check\n"
            "and prints it.  Needs no network.  Re-running replaces the\n"
-           "demo's files in DIR.  Exit code 0 when the demo ran.\n");
+           "demo's files in DIR; a DIR holding anything else (other files,\n"
+           "rows added to the demo's store) is refused unless --force.\n"
+           "Exit code 0 when the demo ran.\n");
 }
 
 /* Appends s as a double-quoted YAML scalar ("${" kept literal). */
@@ -141,6 +153,109 @@ static void remove_old(const char *db)
     }
 }
 
+/* Whether name is one of the files a demo run makes in its directory. */
+static bool demo_file(const char *name)
+{
+    static const char *const names[] = {
+        MARKER,
+        "demo.yaml",
+        "driftmon.db",
+        "driftmon.db-wal",
+        "driftmon.db-shm",
+        "driftmon.db-journal",
+        "driftmon.db." DM_MONITOR_LOCK ".lock",
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Rows in the demo store at db (a read of the store, nothing created). */
+static int count_rows(const char *db, uint64_t *rows, char *err, size_t n)
+{
+    dm_config_t *cfg = NULL;
+    dm_store_t *st = NULL;
+    int rc = dm_config_defaults(&cfg, err, n);
+
+    if (rc == DM_OK) {
+        free(cfg->database.path); /* owned by the config (libcyaml's free) */
+        cfg->database.path = dm_strdup(db);
+        rc = dm_store_open(cfg, &st, err, n);
+    }
+    if (rc == DM_OK)
+        rc = dm_store_feedback_count(st, rows, err, n);
+    dm_store_free(st);
+    dm_config_free(cfg);
+    return rc;
+}
+
+/*
+ * DM_OK when dir is empty or holds only an earlier demo's files and rows
+ * (see the top of the file); else DM_EINVAL with the reason in err.
+ */
+static int dir_is_demo(const char *dir, const char *db, char *err, size_t n)
+{
+    char marker[PATH_MAX + 32];
+    unsigned long long want = 0;
+    uint64_t rows = 0;
+    bool empty = true, have_marker;
+    struct dirent *de;
+    DIR *d = opendir(dir);
+    FILE *f;
+    int rc = DM_OK;
+
+    if (d == NULL)
+        return dm_err_set(err, n, DM_EIO, "%s: %s", dir, strerror(errno));
+    while (rc == DM_OK && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        empty = false;
+        if (!demo_file(de->d_name))
+            rc = dm_err_set(err, n, DM_EINVAL,
+                            "%s holds '%s', which the demo did not make", dir,
+                            de->d_name);
+    }
+    closedir(d);
+    if (rc != DM_OK || empty)
+        return rc;
+    snprintf(marker, sizeof(marker), "%s/" MARKER, dir);
+    f = fopen(marker, "r");
+    have_marker = f != NULL && fscanf(f, "rows %llu", &want) == 1;
+    if (f)
+        fclose(f);
+    if (!have_marker)
+        return dm_err_set(err, n, DM_EINVAL,
+                          "%s holds files but no " MARKER " (not a demo "
+                          "directory, or from an older demo)",
+                          dir);
+    if (access(db, F_OK) != 0)
+        return DM_OK;
+    rc = count_rows(db, &rows, err, n);
+    if (rc != DM_OK)
+        return dm_err_prefix(err, n, DM_EINVAL, "%s: ", db);
+    if (rows != want)
+        return dm_err_set(err, n, DM_EINVAL,
+                          "%s holds %llu feedback rows, the demo wrote %llu "
+                          "(rows were added since)",
+                          db, (unsigned long long)rows, want);
+    return DM_OK;
+}
+
+static int write_marker(const char *dir, uint64_t rows, char *err, size_t n)
+{
+    char marker[PATH_MAX + 32];
+    FILE *f;
+
+    snprintf(marker, sizeof(marker), "%s/" MARKER, dir);
+    f = fopen(marker, "w");
+    if (f == NULL || fprintf(f, "rows %llu\n", (unsigned long long)rows) < 0 ||
+        fclose(f) != 0)
+        return dm_err_set(err, n, DM_EIO, "%s: %s", marker, strerror(errno));
+    return DM_OK;
+}
+
 static int ingest(const dm_config_t *cfg, size_t per_day, int64_t now,
                   char *err, size_t n)
 {
@@ -183,7 +298,7 @@ static int ingest(const dm_config_t *cfg, size_t per_day, int64_t now,
 int dm_cli_demo(int argc, char **argv)
 {
     const char *dir = DEFAULT_DIR;
-    bool json = false, minilm;
+    bool json = false, minilm, force = false;
     size_t per_day = DEFAULT_RATE;
     char absdir[PATH_MAX], db[PATH_MAX + 32], cfg_path[PATH_MAX + 32];
     char model_path[PATH_MAX], err[DM_ERRBUF_SIZE] = "";
@@ -203,6 +318,8 @@ int dm_cli_demo(int argc, char **argv)
             return DM_EXIT_OK;
         } else if (strcmp(a, "--json") == 0) {
             json = true;
+        } else if (strcmp(a, "--force") == 0) {
+            force = true;
         } else if (i + 1 < argc && strcmp(a, "--dir") == 0) {
             dir = argv[++i];
         } else if (i + 1 < argc && strcmp(a, "--rows-per-day") == 0) {
@@ -219,8 +336,10 @@ int dm_cli_demo(int argc, char **argv)
             }
             per_day = v;
         } else {
-            fprintf(stderr, "driftmon: error: demo: unexpected argument '%s'\n",
-                    a);
+            static const char *const value_opts[] = {"--dir", "--rows-per-day",
+                                                     NULL};
+
+            dm_cli_bad_arg("demo", a, value_opts);
             usage(stderr);
             return DM_EXIT_USAGE;
         }
@@ -237,6 +356,20 @@ int dm_cli_demo(int argc, char **argv)
     }
     snprintf(db, sizeof(db), "%s/driftmon.db", absdir);
     snprintf(cfg_path, sizeof(cfg_path), "%s/demo.yaml", absdir);
+    if (!force && (rc = dir_is_demo(absdir, db, err, sizeof(err))) != DM_OK) {
+        fprintf(stderr,
+                "driftmon: error: demo: %s; nothing was changed (use another "
+                "--dir, or --force to replace the demo's files there)\n",
+                err);
+        return rc == DM_EINVAL ? DM_EXIT_USAGE : DM_EXIT_FAILURE;
+    }
+    {
+        /* the marker goes last: a run that fails midway leaves none */
+        char marker[PATH_MAX + 32];
+
+        snprintf(marker, sizeof(marker), "%s/" MARKER, absdir);
+        unlink(marker);
+    }
     minilm = stat(MINILM_DIR "/config.json", &sb) == 0 &&
              realpath(MINILM_DIR, model_path) != NULL;
     if (!minilm)
@@ -262,6 +395,8 @@ int dm_cli_demo(int argc, char **argv)
         rc = ingest(cfg, per_day, now, err, sizeof(err));
         co.as_of_ms = now;
     }
+    if (rc == DM_OK)
+        rc = write_marker(absdir, (uint64_t)per_day * 14, err, sizeof(err));
     if (rc != DM_OK)
         goto out;
     dm_monitor_opts_init(&mo);

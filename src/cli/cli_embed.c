@@ -37,7 +37,6 @@
 #define MAX_LINE        (1u << 20)  /* cap on one input line */
 #define CHUNK_PER_BATCH 16          /* texts per chunk: batch size x this */
 #define CHUNK_BYTES     (16u << 20) /* or this many bytes of text */
-#define MAX_COUNT       1024        /* cap on --batch-size / --threads */
 
 struct options {
     dm_embedder_opts_t eo;
@@ -58,7 +57,9 @@ static const char usage_text[] =
     "  --model-path DIR   BERT model directory (default " DM_EMBED_DEFAULT_PATH
     ")\n"
     "  --batch-size N     sentences per batch (default 32)\n"
-    "  --threads N        encoder threads (default 1)\n"
+    "  (--batch-size, --threads and --dimension take the bounds of the\n"
+    "  embeddings.* config keys of the same names)\n"
+    "  --threads N        encoder threads, 0 = one per core (default 1)\n"
     "  --dimension N      hashing dimension (default 384)\n"
     "  --max-length N     tokens per text, at most the model's "
     "max_seq_length\n"
@@ -87,24 +88,47 @@ static bool parse_count(const char *s, size_t min, size_t max, size_t *out)
     return true;
 }
 
+/*
+ * The bounds of an option that sets what a config key sets: the key's
+ * own (one rule for both; 0 threads = one per core in both).
+ */
+static void key_bounds(const char *key, size_t *min, size_t *max)
+{
+    size_t idx;
+    double lo, hi;
+
+    if (dm_config_key_find(key, &idx) == DM_OK &&
+        dm_config_key_bounds(idx, &lo, &hi) == DM_OK) {
+        *min = (size_t)lo;
+        *max = (size_t)hi;
+    }
+}
+
 /* Returns -1 to go on, or an exit code. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    static const struct {
-        const char *flag;
+    static struct {
+        const char *flag, *key;
         size_t offset, min, max;
     } counts[] = {
-        {"--batch-size", offsetof(dm_embedder_opts_t, batch_size), 1,
-         MAX_COUNT},
-        {"--threads", offsetof(dm_embedder_opts_t, threads), 1, 64},
-        {"--dimension", offsetof(dm_embedder_opts_t, dimension), 1,
-         DM_EMBED_MAX_HASHING_DIM},
-        {"--max-length", offsetof(dm_embedder_opts_t, max_seq_length), 2,
+        {"--batch-size", "embeddings.batch_size",
+         offsetof(dm_embedder_opts_t, batch_size), 1, 1},
+        {"--threads", "embeddings.threads",
+         offsetof(dm_embedder_opts_t, threads), 0, 1},
+        {"--dimension", "embeddings.dimension",
+         offsetof(dm_embedder_opts_t, dimension), 1, 1},
+        /* at most the model's max_seq_length (checked at open) */
+        {"--max-length", NULL, offsetof(dm_embedder_opts_t, max_seq_length), 2,
          65536},
     };
     bool have_input = false;
 
+    for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
+        if (counts[k].key)
+            key_bounds(counts[k].key, &counts[k].min, &counts[k].max);
+
     memset(o, 0, sizeof(*o));
+    o->eo.threads = 1;
     o->eo.model = DM_EMBED_DEFAULT_MODEL;
     o->eo.model_path = DM_EMBED_DEFAULT_PATH;
     o->input = "-";
@@ -228,6 +252,11 @@ int dm_cli_embed(int argc, char **argv)
     rc = parse_args(argc, argv, &o);
     if (rc >= 0)
         return rc;
+    if (o.eo.threads == 0) { /* as embeddings.threads: one per core */
+        long nc = sysconf(_SC_NPROCESSORS_ONLN);
+
+        o.eo.threads = nc > 64 ? 64 : nc > 0 ? (size_t)nc : 1;
+    }
     if (dm_embedder_open(&o.eo, &e, err, sizeof(err)) != DM_OK) {
         fprintf(stderr, "driftmon: error: %s\n", err);
         return DM_EXIT_USAGE;

@@ -68,7 +68,7 @@ int dm_cli_ingest(int argc, char **argv)
 {
     const char *cfg_path = NULL, *path = NULL, *fmt_name = NULL;
     bool skip_invalid = false, progress = isatty(STDERR_FILENO) != 0;
-    bool in_tx = false;
+    bool in_tx = false, stopped = false;
     dm_ingest_format_t fmt;
     dm_config_t *cfg = NULL;
     dm_store_t *st = NULL;
@@ -92,8 +92,10 @@ int dm_cli_ingest(int argc, char **argv)
         } else if (!path && (a[0] != '-' || strcmp(a, "-") == 0)) {
             path = a;
         } else {
-            fprintf(stderr,
-                    "driftmon: error: ingest: unexpected argument '%s'\n", a);
+            static const char *const value_opts[] = {"--config", "--format",
+                                                     NULL};
+
+            dm_cli_bad_arg("ingest", a, value_opts);
             usage(stderr);
             return DM_EXIT_USAGE;
         }
@@ -117,9 +119,11 @@ int dm_cli_ingest(int argc, char **argv)
     }
     rc = dm_ingest_reader_open(path, fmt, &rd, err, sizeof(err));
     if (rc != DM_OK) {
+        /* a file that is missing or not a file is bad input (exit 2), as
+           for compare and check-config; DM_EIO messages name the file */
         if (rc != DM_EIO)
             dm_err_prefix(err, sizeof(err), rc, "%s: ", path);
-        ret = rc == DM_EIO ? DM_EXIT_FAILURE : DM_EXIT_USAGE;
+        ret = DM_EXIT_USAGE;
         goto out;
     }
     rc = dm_store_open(cfg, &st, err, sizeof(err));
@@ -145,8 +149,10 @@ int dm_cli_ingest(int argc, char **argv)
             bad++;
             if (bad <= MAX_REPORTED)
                 fprintf(stderr, "driftmon: error: %s: %s\n", path, lerr);
-            if (r == DM_EIO || r == DM_ETOOBIG)
-                break; /* the rest of the input cannot be read */
+            if (r == DM_EIO) {
+                stopped = true; /* the rest of the input cannot be read */
+                break;
+            }
             continue;
         }
         good++;
@@ -193,6 +199,14 @@ int dm_cli_ingest(int argc, char **argv)
             "driftmon: ingest: %s: %zu rows read, %zu inserted, %zu already "
             "present, %zu invalid skipped\n",
             path, good, inserted, good - inserted, bad);
+    if (stopped) {
+        /* never a success when the end of the file was not reached */
+        fprintf(stderr,
+                "driftmon: error: %s: a read error stopped the ingest; the "
+                "rest of the file was not read\n",
+                path);
+        goto out;
+    }
     ret = DM_EXIT_OK;
 out:
     if (rc != DM_OK)

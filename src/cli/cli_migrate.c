@@ -32,9 +32,9 @@ int dm_cli_migrate(int argc, char **argv)
         } else if (i + 1 < argc && strcmp(argv[i], "--config") == 0) {
             cfg_path = argv[++i];
         } else {
-            fprintf(stderr,
-                    "driftmon: error: migrate: unexpected argument '%s'\n",
-                    argv[i]);
+            static const char *const value_opts[] = {"--config", NULL};
+
+            dm_cli_bad_arg("migrate", argv[i], value_opts);
             usage(stderr);
             return DM_EXIT_USAGE;
         }

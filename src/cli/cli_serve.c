@@ -38,6 +38,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "monitor/monitor.h"
+#include "store/store.h"
 
 /* malloc arenas of the service (see DESIGN above) */
 #define DM_SERVE_MALLOC_ARENAS 4
@@ -78,9 +79,9 @@ int dm_cli_serve(int argc, char **argv)
         } else if (i + 1 < argc && strcmp(argv[i], "--config") == 0) {
             cfg_path = argv[++i];
         } else {
-            fprintf(stderr,
-                    "driftmon: error: serve: unexpected argument '%s'\n",
-                    argv[i]);
+            static const char *const value_opts[] = {"--config", NULL};
+
+            dm_cli_bad_arg("serve", argv[i], value_opts);
             usage(stderr);
             return DM_EXIT_USAGE;
         }
@@ -93,6 +94,11 @@ int dm_cli_serve(int argc, char **argv)
     }
     dm_cli_apply_log_level(cfg);
     dm_log_thread_name("main");
+    /* serve accepts POST /feedback, so it may start a store; say so, in
+       case the path was meant to name an existing one */
+    if (dm_store_require_existing(cfg, err, sizeof(err)) != DM_OK)
+        dm_log_warn("%s: starting a new empty store", err);
+    err[0] = '\0';
 
     /* Before any thread exists (see DESIGN above). */
     sigemptyset(&set);

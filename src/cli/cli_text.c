@@ -1,10 +1,17 @@
 /*
  * cli_text.c - reading texts from input lines, shared by `driftmon
- * tokenize` and `driftmon embed` so both accept exactly the same input.
+ * tokenize` and `driftmon embed` so both accept exactly the same input;
+ * and the one message for an argument a command does not take.
  */
 #include "cli/cli_int.h"
 
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
 #include "common/error.h"
+#include "common/utf8.h"
 
 int dm_cli_text_line(const dm_lines_t *lr, bool jsonl, const char *line,
                      size_t len, json_t **holder, const char **text,
@@ -18,7 +25,7 @@ int dm_cli_text_line(const dm_lines_t *lr, bool jsonl, const char *line,
     if (!jsonl) {
         *text = line;
         *tlen = len;
-        return 1;
+        goto check;
     }
     for (i = 0; i < len; i++)
         if (line[i] != ' ' && line[i] != '\t')
@@ -36,5 +43,27 @@ int dm_cli_text_line(const dm_lines_t *lr, bool jsonl, const char *line,
                           lr->name, lr->lineno);
     *text = json_string_value(t);
     *tlen = json_string_length(t);
+check:
+    /* the rule of ingest (common/utf8.h), except that U+0000 is a
+       character a tokenizer takes (a plain line cannot hold one anyway:
+       it would be a NUL byte, refused as ingest refuses it) */
+    if (!dm_utf8_valid(*text, *tlen, jsonl))
+        return dm_err_set(err, n, DM_EINVAL,
+                          "%s:%zu: text is not valid UTF-8%s", lr->name,
+                          lr->lineno, jsonl ? "" : " (or contains a NUL byte)");
     return 1;
+}
+
+int dm_cli_bad_arg(const char *cmd, const char *arg,
+                   const char *const *value_opts)
+{
+    for (size_t i = 0; value_opts && value_opts[i]; i++)
+        if (strcmp(arg, value_opts[i]) == 0) {
+            fprintf(stderr, "driftmon: error: %s: option '%s' needs a value\n",
+                    cmd, arg);
+            return DM_EXIT_USAGE;
+        }
+    fprintf(stderr, "driftmon: error: %s: unexpected argument '%s'\n", cmd,
+            arg);
+    return DM_EXIT_USAGE;
 }

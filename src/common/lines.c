@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int dm_lines_open(dm_lines_t *lr, const char *path, size_t max_line,
                   char *errbuf, size_t n)
@@ -17,11 +18,20 @@ int dm_lines_open(dm_lines_t *lr, const char *path, size_t max_line,
     if (strcmp(path, "-") == 0) {
         lr->f = stdin;
     } else {
+        struct stat sb;
+
         lr->f = fopen(path, "rb");
         if (lr->f == NULL)
             return dm_err_set(errbuf, n, DM_EIO, "%s: cannot open: %s", path,
                               strerror(errno));
         lr->own = 1;
+        /* a directory opens on Linux and fails only at the first read */
+        if (fstat(fileno(lr->f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            fclose(lr->f);
+            lr->f = NULL;
+            return dm_err_set(errbuf, n, DM_EIO,
+                              "%s: cannot open: is a directory", path);
+        }
     }
     dm_buf_init(&lr->buf, max_line);
     return DM_OK;
@@ -62,9 +72,18 @@ int dm_lines_next(dm_lines_t *lr, const char **line, size_t *len, char *errbuf,
     return 1;
 
 toobig:
+    /* the rest of the line is read and dropped, so the caller may go on
+       with the next line (one over-long line is one bad line) */
+    while ((c = getc_unlocked(lr->f)) != EOF && c != '\n')
+        ;
+    lr->lineno++;
+    dm_buf_reset(&lr->buf);
+    if (ferror(lr->f))
+        return dm_err_set(errbuf, n, DM_EIO, "%s:%zu: read error", lr->name,
+                          lr->lineno);
     return dm_err_set(errbuf, n, DM_ETOOBIG,
                       "%s:%zu: line longer than %zu bytes", lr->name,
-                      lr->lineno + 1, lr->buf.max);
+                      lr->lineno, lr->buf.max);
 }
 
 void dm_lines_close(dm_lines_t *lr)

@@ -34,7 +34,9 @@ int dm_lines_open(dm_lines_t *lr, const char *path, size_t max_line,
  * NUL-terminated, without the newline) and its length into *len.
  * Returns 1 for a line, 0 at end of file, or a negative DM_E* code with
  * a message naming the file and line (DM_ETOOBIG for an over-long line,
- * DM_EIO for a read error).
+ * DM_EIO for a read error).  After DM_ETOOBIG the rest of that line has
+ * been read and dropped and the line counted: the next call returns the
+ * line after it.  After DM_EIO reading must stop.
  */
 int dm_lines_next(dm_lines_t *lr, const char **line, size_t *len, char *errbuf,
                   size_t n) DM_MUSTCHECK;

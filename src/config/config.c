@@ -34,6 +34,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,15 +266,59 @@ static int expand_one(char **s, char *why, size_t n)
     return DM_OK;
 }
 
+/* Whether s is only ${NAME} / ${NAME:-} references (no literal text). */
+static bool only_refs(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    while (*s) {
+        const char *p = s + 2;
+
+        if (s[0] != '$' || s[1] != '{' || !is_name_start(*p))
+            return false;
+        while (is_name_char(*p))
+            p++;
+        if (p[0] == ':' && p[1] == '-' && p[2] == '}')
+            p += 2;
+        if (*p != '}')
+            return false;
+        s = p + 1;
+    }
+    return true;
+}
+
+/*
+ * A secret: "<redacted>" (from a dump) stands for the key's default; a
+ * value of references alone is kept for the dump (secret_ref).
+ */
+static void secret_source(dm_config_t *cfg, const struct cfg_key *k,
+                          size_t *nsecret)
+{
+    char **s = dm_cfg_str(cfg, k);
+    size_t j = (*nsecret)++;
+
+    if (j >= DM_CONFIG_MAX_SECRETS || *s == NULL)
+        return;
+    if (strcmp(*s, DM_CONFIG_REDACTED) == 0) {
+        free(*s);
+        *s = dm_strdup(k->def);
+    }
+    free(cfg->secret_ref[j]);
+    cfg->secret_ref[j] = only_refs(*s) ? dm_strdup(*s) : NULL;
+}
+
 static int expand_strings(dm_config_t *cfg, const struct cfg_scan *sc,
                           const char *file, char *errbuf, size_t n)
 {
     char why[DM_ERRBUF_SIZE];
+    size_t nsecret = 0;
 
     for (size_t i = 0; i < dm_cfg_nkeys; i++) {
         const struct cfg_key *k = &dm_cfg_keys[i];
 
         if (k->type == CFG_STRING) {
+            if ((k->flags & CFG_SECRET) != 0)
+                secret_source(cfg, k, &nsecret);
             if (expand_one(dm_cfg_str(cfg, k), why, sizeof(why)) != DM_OK)
                 return key_fail(errbuf, n, file, sc, k, sc->line[i], why);
         } else if (k->type == CFG_LIST) {
@@ -328,11 +373,24 @@ static int check_ident(const char *s, bool qualified, char *why, size_t n)
                                   "characters)");
 }
 
-static int check_url(const char *s, char *why, size_t n)
+/*
+ * An http(s) URL as the HTTP client will need it: scheme, a non-empty
+ * host (IPv6 in brackets), an optional port 1..65535.  base: no query or
+ * fragment either (a path is appended to it).  The value is never echoed:
+ * it may be a secret (the Slack webhook).
+ */
+static int check_url(const char *s, bool base, char *why, size_t n)
 {
+    const char *a, *end, *host, *colon = NULL;
+    size_t skip;
+
     if (s[0] == '\0')
         return DM_OK;
-    if (strncasecmp(s, "http://", 7) != 0 && strncasecmp(s, "https://", 8) != 0)
+    if (strncasecmp(s, "http://", 7) == 0)
+        skip = 7;
+    else if (strncasecmp(s, "https://", 8) == 0)
+        skip = 8;
+    else
         return dm_err_set(why, n, DM_ECONFIG,
                           "must be an http:// or https:// URL");
     for (const char *p = s; *p; p++)
@@ -340,6 +398,49 @@ static int check_url(const char *s, char *why, size_t n)
             return dm_err_set(why, n, DM_ECONFIG,
                               "must be a URL without spaces or control "
                               "characters");
+    if (base && strpbrk(s, "?#"))
+        return dm_err_set(why, n, DM_ECONFIG,
+                          "must not have a query (?) or fragment (#): "
+                          "paths are appended to it");
+    a = s + skip;
+    end = a + strcspn(a, "/?#");
+    host = a;
+    for (const char *p = a; p < end; p++)
+        if (*p == '@')
+            host = p + 1; /* user info before the host */
+    if (*host == '[') {
+        const char *rb = memchr(host, ']', (size_t)(end - host));
+        if (rb == NULL)
+            return dm_err_set(why, n, DM_ECONFIG,
+                              "must have a closing ']' after an IPv6 host");
+        colon = rb + 1 < end ? rb + 1 : NULL;
+        if (colon && *colon != ':')
+            return dm_err_set(why, n, DM_ECONFIG,
+                              "must have ':' or '/' after ']'");
+        if (rb == host + 1)
+            return dm_err_set(why, n, DM_ECONFIG, "must name a host");
+    } else {
+        colon = memchr(host, ':', (size_t)(end - host));
+        if ((colon ? colon : end) == host)
+            return dm_err_set(why, n, DM_ECONFIG, "must name a host");
+    }
+    if (colon) {
+        unsigned long port = 0;
+        const char *p = colon + 1;
+
+        if (p == end || end - p > 5)
+            return dm_err_set(why, n, DM_ECONFIG,
+                              "port must be a number from 1 to 65535");
+        for (; p < end; p++) {
+            if (*p < '0' || *p > '9')
+                return dm_err_set(why, n, DM_ECONFIG,
+                                  "port must be a number from 1 to 65535");
+            port = port * 10 + (unsigned long)(*p - '0');
+        }
+        if (port < 1 || port > 65535)
+            return dm_err_set(why, n, DM_ECONFIG,
+                              "port must be a number from 1 to 65535");
+    }
     return DM_OK;
 }
 
@@ -376,7 +477,8 @@ static int check_string(const struct cfg_key *k, const char *s, char *why,
     case CHK_CHOICE:
         return dm_cfg_choice(k, s) < 0 ? dm_cfg_choice_fail(k, why, n) : DM_OK;
     case CHK_URL:
-        return check_url(s, why, n);
+    case CHK_BASEURL:
+        return check_url(s, k->check == CHK_BASEURL, why, n);
     case CHK_IDENT:
         return check_ident(s, false, why, n);
     case CHK_TABLE:
@@ -610,9 +712,22 @@ static const char *rule_permutations(const dm_config_t *c,
                : "significance.alpha";
 }
 
+static const char *rule_positive(const dm_config_t *c,
+                                 const struct cfg_scan *sc, char *why, size_t n)
+{
+    (void)sc;
+    if (c->database.feedback.positive_values_count == 0 ||
+        c->database.feedback.positive_threshold == 0)
+        return NULL;
+    snprintf(why, n,
+             "cannot be set together with "
+             "database.feedback.positive_threshold");
+    return "database.feedback.positive_values";
+}
+
 static const rule_fn rules[] = {
-    rule_samples,     rule_sqlite,  rule_postgres,
-    rule_trigger_url, rule_columns, rule_permutations,
+    rule_samples, rule_sqlite,   rule_postgres,     rule_trigger_url,
+    rule_columns, rule_positive, rule_permutations,
 };
 
 static int check_rules(const dm_config_t *cfg, const struct cfg_scan *sc,
@@ -709,6 +824,42 @@ int dm_config_load_buffer(const char *name, const char *data, size_t len,
     return rc;
 }
 
+/*
+ * A relative database.path names a file beside the config file, not in
+ * whatever directory the command happens to run in ("-" for stdin and
+ * SQLite's ":memory:" and "file:" URIs are left alone).
+ */
+static int resolve_db_path(dm_config_t *cfg, const char *file, char *errbuf,
+                           size_t n)
+{
+    const char *p = cfg->database.path, *slash = strrchr(file, '/');
+    size_t dlen = slash ? (size_t)(slash - file) : 0;
+    dm_buf_t b;
+    int rc;
+
+    if (p[0] == '\0' || p[0] == '/' || strcmp(p, ":memory:") == 0 ||
+        strncmp(p, "file:", 5) == 0 || slash == NULL)
+        return DM_OK;
+    dm_buf_init(&b, PATH_MAX);
+    rc = dm_buf_append(&b, file, dlen ? dlen : 1); /* "/x.yaml": "/" */
+    if (rc == DM_OK && dlen)
+        rc = dm_buf_puts(&b, "/");
+    if (rc == DM_OK)
+        rc = dm_buf_puts(&b, p);
+    if (rc != DM_OK) {
+        dm_buf_cleanup(&b);
+        return dm_err_set(errbuf, n, DM_ECONFIG,
+                          "%s: database.path: longer than %d bytes once "
+                          "resolved against the config file's directory",
+                          file, PATH_MAX);
+    }
+    /* realloc'd like every string libcyaml frees (config_keys.c) */
+    free(cfg->database.path);
+    cfg->database.path = dm_strdup(dm_buf_str(&b));
+    dm_buf_cleanup(&b);
+    return DM_OK;
+}
+
 int dm_config_load(const char *path, dm_config_t **out, char *errbuf,
                    size_t errlen)
 {
@@ -721,6 +872,13 @@ int dm_config_load(const char *path, dm_config_t **out, char *errbuf,
     if (rc == DM_OK)
         rc = dm_config_load_buffer(path, dm_buf_str(&text), text.len, out,
                                    errbuf, errlen);
+    if (rc == DM_OK) {
+        rc = resolve_db_path(*out, path, errbuf, errlen);
+        if (rc != DM_OK) {
+            dm_config_free(*out);
+            *out = NULL;
+        }
+    }
     dm_buf_cleanup(&text);
     return rc;
 }
@@ -750,6 +908,8 @@ void dm_config_free(dm_config_t *cfg)
 
     if (cfg == NULL)
         return;
+    for (size_t i = 0; i < DM_CONFIG_MAX_SECRETS; i++)
+        free(cfg->secret_ref[i]);
     dm_cfg_cyaml_config(&cc, NULL);
     /* Frees every string and list the schema names, then cfg itself. */
     (void)cyaml_free(&cc, &dm_cfg_schema, cfg, 0);

@@ -118,6 +118,13 @@ typedef struct dm_config_feedback_table {
     char *intent_column;    /* "intent" */
     char *positive_column;  /* "positive" */
     char *timestamp_column; /* "created_at" */
+    /* how positive_column reads (at most one of the two is set):
+       values: [] = a boolean column; else the text labels that count as
+       positive (case-insensitive); threshold: 0 = a boolean column; else
+       a numeric rating >= threshold is positive */
+    char **positive_values; /* [] */
+    unsigned positive_values_count;
+    double positive_threshold; /* 0 */
 } dm_config_feedback_table_t;
 
 typedef struct dm_config_database {
@@ -143,6 +150,12 @@ typedef struct dm_config_logging {
     char *level; /* "info" */
 } dm_config_logging_t;
 
+/* At most this many keys are flagged secret (config_keys.c checks). */
+#define DM_CONFIG_MAX_SECRETS 8
+
+/* A secret loaded as "<redacted>" (a dump's redaction): the key's default. */
+#define DM_CONFIG_REDACTED "<redacted>"
+
 typedef struct dm_config {
     dm_config_thresholds_t thresholds;
     dm_config_monitoring_t monitoring;
@@ -154,6 +167,14 @@ typedef struct dm_config {
     dm_config_database_t database;
     dm_config_api_t api;
     dm_config_logging_t logging;
+    /*
+     * Not keys (no YAML of their own): for the i-th secret key in key
+     * table order, its text before ${VAR} expansion when that text is
+     * nothing but references such as "${SLACK_WEBHOOK_URL}" (no literal
+     * that could be a secret), else NULL.  A dump writes the reference in
+     * place of the secret, so the dump loads back.  Owned by the config.
+     */
+    char *secret_ref[DM_CONFIG_MAX_SECRETS];
 } dm_config_t;
 
 /*
@@ -181,7 +202,14 @@ int dm_config_defaults(dm_config_t **out, char *errbuf,
 /* NULL-safe. */
 void dm_config_free(dm_config_t *cfg);
 
-/* Writes the effective config as YAML to f, secrets as "<redacted>". */
+/*
+ * Writes the effective config as YAML to f.  A secret is written as the
+ * ${VAR} reference it came from (see secret_ref), or as "<redacted>"
+ * when it was written literally, or "" when empty, never as its value.
+ * The dump loads back: a reference expands again, and "<redacted>" loads
+ * as the key's default (so a literal secret is lost: keep secrets in the
+ * environment).
+ */
 void dm_config_dump(const dm_config_t *cfg, FILE *f);
 
 /* Number of documented keys and the dotted path of key i (for tests). */
@@ -197,6 +225,13 @@ int dm_config_key_find(const char *path, size_t *idx) DM_MUSTCHECK;
 
 /* The built-in default of key i as written in YAML (before ${VAR}). */
 const char *dm_config_key_default(size_t i);
+
+/*
+ * The bounds of number key i (closed or open as the docs table says), for
+ * command-line options that set the same thing, so the two cannot
+ * differ.  Returns DM_OK, or DM_EINVAL when i is not a number key.
+ */
+int dm_config_key_bounds(size_t i, double *min, double *max) DM_MUSTCHECK;
 
 /* A one-line description of key i (the same text as the docs). */
 const char *dm_config_key_doc(size_t i);

@@ -5,7 +5,9 @@
  * strings double-quoted with YAML escapes (and "${" written "$${" so it
  * is not expanded again), numbers in the shortest form that reads back
  * exactly, lists in flow style.  A key flagged CFG_SECRET is written as
- * "<redacted>" when set and "" when empty, never with its value.
+ * the ${VAR} reference it came from when it has one (config.h,
+ * secret_ref), else "<redacted>" when set (the loader reads that back as
+ * the key's default) and "" when empty, never with its value.
  */
 #include "config/config.h"
 
@@ -16,7 +18,7 @@
 #include "common/buf.h"
 #include "config/config_int.h"
 
-#define REDACTED "<redacted>"
+#define REDACTED DM_CONFIG_REDACTED
 
 static int put_quoted(dm_buf_t *b, const char *s)
 {
@@ -74,8 +76,30 @@ static int put_choice(dm_buf_t *b, const char *choices, int idx)
     return dm_buf_append(b, p, strcspn(p, "|"));
 }
 
+/* A ${VAR} reference as it was written: quoted, not escaped. */
+static int put_ref(dm_buf_t *b, const char *ref)
+{
+    int rc = dm_buf_puts(b, "\"");
+
+    if (rc == DM_OK)
+        rc = dm_buf_puts(b, ref); /* only names, '$', '{', '}', ':', '-' */
+    return rc == DM_OK ? dm_buf_puts(b, "\"") : rc;
+}
+
+/* secret_ref of key k (NULL if none); j counts the secrets before k. */
+static const char *secret_ref(const dm_config_t *cfg, const struct cfg_key *k)
+{
+    size_t j = 0;
+
+    for (const struct cfg_key *p = dm_cfg_keys; p < k; p++)
+        if (p->type == CFG_STRING && (p->flags & CFG_SECRET) != 0)
+            j++;
+    return j < DM_CONFIG_MAX_SECRETS ? cfg->secret_ref[j] : NULL;
+}
+
+/* dump: write a secret as its ${VAR} reference where there is one. */
 static int put_value(dm_buf_t *b, const dm_config_t *cfg,
-                     const struct cfg_key *k)
+                     const struct cfg_key *k, bool dump)
 {
     const void *p = (const char *)cfg + k->off;
 
@@ -95,8 +119,11 @@ static int put_value(dm_buf_t *b, const dm_config_t *cfg,
 
         if (s == NULL)
             s = "";
-        if ((k->flags & CFG_SECRET) != 0)
-            return put_quoted(b, s[0] ? REDACTED : "");
+        if ((k->flags & CFG_SECRET) != 0) {
+            const char *ref = dump && s[0] ? secret_ref(cfg, k) : NULL;
+
+            return ref ? put_ref(b, ref) : put_quoted(b, s[0] ? REDACTED : "");
+        }
         return put_quoted(b, s);
     }
     case CFG_LIST: {
@@ -125,7 +152,7 @@ int dm_config_key_format(const dm_config_t *cfg, size_t i, char *buf, size_t n)
     if (i >= dm_cfg_nkeys || cfg == NULL || buf == NULL || n == 0)
         return DM_EINVAL;
     dm_buf_init(&b, n - 1);
-    rc = put_value(&b, cfg, &dm_cfg_keys[i]);
+    rc = put_value(&b, cfg, &dm_cfg_keys[i], false);
     snprintf(buf, n, "%s", dm_buf_str(&b));
     dm_buf_cleanup(&b);
     return rc;
@@ -183,7 +210,8 @@ void dm_config_dump(const dm_config_t *cfg, FILE *f)
     dm_buf_t b;
 
     dm_buf_init(&b, 4 * (size_t)DM_CONFIG_MAX_BYTES);
-    fprintf(f, "# driftmon effective configuration (secrets redacted)\n");
+    fprintf(f, "# driftmon effective configuration (secrets as their "
+               "${VAR} references, or redacted)\n");
     for (size_t i = 0; i < dm_cfg_nkeys; i++) {
         const struct cfg_key *k = &dm_cfg_keys[i];
         const char *leaf = k->path + section_len(k->path);
@@ -196,7 +224,7 @@ void dm_config_dump(const dm_config_t *cfg, FILE *f)
                 depth++;
         open_sections(f, prev, k->path);
         dm_buf_reset(&b);
-        if (put_value(&b, cfg, k) != DM_OK)
+        if (put_value(&b, cfg, k, true) != DM_OK)
             dm_buf_reset(&b); /* cannot happen: a loaded value is capped */
         fprintf(f, "%*s%s: %s\n", 2 * depth, "", leaf, dm_buf_str(&b));
         prev = k->path;

@@ -29,11 +29,12 @@ enum cfg_type {
 /* Extra validation of a string value (after ${VAR} expansion). */
 enum cfg_check {
     CHK_NONE,
-    CHK_CHOICE, /* one of the '|'-separated names in choices */
-    CHK_URL,    /* empty or an http:// or https:// URL */
-    CHK_IDENT,  /* SQL identifier [A-Za-z_][A-Za-z0-9_]*, <= 63 bytes */
-    CHK_TABLE,  /* CHK_IDENT, optionally "schema.table" */
-    CHK_LABEL   /* list items: printable, no whitespace at either end */
+    CHK_CHOICE,  /* one of the '|'-separated names in choices */
+    CHK_URL,     /* empty or an http:// or https:// URL with a host */
+    CHK_BASEURL, /* CHK_URL without a query or fragment (paths are added) */
+    CHK_IDENT,   /* SQL identifier [A-Za-z_][A-Za-z0-9_]*, <= 63 bytes */
+    CHK_TABLE,   /* CHK_IDENT, optionally "schema.table" */
+    CHK_LABEL    /* list items: printable, no whitespace at either end */
 };
 
 #define CFG_SECRET   0x1u /* never printed, never in an error message */

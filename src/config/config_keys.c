@@ -103,7 +103,9 @@ const struct cfg_key dm_cfg_keys[] = {
         "models/all-MiniLM-L6-v2", 0, STRMAX, 0, CHK_NONE, NULL,
         "directory holding the model files (config.json, "
         "model.safetensors, vocab.txt, ...)"),
-    NUM("embeddings.batch_size", CFG_U32, embeddings.batch_size, "32", 1, 4096,
+    /* batch_size and threads: the encoder's own limits
+       (DM_ENCODER_MAX_BATCH / _THREADS; test_embed checks they agree) */
+    NUM("embeddings.batch_size", CFG_U32, embeddings.batch_size, "32", 1, 1024,
         0, "texts encoded per batch"),
     NUM("embeddings.dimension", CFG_U32, embeddings.dimension, "384", 1, 16384,
         0,
@@ -119,8 +121,8 @@ const struct cfg_key dm_cfg_keys[] = {
          "excess|raw",
          "effect size compared with kl_threshold: KL in excess of its "
          "permutation null (excess) or the raw KL (raw)"),
-    NUM("embeddings.threads", CFG_U32, embeddings.threads, "0", 0, 1024, 0,
-        "encoder threads; 0 = one per core"),
+    NUM("embeddings.threads", CFG_U32, embeddings.threads, "0", 0, 64, 0,
+        "encoder threads; 0 = one per core (at most 64)"),
 
     NUM("significance.alpha", CFG_DOUBLE, significance.alpha, "0.05", 0, 1,
         GT | LT, "a signal fires only when its p-value is below this"),
@@ -165,7 +167,8 @@ const struct cfg_key dm_cfg_keys[] = {
         0, 1, 0, "ask the Learning Engine to fine-tune when drift is found"),
     STR("fine_tuning.learning_engine_url", fine_tuning.learning_engine_url,
         "${LEARNING_ENGINE_URL:-http://learning-engine:8003}", 0, STRMAX, 0,
-        CHK_URL, NULL, "base URL of the Learning Engine (POST {url}/train)"),
+        CHK_BASEURL, NULL,
+        "base URL of the Learning Engine (POST {url}/train)"),
     NUM("fine_tuning.min_drift_score", CFG_DOUBLE, fine_tuning.min_drift_score,
         "0.3", 0, 1000, 0, "combined drift score needed to trigger"),
     NUM("fine_tuning.cooldown_hours", CFG_DOUBLE, fine_tuning.cooldown_hours,
@@ -179,7 +182,9 @@ const struct cfg_key dm_cfg_keys[] = {
     STR("database.backend", database.backend, "sqlite", 1, 16, 0, CHK_CHOICE,
         "sqlite|postgres", "store backend: sqlite or postgres"),
     STR("database.path", database.path, "driftmon.db", 0, STRMAX, 0, CHK_NONE,
-        NULL, "SQLite database file (sqlite backend)"),
+        NULL,
+        "SQLite database file (sqlite backend); relative to the config "
+        "file's directory"),
     STR("database.url", database.url, "", 0, STRMAX, SECRET, CHK_NONE, NULL,
         "PostgreSQL conninfo or postgres:// URL; empty = use host, port, "
         "name, user and password"),
@@ -209,6 +214,15 @@ const struct cfg_key dm_cfg_keys[] = {
     STR("database.feedback.timestamp_column",
         database.feedback.timestamp_column, "created_at", 1, 63, 0, CHK_IDENT,
         NULL, "column: when the row was written"),
+    LIST("database.feedback.positive_values", database.feedback.positive_values,
+         "", 0, 32, CHK_LABEL,
+         "text positive column: the values that count as positive "
+         "(case-insensitive), any other is negative; empty = a boolean "
+         "column"),
+    NUM("database.feedback.positive_threshold", CFG_DOUBLE,
+        database.feedback.positive_threshold, "0", 0, 1e9, 0,
+        "numeric rating column (e.g. 1-5): a rating >= this is positive; "
+        "0 = a boolean column"),
 
     STR("api.host", api.host, "0.0.0.0", 1, 255, 0, CHK_NONE, NULL,
         "address the HTTP API listens on"),
@@ -328,6 +342,8 @@ static const cyaml_schema_field_t feedback_fields[] = {
     C_STR("intent_column", dm_config_feedback_table_t, intent_column),
     C_STR("positive_column", dm_config_feedback_table_t, positive_column),
     C_STR("timestamp_column", dm_config_feedback_table_t, timestamp_column),
+    C_LIST("positive_values", dm_config_feedback_table_t, positive_values),
+    C_DBL("positive_threshold", dm_config_feedback_table_t, positive_threshold),
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t database_fields[] = {
@@ -695,6 +711,17 @@ bool dm_config_key_secret(size_t i)
 const char *dm_config_key_default(size_t i)
 {
     return i < dm_cfg_nkeys ? dm_cfg_keys[i].def : NULL;
+}
+
+int dm_config_key_bounds(size_t i, double *min, double *max)
+{
+    if (i >= dm_cfg_nkeys ||
+        (dm_cfg_keys[i].type != CFG_U32 && dm_cfg_keys[i].type != CFG_U64 &&
+         dm_cfg_keys[i].type != CFG_DOUBLE))
+        return DM_EINVAL;
+    *min = dm_cfg_keys[i].min;
+    *max = dm_cfg_keys[i].max;
+    return DM_OK;
 }
 
 const char *dm_config_key_doc(size_t i)

@@ -100,11 +100,21 @@ static int open_bert(dm_embedder_t *e, const dm_embedder_opts_t *o,
     if (rc != DM_OK)
         return rc;
     e->dim = e->model->cfg.hidden;
+    if (o->check_dimension && o->dimension && o->dimension != e->dim)
+        return dm_err_set(errbuf, errlen, DM_EINVAL,
+                          "embeddings.dimension %zu does not match the "
+                          "model in %s (hidden_size %zu)",
+                          o->dimension, path, e->dim);
     e->max_seq = e->model->max_seq_length;
     if (o->max_seq_length) {
         if (o->max_seq_length < 2)
             return dm_err_set(errbuf, errlen, DM_EINVAL,
                               "max_seq_length must be at least 2");
+        if (o->max_seq_length > e->max_seq)
+            return dm_err_set(errbuf, errlen, DM_EINVAL,
+                              "max_seq_length %zu is more than the model in "
+                              "%s takes (max_seq_length %zu)",
+                              o->max_seq_length, path, e->max_seq);
         if (o->max_seq_length < e->max_seq)
             e->max_seq = o->max_seq_length;
     }
@@ -145,6 +155,24 @@ static int open_bert(dm_embedder_t *e, const dm_embedder_opts_t *o,
     e->lock_init = 1;
     warn_blas_core();
     return DM_OK;
+}
+
+int dm_embedder_probe_dim(const dm_embedder_opts_t *opts, size_t *dim,
+                          char *errbuf, size_t errlen)
+{
+    dm_bert_config_t bc;
+    int rc;
+
+    if (opts->model && strcmp(opts->model, "hashing") == 0) {
+        *dim = opts->dimension ? opts->dimension : DM_EMBED_DEFAULT_HASHING_DIM;
+        return DM_OK;
+    }
+    rc = dm_model_read_config(opts->model_path && opts->model_path[0]
+                                  ? opts->model_path
+                                  : DM_EMBED_DEFAULT_PATH,
+                              &bc, errbuf, errlen);
+    *dim = rc == DM_OK ? bc.hidden : 0;
+    return rc;
 }
 
 int dm_embedder_open(const dm_embedder_opts_t *opts, dm_embedder_t **out,

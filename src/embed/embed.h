@@ -38,7 +38,8 @@ typedef struct dm_embedder_opts {
     size_t dimension;       /* hashing only: 0 = 384 */
     size_t batch_size;      /* BERT sentences per batch: 0 = 32 */
     size_t threads;         /* BERT threads per call: 0 = 1 */
-    size_t max_seq_length;  /* BERT: 0 = the model's; else at most it */
+    size_t max_seq_length;  /* BERT: 0 = the model's; more is DM_EINVAL */
+    bool check_dimension;   /* BERT: dimension (if > 0) must be the model's */
 } dm_embedder_opts_t;
 
 typedef struct dm_embedder dm_embedder_t;
@@ -53,6 +54,15 @@ typedef struct dm_embedder dm_embedder_t;
  */
 int dm_embedder_open(const dm_embedder_opts_t *opts, dm_embedder_t **out,
                      char *errbuf, size_t errlen) DM_MUSTCHECK;
+
+/*
+ * The dimension the embedder opts describe would have, without loading
+ * weights: hashing's dimension (0 = 384), or hidden_size from the BERT
+ * model's config.json.  Errors as dm_embedder_open() for config.json (the
+ * model is then not loadable).
+ */
+int dm_embedder_probe_dim(const dm_embedder_opts_t *opts, size_t *dim,
+                          char *errbuf, size_t errlen) DM_MUSTCHECK;
 
 /* Embedding dimension. */
 size_t dm_embedder_dim(const dm_embedder_t *e);

@@ -289,6 +289,18 @@ out:
     return rc;
 }
 
+int dm_model_read_config(const char *dir, dm_bert_config_t *cfg, char *errbuf,
+                         size_t errlen)
+{
+    dm_model_t m;
+    int rc;
+
+    memset(&m, 0, sizeof(m));
+    rc = parse_config(dir, &m, NULL, NULL, errbuf, errlen);
+    *cfg = m.cfg;
+    return rc;
+}
+
 int dm_model_tokenizer_settings(const char *dir, size_t max_len_cap,
                                 size_t default_len, bool *do_lower_case,
                                 size_t *max_seq_length, char *errbuf,
@@ -685,7 +697,9 @@ int dm_model_load(const char *dir, dm_model_t **out, char *errbuf,
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         return dm_err_set(errbuf, errlen, DM_EMODEL,
                           "%s: model directory not found (run "
-                          "scripts/fetch-model, or use --model hashing)",
+                          "scripts/fetch-model, or use the hashing embedder: "
+                          "embeddings.model: hashing in the config, --model "
+                          "hashing for embed)",
                           dir);
     }
     m = dm_calloc(1, sizeof(*m));

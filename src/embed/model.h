@@ -93,6 +93,13 @@ typedef struct dm_model {
 int dm_model_load(const char *dir, dm_model_t **out, char *errbuf,
                   size_t errlen) DM_MUSTCHECK;
 
+/*
+ * Reads and checks DIR/config.json alone (no weights) into *cfg, with the
+ * same errors as dm_model_load() gives for it.
+ */
+int dm_model_read_config(const char *dir, dm_bert_config_t *cfg, char *errbuf,
+                         size_t errlen) DM_MUSTCHECK;
+
 /* Frees the model and its weights.  NULL-safe. */
 void dm_model_free(dm_model_t *m);
 

@@ -16,11 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/lines.h"
 #include "common/time.h"
+#include "common/utf8.h"
 #include "ingest/ingest.h"
 
 enum field {
@@ -64,49 +66,6 @@ void dm_ingest_row_cleanup(dm_ingest_row_t *r)
     memset(r, 0, sizeof(*r));
 }
 
-/* Valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF), no NUL. */
-static bool utf8_ok(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s, *e = p + n;
-
-    while (p < e) {
-        unsigned c = *p;
-        size_t k;
-        uint32_t cp;
-
-        if (c == 0)
-            return false;
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            k = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            k = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            k = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if ((size_t)(e - p) <= k)
-            return false;
-        for (size_t j = 1; j <= k; j++) {
-            if ((p[j] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (p[j] & 0x3f);
-        }
-        if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        p += k + 1;
-    }
-    return true;
-}
-
 static int parse_bool(const char *v, bool *out)
 {
     static const char *const yes[] = {"true", "t", "yes", "y", "1"};
@@ -140,7 +99,7 @@ static int set_text(dm_ingest_row_t *o, int f, const char *v, size_t len,
     if (len > cap)
         return dm_err_set(eb, el, DM_EINVAL, "%s: longer than %zu bytes", name,
                           cap);
-    if (!utf8_ok(v, len))
+    if (!dm_utf8_valid(v, len, false))
         return dm_err_set(eb, el, DM_EINVAL,
                           "%s: not valid UTF-8 (or contains a NUL byte)", name);
     switch (f) {
@@ -299,26 +258,40 @@ static void skip_line(dm_ingest_reader_t *r)
         r->eof = true;
 }
 
-static int end_field(dm_ingest_reader_t *r, size_t start, bool *too_many)
+/*
+ * Appends one byte of the record.  Past the cap the record is still
+ * parsed to its end, its bytes dropped, so that one over-long record is
+ * one bad record and reading goes on after it.
+ */
+static void put(dm_ingest_reader_t *r, char c, bool *over)
 {
+    if (!*over && dm_buf_append(&r->rec, &c, 1) != DM_OK)
+        *over = true;
+}
+
+static void end_field(dm_ingest_reader_t *r, size_t start, bool *too_many,
+                      bool *over)
+{
+    if (*over)
+        return;
     if (r->nf == DM_INGEST_MAX_FIELDS) {
         *too_many = true;
-        return DM_OK;
+        return;
     }
     r->off[r->nf] = start;
     r->len[r->nf] = r->rec.len - start;
     r->nf++;
-    return dm_buf_append(&r->rec, "", 1); /* NUL separator */
+    put(r, '\0', over); /* NUL separator */
 }
 
 /*
  * Reads one CSV record into r->rec/off/len/nf.  1 = record, 2 = an empty
  * line, 0 = EOF, DM_EPARSE = bad record (rest of the line skipped),
- * DM_ETOOBIG = fatal.
+ * DM_ETOOBIG = a record over the cap (read to its end and dropped).
  */
 static int csv_record_raw(dm_ingest_reader_t *r, char *eb, size_t el)
 {
-    bool too_many = false, any = false;
+    bool too_many = false, any = false, over = false;
     size_t start;
     int c;
 
@@ -349,8 +322,7 @@ static int csv_record_raw(dm_ingest_reader_t *r, char *eb, size_t el)
                 } else if (c == '\n') {
                     r->line++;
                 }
-                if (dm_buf_append(&r->rec, &(char){(char)c}, 1) != DM_OK)
-                    goto toobig;
+                put(r, (char)c, &over);
             }
             if (c == '\r') {
                 c = getc(r->f);
@@ -382,13 +354,11 @@ static int csv_record_raw(dm_ingest_reader_t *r, char *eb, size_t el)
                                       "stray carriage return");
                 }
                 any = true;
-                if (dm_buf_append(&r->rec, &(char){(char)c}, 1) != DM_OK)
-                    goto toobig;
+                put(r, (char)c, &over);
                 c = getc(r->f);
             }
         }
-        if (end_field(r, start, &too_many) != DM_OK)
-            goto toobig;
+        end_field(r, start, &too_many, &over);
         if (c == ',') {
             any = true;
             c = getc(r->f);
@@ -400,13 +370,13 @@ static int csv_record_raw(dm_ingest_reader_t *r, char *eb, size_t el)
             r->eof = true;
         break;
     }
+    if (over)
+        return dm_err_set(eb, el, DM_ETOOBIG, "record longer than %d bytes",
+                          DM_INGEST_MAX_RECORD);
     if (too_many)
         return dm_err_set(eb, el, DM_EPARSE, "more than %d fields",
                           DM_INGEST_MAX_FIELDS);
     return any ? 1 : 2; /* 2: an empty line */
-toobig:
-    return dm_err_set(eb, el, DM_ETOOBIG, "record longer than %d bytes",
-                      DM_INGEST_MAX_RECORD);
 }
 
 /* Like csv_record_raw() without empty lines; *start = first line. */
@@ -480,11 +450,16 @@ int dm_ingest_reader_open(const char *path, dm_ingest_format_t fmt,
         if (strcmp(path, "-") == 0) {
             r->f = stdin;
         } else {
+            struct stat sb;
+
             r->f = fopen(path, "rb");
             r->own = true;
             if (!r->f)
                 rc = dm_err_set(errbuf, errlen, DM_EIO, "%s: cannot open: %s",
                                 path, strerror(errno));
+            else if (fstat(fileno(r->f), &sb) == 0 && S_ISDIR(sb.st_mode))
+                rc = dm_err_set(errbuf, errlen, DM_EIO,
+                                "%s: cannot open: is a directory", path);
         }
         if (rc == DM_OK)
             rc = csv_header(r, errbuf, errlen);
@@ -508,6 +483,18 @@ static int jsonl_next(dm_ingest_reader_t *r, dm_ingest_row_t *out, size_t *line,
 
     for (;;) {
         rc = dm_lines_next(&r->lines, &text, &len, eb, el);
+        if (rc == DM_ETOOBIG) {
+            /* the line was dropped: a bad record, reading goes on */
+            *line = r->lines.lineno;
+            return dm_err_set(eb, el, DM_ETOOBIG,
+                              "line %zu: line longer than %d bytes", *line,
+                              DM_INGEST_MAX_RECORD);
+        }
+        if (rc == DM_EIO) {
+            /* the caller names the file: the line number is enough */
+            *line = r->lines.lineno + 1;
+            return dm_err_set(eb, el, DM_EIO, "line %zu: read error", *line);
+        }
         if (rc <= 0)
             return rc;
         *line = r->lines.lineno;

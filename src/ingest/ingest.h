@@ -75,10 +75,11 @@ int dm_ingest_reader_open(const char *path, dm_ingest_format_t fmt,
 /*
  * Reads the next row into *out (overwritten; clean up after every call).
  * *line receives the number of the line the record starts on.
- * Returns 1 for a valid row, 0 at end of input, DM_EINVAL / DM_EPARSE for
- * a bad record (message "line N: reason"; reading may go on with the next
- * record), or DM_EIO / DM_ETOOBIG when the input cannot be read further
- * (reading must stop).
+ * Returns 1 for a valid row, 0 at end of input, DM_EINVAL / DM_EPARSE /
+ * DM_ETOOBIG for a bad record (message "line N: reason"; a record over
+ * DM_INGEST_MAX_RECORD bytes is read to its end and dropped; reading may
+ * go on with the next record), or DM_EIO when the input cannot be read
+ * further (reading must stop).
  */
 int dm_ingest_reader_next(dm_ingest_reader_t *r, dm_ingest_row_t *out,
                           size_t *line, char *errbuf,

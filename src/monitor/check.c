@@ -81,7 +81,8 @@ static size_t encoder_threads(const dm_config_t *cfg)
     if (cfg->embeddings.threads > 0)
         return cfg->embeddings.threads;
     n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (size_t)n : 1;
+    /* the bound of embeddings.threads, the encoder's limit */
+    return n > 64 ? 64 : n > 0 ? (size_t)n : 1;
 }
 
 /*
@@ -128,6 +129,7 @@ static int embedder_get(dm_monitor_t *m, dm_embedder_t **out, char *err,
         eo.model = cfg->embeddings.model;
         eo.model_path = cfg->embeddings.model_path;
         eo.dimension = cfg->embeddings.dimension;
+        eo.check_dimension = true;
         eo.batch_size = cfg->embeddings.batch_size;
         eo.threads = encoder_threads(cfg);
         rc = dm_embedder_open(&eo, &e, err, n);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -76,7 +77,99 @@ static void fb_cleanup(dm_store_fb_t *fb)
     free(fb->intent);
     free(fb->positive);
     free(fb->ts);
+    free(fb->positive_col);
+    free(fb->pos_expr);
+    free(fb->bad_expr);
     memset(fb, 0, sizeof(*fb));
+}
+
+/* Appends s as an SQL string literal ('' for a quote). */
+static int put_literal(dm_buf_t *b, const char *s)
+{
+    int rc = dm_buf_puts(b, "'");
+
+    for (; *s && rc == DM_OK; s++) {
+        char c = *s >= 'A' && *s <= 'Z' ? (char)(*s - 'A' + 'a') : *s;
+
+        rc = c == '\'' ? dm_buf_puts(b, "''") : dm_buf_append(b, &c, 1);
+    }
+    return rc == DM_OK ? dm_buf_puts(b, "'") : rc;
+}
+
+/*
+ * The SQL that reads the positive column (col, quoted) under the
+ * configured mapping, as two expressions giving 0 or 1: positive, and
+ * unreadable (a value the mapping does not cover, so that a rating or a
+ * label read as a boolean is an error, not a wrong accuracy):
+ *   boolean (default): lower(text) in true/t/yes/y/1 (positive) or
+ *     false/f/no/n/0; anything else but NULL is unreadable;
+ *   positive_values: lower(text) in the list; nothing is unreadable;
+ *   positive_threshold: number >= threshold; on SQLite a value that is
+ *     not stored as a number is unreadable (PostgreSQL refuses the cast
+ *     itself, and the error gets a hint).
+ * Values are validated labels (config) written as SQL literals.
+ */
+static int fb_positive_sql(dm_store_fb_t *fb, dm_store_dialect_t d,
+                           const dm_config_feedback_table_t *c)
+{
+    const char *col = fb->positive;
+    dm_buf_t p, x;
+    int rc;
+
+    dm_buf_init(&p, SQL_MAX);
+    dm_buf_init(&x, SQL_MAX);
+    fb->pos_numeric = c->positive_threshold > 0;
+    if (c->positive_threshold > 0) {
+        if (d == DM_DIALECT_PG) {
+            rc = dm_buf_printf(&p,
+                               "CASE WHEN CAST(%s AS double precision) >= "
+                               "%.17g THEN 1 ELSE 0 END",
+                               col, c->positive_threshold);
+            if (rc == DM_OK)
+                rc = dm_buf_puts(&x, "0");
+        } else {
+            rc = dm_buf_printf(&p,
+                               "CASE WHEN typeof(%s) IN ('integer', 'real') "
+                               "AND %s >= %.17g THEN 1 ELSE 0 END",
+                               col, col, c->positive_threshold);
+            if (rc == DM_OK)
+                rc = dm_buf_printf(&x,
+                                   "CASE WHEN typeof(%s) IN ('integer', "
+                                   "'real', 'null') THEN 0 ELSE 1 END",
+                                   col);
+        }
+    } else if (c->positive_values_count > 0) {
+        rc = dm_buf_printf(&p, "CASE WHEN lower(CAST(%s AS TEXT)) IN (", col);
+        for (unsigned i = 0; rc == DM_OK && i < c->positive_values_count; i++) {
+            if (i > 0)
+                rc = dm_buf_puts(&p, ", ");
+            if (rc == DM_OK)
+                rc = put_literal(&p, c->positive_values[i]);
+        }
+        if (rc == DM_OK)
+            rc = dm_buf_puts(&p, ") THEN 1 ELSE 0 END");
+        if (rc == DM_OK)
+            rc = dm_buf_puts(&x, "0");
+    } else {
+        rc = dm_buf_printf(&p,
+                           "CASE WHEN lower(CAST(%s AS TEXT)) IN ('true', "
+                           "'t', 'yes', 'y', '1') THEN 1 ELSE 0 END",
+                           col);
+        if (rc == DM_OK)
+            rc = dm_buf_printf(&x,
+                               "CASE WHEN %s IS NULL OR lower(CAST(%s AS "
+                               "TEXT)) IN ('true', 't', 'yes', 'y', '1', "
+                               "'false', 'f', 'no', 'n', '0') THEN 0 ELSE 1 "
+                               "END",
+                               col, col);
+    }
+    if (rc == DM_OK) {
+        fb->pos_expr = dm_buf_steal(&p);
+        fb->bad_expr = dm_buf_steal(&x);
+    }
+    dm_buf_cleanup(&p);
+    dm_buf_cleanup(&x);
+    return rc;
 }
 
 static int fb_init(dm_store_fb_t *fb, const dm_config_feedback_table_t *c)
@@ -92,6 +185,21 @@ static int fb_init(dm_store_fb_t *fb, const dm_config_feedback_table_t *c)
         !fb->positive || !fb->ts)
         return DM_ETOOBIG;
     return DM_OK;
+}
+
+int dm_store_require_existing(const dm_config_t *cfg, char *errbuf,
+                              size_t errlen)
+{
+    const char *p = cfg->database.path;
+
+    if (strcmp(cfg->database.backend, "sqlite") != 0 ||
+        strcmp(p, ":memory:") == 0 || strncmp(p, "file:", 5) == 0 ||
+        access(p, F_OK) == 0)
+        return DM_OK;
+    return dm_err_set(errbuf, errlen, DM_ENOTFOUND,
+                      "database file '%s' does not exist (database.path; "
+                      "`driftmon migrate`, `ingest` or `demo` creates one)",
+                      p);
 }
 
 int dm_store_open(const dm_config_t *cfg, dm_store_t **out, char *errbuf,
@@ -114,6 +222,10 @@ int dm_store_open(const dm_config_t *cfg, dm_store_t **out, char *errbuf,
     s->ops = ops;
     s->dialect = ops->dialect;
     rc = fb_init(&s->fb, &cfg->database.feedback);
+    if (rc == DM_OK)
+        rc = fb_positive_sql(&s->fb, s->dialect, &cfg->database.feedback);
+    if (rc == DM_OK)
+        s->fb.positive_col = dm_strdup(cfg->database.feedback.positive_column);
     if (rc != DM_OK) {
         dm_err_set(errbuf, errlen, rc, "database.feedback: name too long");
         goto out;
@@ -567,6 +679,7 @@ int dm_store_window_aggregate(dm_store_t *s, int64_t start_ms, int64_t end_ms,
     dm_sres_t *r = NULL;
     dm_buf_t sql;
     size_t cap = 0;
+    uint64_t bad = 0;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -576,20 +689,28 @@ int dm_store_window_aggregate(dm_store_t *s, int64_t start_ms, int64_t end_ms,
     dm_buf_init(&sql, SQL_MAX);
     /* The range predicate on the bare column keeps the timestamp index
      * usable (covering on both dialects for our own table). */
-    rc = dm_buf_printf(
-        &sql,
-        D(s,
-          "SELECT %s, count(*), COALESCE(SUM(CASE WHEN %s THEN 1 ELSE 0 "
-          "END), 0) FROM %s WHERE %s >= $1 AND %s < $2 GROUP BY %s",
-          "SELECT %s, count(*), COALESCE(SUM(%s::int), 0) FROM %s WHERE "
-          "%s >= $1 AND %s < $2 GROUP BY %s"),
-        s->fb.intent, s->fb.positive, s->fb.table, s->fb.ts, s->fb.ts,
-        s->fb.intent);
+    rc = dm_buf_printf(&sql,
+                       "SELECT %s, count(*), COALESCE(SUM(%s), 0), "
+                       "COALESCE(SUM(%s), 0) FROM %s WHERE %s >= $1 AND "
+                       "%s < $2 GROUP BY %s",
+                       s->fb.intent, s->fb.pos_expr, s->fb.bad_expr,
+                       s->fb.table, s->fb.ts, s->fb.ts, s->fb.intent);
     if (rc != DM_OK)
         goto out;
     rc = s->ops->query(s, dm_buf_str(&sql), p, 2, &r, errbuf, errlen);
-    if (rc != DM_OK)
+    if (rc != DM_OK) {
+        /* PostgreSQL refuses a cast the mapping needs: say which key */
+        if (strstr(errbuf, "invalid input syntax") ||
+            strstr(errbuf, "cannot cast") ||
+            strstr(errbuf, "operator does not exist"))
+            dm_err_prefix(errbuf, errlen, rc,
+                          "database.feedback.positive_column '%s': its type "
+                          "does not fit the configured mapping (boolean; "
+                          "positive_threshold for numeric ratings; "
+                          "positive_values for text labels): ",
+                          s->fb.positive_col);
         goto out;
+    }
     while ((rc = s->ops->next(r, errbuf, errlen)) == 1) {
         dm_store_intent_count_t *ic;
         const char *label = s->ops->col_text(r, 0);
@@ -603,8 +724,25 @@ int dm_store_window_aggregate(dm_store_t *s, int64_t start_ms, int64_t end_ms,
         ic->intent = label ? dm_strdup(label) : NULL;
         ic->count = (uint64_t)s->ops->col_int(r, 1);
         ic->positives = (uint64_t)s->ops->col_int(r, 2);
+        bad += (uint64_t)s->ops->col_int(r, 3);
         out->total += ic->count;
         out->positives += ic->positives;
+    }
+    if (rc == 0 && bad > 0) {
+        rc = dm_err_set(errbuf, errlen, DM_EINVAL,
+                        "database.feedback.positive_column '%s': %" PRIu64
+                        " rows of the window hold values that are not %s; "
+                        "set database.feedback.%s",
+                        s->fb.positive_col, bad,
+                        s->fb.pos_numeric ? "numbers"
+                                          : "booleans (true/false, "
+                                            "1/0, yes/no)",
+                        s->fb.pos_numeric
+                            ? "positive_values for text labels instead of "
+                              "positive_threshold"
+                            : "positive_threshold for numeric ratings (e.g. "
+                              "4 for 1-5) or positive_values for text labels");
+        goto out;
     }
     if (rc == 0) {
         rc = DM_OK;

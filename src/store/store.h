@@ -66,6 +66,16 @@ typedef struct dm_store dm_store_t;
 int dm_store_open(const dm_config_t *cfg, dm_store_t **out, char *errbuf,
                   size_t errlen) DM_MUSTCHECK;
 
+/*
+ * For commands that only read a store (`check`): with the sqlite backend,
+ * checks that the file database.path exists, so that a mistyped or
+ * relative path is an error naming it rather than a new empty store.
+ * Other backends, ":memory:" and "file:" URIs always pass.  Returns
+ * DM_OK or DM_ENOTFOUND with the path in errbuf.
+ */
+int dm_store_require_existing(const dm_config_t *cfg, char *errbuf,
+                              size_t errlen) DM_MUSTCHECK;
+
 /* Closes the connection (releasing held locks) and frees. NULL-safe. */
 void dm_store_free(dm_store_t *s);
 

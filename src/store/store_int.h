@@ -99,6 +99,11 @@ extern const struct dm_store_ops dm_store_pg_ops;
 typedef struct dm_store_fb {
     char *table; /* "feedback" or "schema"."table" */
     char *id, *query, *response, *intent, *positive, *ts;
+    char *positive_col; /* the column's name as configured, for messages */
+    /* SQL over the positive column: 1 when the row is positive, and 1
+       when its value is one the configured mapping cannot read */
+    char *pos_expr, *bad_expr;
+    bool pos_numeric; /* positive_threshold: a numeric rating column */
 } dm_store_fb_t;
 
 struct dm_store {

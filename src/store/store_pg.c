@@ -77,6 +77,11 @@ static int fail(PGconn *c, const PGresult *res, char *eb, size_t el,
         if (*p == '\n')
             *p = (p[1] ? ' ' : '\0');
     dm_store_scrub(msg);
+    /* a first connection that fails was never made, so was not "lost":
+       libpq's message says why (e.g. "Connection refused") */
+    if (strcmp(what, "connect") == 0)
+        return dm_err_set(eb, el, DM_ESTORE, "postgres: cannot connect: %s",
+                          msg);
     if (c && PQstatus(c) == CONNECTION_BAD)
         return dm_err_set(eb, el, DM_ESTORE,
                           "postgres: %s: connection lost: %s", what, msg);

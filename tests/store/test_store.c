@@ -1266,3 +1266,109 @@ Test(store_restart, postgres_restart_reconnects)
     cr_assert(eq(u64, count_rows(s), 2));
     dm_store_free(s);
 }
+
+/* A second handle on the test's store with extra database.feedback keys. */
+static dm_store_t *open_with_feedback(const char *feedback_yaml)
+{
+    char path[600], yaml[4096], err[EB];
+    dm_config_t *cfg = NULL;
+    dm_store_t *s = NULL;
+    FILE *f = fopen(cfg_path, "r");
+    size_t n;
+    int rc;
+
+    cr_assert(f != NULL);
+    n = fread(yaml, 1, sizeof(yaml) - 1, f);
+    fclose(f);
+    yaml[n] = '\0';
+    snprintf(yaml + n, sizeof(yaml) - n, "  feedback:\n%s", feedback_yaml);
+    snprintf(path, sizeof(path), "%s/positive.yaml", dir);
+    write_file(path, yaml);
+    rc = dm_config_load(path, &cfg, err, sizeof(err));
+    cr_assert(eq(int, rc, DM_OK), "config: %s", err);
+    rc = dm_store_open(cfg, &s, err, sizeof(err));
+    dm_config_free(cfg);
+    cr_assert(eq(int, rc, DM_OK), "open: %s", err);
+    return s;
+}
+
+/* Positives of [T0, T0 + 100), or the error (-1 and the message). */
+static long positives_or_error(const char *feedback_yaml, char *err)
+{
+    dm_store_t *s = open_with_feedback(feedback_yaml);
+    dm_store_window_t w;
+    long got = -1;
+
+    err[0] = '\0';
+    if (dm_store_window_aggregate(s, T0, T0 + 100, &w, err, EB) == DM_OK) {
+        got = (long)w.positives;
+        cr_assert(eq(u64, w.total, 6));
+        dm_store_window_cleanup(&w);
+    }
+    dm_store_free(s);
+    return got;
+}
+
+Test(store, positive_column_mappings)
+{
+    dm_store_t *s = open_store(true);
+    dm_feedback_row_t rows[6];
+    char ids[6][4], err[EB];
+
+    for (int i = 0; i < 6; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "%d", i + 1);
+        rows[i] =
+            (dm_feedback_row_t){ids[i], "q", "r", "code", i % 2 == 0, T0 + i};
+    }
+    insert(s, rows, 6, 6);
+    /* a 1-6 rating and a text label beside the boolean column */
+    cr_assert(eq(int,
+                 dm_store_test_exec(
+                     s,
+                     "ALTER TABLE feedback ADD COLUMN rating INTEGER;"
+                     "ALTER TABLE feedback ADD COLUMN label TEXT;"
+                     "UPDATE feedback SET rating = CAST(id AS INTEGER), "
+                     "label = CASE WHEN id IN ('1', '2') THEN 'Thumbs_Up' "
+                     "ELSE 'thumbs_down' END;",
+                     err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    dm_store_free(s);
+
+    /* the boolean column, as before */
+    cr_assert(
+        eq(long, positives_or_error("    positive_column: positive\n", err), 3),
+        "%s", err);
+    /* a rating read as a boolean: an error naming the keys to set */
+    cr_assert(
+        eq(long, positives_or_error("    positive_column: rating\n", err), -1));
+    cr_assert(strstr(err, "positive_column 'rating': 5 rows") &&
+                  strstr(err, "positive_threshold"),
+              "%s", err);
+    cr_assert(eq(long,
+                 positives_or_error("    positive_column: rating\n"
+                                    "    positive_threshold: 4\n",
+                                    err),
+                 3),
+              "%s", err);
+    /* text labels */
+    cr_assert(eq(long,
+                 positives_or_error("    positive_column: label\n"
+                                    "    positive_values: [thumbs_up]\n",
+                                    err),
+                 2),
+              "%s", err);
+    cr_assert(
+        eq(long, positives_or_error("    positive_column: label\n", err), -1));
+    cr_assert(strstr(err, "positive_column 'label': 6 rows") &&
+                  strstr(err, "positive_values"),
+              "%s", err);
+    /* text read as a rating: refused (SQLite: by type; PostgreSQL: the
+       cast fails), naming the column */
+    cr_assert(eq(long,
+                 positives_or_error("    positive_column: label\n"
+                                    "    positive_threshold: 4\n",
+                                    err),
+                 -1));
+    cr_assert(strstr(err, "positive_column 'label'") != NULL, "%s", err);
+}

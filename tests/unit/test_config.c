@@ -119,6 +119,25 @@ static void expect_error(const char *text, int line, const char *key,
                      text);
 }
 
+/*
+ * A relative database.path loaded from a file is resolved against the
+ * file's directory: "\"/tmp/x.db\"" is the same as the default "\"x.db\"".
+ */
+static bool same_db_path(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+
+    if (la < lb) {
+        const char *t = a;
+        a = b;
+        b = t;
+        la = lb;
+        lb = strlen(b);
+    }
+    return lb >= 2 && a[1] == '/' && b[1] != '/' &&
+           strcmp(a + la - (lb - 1), b + 1) == 0 && a[la - lb] == '/';
+}
+
 /* Asserts that every key of a and b formats the same, except skip. */
 static void assert_same_config(const dm_config_t *a, const dm_config_t *b,
                                const char *skip)
@@ -132,6 +151,8 @@ static void assert_same_config(const dm_config_t *a, const dm_config_t *b,
             continue;
         EQ_I(dm_config_key_format(a, i, va, sizeof(va)), DM_OK);
         EQ_I(dm_config_key_format(b, i, vb, sizeof(vb)), DM_OK);
+        if (strcmp(path, "database.path") == 0 && same_db_path(va, vb))
+            continue;
         cr_assert_str_eq(va, vb, "key %s differs", path);
     }
 }
@@ -181,7 +202,16 @@ static void assert_seed_defaults(const dm_config_t *c)
     EQ_D(c->fine_tuning.timeout_seconds, 30);
     EQ_U(c->fine_tuning.max_retries, 3);
     cr_assert_str_eq(c->database.backend, "sqlite");
-    cr_assert_str_eq(c->database.path, "driftmon.db");
+    /* from a file, resolved against its directory */
+    {
+        const char *p = c->database.path;
+        size_t l = strlen(p);
+
+        cr_assert(strcmp(p, "driftmon.db") == 0 ||
+                      (p[0] == '/' && l > 12 &&
+                       strcmp(p + l - 12, "/driftmon.db") == 0),
+                  "database.path %s", p);
+    }
     cr_assert_str_eq(c->database.url, "");
     cr_assert_str_eq(c->database.host, "localhost");
     EQ_U(c->database.port, 5432);
@@ -341,6 +371,9 @@ static const struct {
     {"database.feedback.intent_column", "label", "\"label\""},
     {"database.feedback.positive_column", "thumbs_up", "\"thumbs_up\""},
     {"database.feedback.timestamp_column", "ts", "\"ts\""},
+    {"database.feedback.positive_values", "[thumbs_up, \"5 stars\"]",
+     "[\"thumbs_up\", \"5 stars\"]"},
+    {"database.feedback.positive_threshold", "4", "4"},
     {"api.host", "\"127.0.0.1\"", "\"127.0.0.1\""},
     {"api.port", "9000", "9000"},
     {"api.token", "\"" SECRET_MARK "\"", "\"<redacted>\""},
@@ -377,6 +410,8 @@ static void append_nested(char *out, size_t n, const char *prev,
     snprintf(out + len, n - len, "%*s%s: %s\n", 2 * depth, "", p, value);
 }
 
+#define ALONE "database.feedback.positive_threshold"
+
 Test(config, every_key_loads_through_the_schema)
 {
     static char yaml[16384];
@@ -393,6 +428,9 @@ Test(config, every_key_loads_through_the_schema)
     for (size_t i = 0; i < N_EVERY; i++) {
         cr_assert_str_eq(every_key[i].path, dm_config_key_path(i),
                          "test table order");
+        /* cannot be set with positive_values: loaded on its own below */
+        if (strcmp(every_key[i].path, ALONE) == 0)
+            continue;
         append_nested(yaml, sizeof(yaml), prev, every_key[i].path,
                       every_key[i].yaml);
         prev = every_key[i].path;
@@ -400,7 +438,16 @@ Test(config, every_key_loads_through_the_schema)
     cfg = load_ok(yaml);
     EQ_I(dm_config_defaults(&defaults, err, sizeof(err)), DM_OK);
     for (size_t i = 0; i < N_EVERY; i++) {
-        EQ_I(dm_config_key_format(cfg, i, got, sizeof(got)), DM_OK);
+        dm_config_t *alone = NULL;
+
+        if (strcmp(every_key[i].path, ALONE) == 0) {
+            yaml[0] = '\0';
+            append_nested(yaml, sizeof(yaml), "", ALONE, every_key[i].yaml);
+            alone = load_ok(yaml);
+        }
+        EQ_I(dm_config_key_format(alone ? alone : cfg, i, got, sizeof(got)),
+             DM_OK);
+        dm_config_free(alone);
         cr_assert_str_eq(got, every_key[i].formatted, "key %s",
                          every_key[i].path);
         cr_assert_eq(dm_config_key_format(defaults, i, def, sizeof(def)),
@@ -624,6 +671,66 @@ Test(config, error_wrong_type)
                  "thresholds.kl_threshold", "must be a number");
     expect_error("thresholds:\n  kl_threshold: 1e-400\n", 2,
                  "thresholds.kl_threshold", "is out of range");
+}
+
+Test(config, error_bad_learning_engine_url)
+{
+    static const struct {
+        const char *url, *why;
+    } bad[] = {
+        {"http://le:8003/?token=1", "must not have a query (?) or fragment "
+                                    "(#): paths are appended to it"},
+        {"http://le:8003/#x", "must not have a query (?) or fragment (#): "
+                              "paths are appended to it"},
+        {"http://", "must name a host"},
+        {"https:///train", "must name a host"},
+        {"http://:8003", "must name a host"},
+        {"http://le:99999", "port must be a number from 1 to 65535"},
+        {"http://le:0", "port must be a number from 1 to 65535"},
+        {"http://le:", "port must be a number from 1 to 65535"},
+        {"http://le:80x", "port must be a number from 1 to 65535"},
+        {"http://[::1", "must have a closing ']' after an IPv6 host"},
+        {"ftp://le", "must be an http:// or https:// URL"},
+    };
+    static const char *const good[] = {
+        "http://le:8003",
+        "https://le/base/",
+        "http://[::1]:65535/x",
+        "http://user:pw@le:1",
+        "",
+    };
+    char text[256];
+
+    clear_env();
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "fine_tuning:\n  learning_engine_url: \"%s\"\n", bad[i].url);
+        expect_error(text, 2, "fine_tuning.learning_engine_url", bad[i].why);
+    }
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "fine_tuning:\n  auto_trigger: false\n"
+                 "  learning_engine_url: \"%s\"\n",
+                 good[i]);
+        dm_config_free(load_ok(text));
+    }
+    /* the Slack webhook: a host and a port too, a query allowed */
+    expect_error("alerts:\n  slack:\n    webhook_url: \"http://\"\n", 3,
+                 "alerts.slack.webhook_url", "must name a host");
+    dm_config_free(load_ok("alerts:\n  slack:\n    webhook_url: "
+                           "\"https://hooks.example/x?a=1\"\n"));
+}
+
+Test(config, error_positive_mapping_twice)
+{
+    expect_error("database:\n  feedback:\n    positive_values: [up]\n"
+                 "    positive_threshold: 4\n",
+                 3, "database.feedback.positive_values",
+                 "cannot be set together with "
+                 "database.feedback.positive_threshold");
+    expect_error("database:\n  feedback:\n    positive_values: [up, UP]\n", 3,
+                 "database.feedback.positive_values[1]",
+                 "duplicate item \"up\"");
 }
 
 Test(config, error_out_of_bounds)
@@ -911,7 +1018,8 @@ Test(config, env_expansion_rules)
     cr_assert_str_eq(cfg->database.name, "fallback");
     cr_assert_str_eq(cfg->database.user, "dflt");
     cr_assert_str_eq(cfg->database.password, "");
-    cr_assert_str_eq(cfg->database.path, "pre-db.example--post");
+    /* relative: resolved against the directory of the file (/tmp) */
+    cr_assert_str_eq(cfg->database.path, "/tmp/pre-db.example--post");
     cr_assert_str_eq(cfg->api.host, "${DM_TEST_HOST} pa$$word $5 $ db.example");
     cr_assert_str_eq(cfg->api.token, "a:b");
     dm_config_free(cfg);
@@ -1030,12 +1138,15 @@ Test(config, secrets_never_in_dump)
     cr_assert_str_eq(cfg->database.password, SECRET_MARK "-pw");
     dump = dump_to_string(cfg);
     cr_assert_null(strstr(dump, SECRET_MARK), "secret in dump:\n%s", dump);
-    cr_assert_not_null(strstr(dump, "    webhook_url: \"<redacted>\"\n"), "%s",
-                       dump);
+    /* from the environment: the reference; written literally: redacted */
+    cr_assert_not_null(
+        strstr(dump, "    webhook_url: \"${SLACK_WEBHOOK_URL:-}\"\n"), "%s",
+        dump);
     cr_assert_not_null(strstr(dump, "  url: \"<redacted>\"\n"), "%s", dump);
-    cr_assert_not_null(strstr(dump, "  password: \"<redacted>\"\n"), "%s",
-                       dump);
-    cr_assert_not_null(strstr(dump, "  token: \"<redacted>\"\n"), "%s", dump);
+    cr_assert_not_null(strstr(dump, "  password: \"${POSTGRES_PASSWORD:-}\"\n"),
+                       "%s", dump);
+    cr_assert_not_null(strstr(dump, "  token: \"${DRIFTMON_API_TOKEN:-}\"\n"),
+                       "%s", dump);
     free(dump);
     dm_config_free(cfg);
 
@@ -1116,6 +1227,52 @@ Test(config, dump_loads_back)
     free(dump);
     dm_config_free(cfg);
     dm_config_free(again);
+}
+
+Test(config, dump_with_secrets_loads_back)
+{
+    char path[256], err[DM_ERRBUF_SIZE];
+    dm_config_t *cfg, *again = NULL;
+    char *dump;
+    size_t n = 0;
+
+    clear_env();
+    for (size_t i = 0; i < dm_config_key_count(); i++)
+        n += dm_config_key_secret(i);
+    cr_assert_leq(n, DM_CONFIG_MAX_SECRETS);
+    setenv("DM_TEST_HOOK", "https://hooks.slack.com/" SECRET_MARK, 1);
+    setenv("DM_TEST_PGURL", "host=x password=" SECRET_MARK, 1);
+    setenv("DRIFTMON_API_TOKEN", "env-token", 1);
+    cfg = load_ok("alerts:\n  slack:\n    webhook_url: \"${DM_TEST_HOOK}\"\n"
+                  "database:\n  url: \"${DM_TEST_PGURL:-}\"\n"
+                  "  password: \"pw-" SECRET_MARK "\"\n"
+                  "api:\n  token: \"literal-" SECRET_MARK "\"\n");
+    dump = dump_to_string(cfg);
+    cr_assert_null(strstr(dump, SECRET_MARK), "secret in dump:\n%s", dump);
+    cr_assert_null(strstr(dump, "env-token"), "%s", dump);
+    write_tmp(dump, strlen(dump), path, sizeof(path));
+    cr_assert_eq(dm_config_load(path, &again, err, sizeof(err)), DM_OK,
+                 "%s\n%s", err, dump);
+    unlink(path);
+    /* references expand again; a literal secret ("<redacted>") loads as
+       the key's default, here the environment's token and no password */
+    assert_same_config(cfg, again, "database.password api.token");
+    cr_assert_str_eq(again->alerts.slack.webhook_url,
+                     "https://hooks.slack.com/" SECRET_MARK);
+    cr_assert_str_eq(again->database.url, "host=x password=" SECRET_MARK);
+    cr_assert_str_eq(again->api.token, "env-token");
+    cr_assert_str_eq(again->database.password, "");
+    free(dump);
+    dm_config_free(cfg);
+    dm_config_free(again);
+    /* "${A}x${B}" holds a literal between references: redacted */
+    setenv("DM_TEST_A", "a", 1);
+    cfg = load_ok("api:\n  token: \"${DM_TEST_A}" SECRET_MARK "\"\n");
+    dump = dump_to_string(cfg);
+    cr_assert_null(strstr(dump, SECRET_MARK), "%s", dump);
+    cr_assert_not_null(strstr(dump, "  token: \"<redacted>\"\n"), "%s", dump);
+    free(dump);
+    dm_config_free(cfg);
 }
 
 /* ---- driftmon check-config ---- */
@@ -1200,8 +1357,9 @@ Test(config, cli_check_config_dump_redacts)
                  "stderr: %s", err);
     cr_assert_null(strstr(out, SECRET_MARK), "%s", out);
     cr_assert_null(strstr(err, SECRET_MARK), "%s", err);
-    cr_assert_not_null(strstr(out, "    webhook_url: \"<redacted>\"\n"), "%s",
-                       out);
+    cr_assert_not_null(
+        strstr(out, "    webhook_url: \"${SLACK_WEBHOOK_URL:-}\"\n"), "%s",
+        out);
     cr_assert_not_null(strstr(out, "\nthresholds:\n  semantic_threshold: "
                                    "0.05\n  kl_threshold: 0.1\n"),
                        "%s", out);
@@ -1270,4 +1428,28 @@ Test(config, load_buffer_is_load_without_a_file)
     cr_assert_null(cfg);
     cr_assert_not_null(strstr(err, "big.yaml: larger than"), "%s", err);
     free(big);
+}
+
+Test(config, relative_database_path_follows_the_config_file)
+{
+    static const struct {
+        const char *path, *want; /* want NULL: as written */
+    } cases[] = {
+        {"rel.db", "/tmp/rel.db"},   {"sub/dir/x.db", "/tmp/sub/dir/x.db"},
+        {"/abs/x.db", NULL},         {":memory:", NULL},
+        {"file:x.db?mode=ro", NULL},
+    };
+    char text[256];
+
+    clear_env();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        dm_config_t *cfg;
+
+        snprintf(text, sizeof(text), "database:\n  path: \"%s\"\n",
+                 cases[i].path);
+        cfg = load_ok(text); /* written into /tmp */
+        cr_assert_str_eq(cfg->database.path,
+                         cases[i].want ? cases[i].want : cases[i].path);
+        dm_config_free(cfg);
+    }
 }

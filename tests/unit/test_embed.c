@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "embed/embed.h"
 #include "embed/encoder.h"
 #include "embed/hashing.h"
@@ -537,4 +538,109 @@ Test(embed, cli_jsonl_matches_reference)
     unlink(errf);
     rmdir(tmp);
     free_cases(&c);
+}
+
+Test(embed, dimension_checked_against_the_model)
+{
+    char dir[1024], err[DM_ERRBUF_SIZE] = "";
+    dm_embedder_opts_t o = {.model = "minilm-tiny",
+                            .model_path = dir,
+                            .dimension = 384,
+                            .check_dimension = true};
+    dm_embedder_t *e = NULL;
+    size_t dim = 0;
+
+    fixture_dir(dir, sizeof(dir));
+    cr_assert_eq(dm_embedder_probe_dim(&o, &dim, err, sizeof(err)), DM_OK, "%s",
+                 err);
+    cr_assert_eq(dim, 32);
+    cr_assert_eq(dm_embedder_open(&o, &e, err, sizeof(err)), DM_EINVAL);
+    cr_assert_null(e);
+    cr_assert(strstr(err, "dimension 384") && strstr(err, "hidden_size 32"),
+              "%s", err);
+    o.dimension = 32;
+    cr_assert_eq(dm_embedder_open(&o, &e, err, sizeof(err)), DM_OK, "%s", err);
+    dm_embedder_free(e);
+    o.model = "hashing";
+    o.dimension = 0;
+    cr_assert_eq(dm_embedder_probe_dim(&o, &dim, err, sizeof(err)), DM_OK);
+    cr_assert_eq(dim, 384);
+    o.model = "bert";
+    o.model_path = "/nonexistent/model";
+    cr_assert_neq(dm_embedder_probe_dim(&o, &dim, err, sizeof(err)), DM_OK);
+}
+
+/* Runs `driftmon embed --model-path dir ARGS` on input; stdout, stderr. */
+static int embed_cli(const char *dir, const char *args, const char *input,
+                     char *out, size_t on, char *err, size_t en)
+{
+    char tmp[] = "/tmp/dm-test-embed-cli-XXXXXX", in[128], o[128], e[128];
+    char all[2048];
+    char *t;
+    FILE *f;
+    int rc;
+
+    cr_assert_not_null(mkdtemp(tmp));
+    snprintf(in, sizeof(in), "%s/in", tmp);
+    snprintf(o, sizeof(o), "%s/out", tmp);
+    snprintf(e, sizeof(e), "%s/err", tmp);
+    f = fopen(in, "wb");
+    cr_assert_not_null(f);
+    fputs(input, f);
+    fclose(f);
+    snprintf(all, sizeof(all), "--model-path '%s' %s", dir, args);
+    rc = run_cli(all, in, o, e);
+    t = slurp(o);
+    snprintf(out, on, "%s", t);
+    free(t);
+    t = slurp(e);
+    snprintf(err, en, "%s", t);
+    free(t);
+    unlink(in);
+    unlink(o);
+    unlink(e);
+    rmdir(tmp);
+    return rc;
+}
+
+/* The CLI's options and the config keys share the encoder's limits. */
+Test(embed, limits_agree_with_the_config_and_the_cli)
+{
+    static const struct {
+        const char *key;
+        double max;
+    } keys[] = {
+        {"embeddings.batch_size", DM_ENCODER_MAX_BATCH},
+        {"embeddings.threads", DM_ENCODER_MAX_THREADS},
+    };
+    char dir[1024], out[8192], err[4096];
+
+    for (size_t i = 0; i < 2; i++) {
+        size_t idx;
+        double lo, hi;
+
+        cr_assert_eq(dm_config_key_find(keys[i].key, &idx), DM_OK);
+        cr_assert_eq(dm_config_key_bounds(idx, &lo, &hi), DM_OK);
+        cr_assert(hi == keys[i].max, "%s: config max %g, encoder %g",
+                  keys[i].key, hi, keys[i].max);
+    }
+    fixture_dir(dir, sizeof(dir));
+    /* over the model's max_seq_length (256): refused, naming both */
+    cr_assert_eq(embed_cli(dir, "--max-length 1000", "hi\n", out, sizeof(out),
+                           err, sizeof(err)),
+                 2, "%s", err);
+    cr_assert(strstr(err, "1000") && strstr(err, "max_seq_length 256"), "%s",
+              err);
+    cr_assert_eq(embed_cli(dir, "--threads 65", "hi\n", out, sizeof(out), err,
+                           sizeof(err)),
+                 2, "%s", err);
+    cr_assert(strstr(err, "from 0 to 64") != NULL, "%s", err);
+    cr_assert_eq(embed_cli(dir, "--batch-size 1024 --threads 0", "hi\n", out,
+                           sizeof(out), err, sizeof(err)),
+                 0, "%s", err);
+    /* invalid UTF-8 is refused as ingest refuses it */
+    cr_assert_eq(
+        embed_cli(dir, "", "ok\nbad\xff\n", out, sizeof(out), err, sizeof(err)),
+        2, "%s", err);
+    cr_assert(strstr(err, ":2: text is not valid UTF-8") != NULL, "%s", err);
 }

@@ -156,7 +156,7 @@ static void read_all(const char *text, dm_ingest_format_t fmt, char *out,
         else
             used += (size_t)snprintf(out + used, outlen - used, "%s\n", err);
         dm_ingest_row_cleanup(&r);
-        if (rc == DM_EIO || rc == DM_ETOOBIG || used >= outlen - 1)
+        if (rc == DM_EIO || used >= outlen - 1)
             break;
     }
     dm_ingest_reader_free(rd);
@@ -274,4 +274,62 @@ Test(ingest, format_guess)
     cr_assert(eq(int, dm_ingest_format_parse("csv", &f), DM_OK));
     cr_assert(eq(int, f, DM_INGEST_CSV));
     cr_assert(eq(int, dm_ingest_format_parse("xml", &f), DM_EINVAL));
+}
+
+static size_t good_row(char *p, dm_ingest_format_t fmt, int i)
+{
+    if (fmt == DM_INGEST_CSV)
+        return (size_t)snprintf(p, 64, "q%d,r,1,2026-01-01\n", i);
+    return (size_t)snprintf(p, 128,
+                            "{\"query\": \"q%d\", \"response\": \"r\", "
+                            "\"positive\": true, \"created_at\": "
+                            "\"2026-01-01\"}\n",
+                            i);
+}
+
+/* One good row, one line over the cap, three good rows, one bad line. */
+static char *long_line_file(dm_ingest_format_t fmt)
+{
+    size_t n = DM_INGEST_MAX_RECORD + 100 * 1024, k = 0;
+    char *text = malloc(n + 1024);
+
+    cr_assert(text != NULL);
+    if (fmt == DM_INGEST_CSV)
+        k += (size_t)snprintf(text, 64, "query,response,positive,created_at\n");
+    k += good_row(text + k, fmt, 1);
+    memset(text + k, 'a', n);
+    k += n;
+    text[k++] = '\n';
+    for (int i = 2; i <= 4; i++)
+        k += good_row(text + k, fmt, i);
+    snprintf(text + k, 64, "%s",
+             fmt == DM_INGEST_CSV ? "bad,r,maybe,2026-01-01\n"
+                                  : "{\"query\": 1}\n");
+    return text;
+}
+
+Test(ingest, long_line_is_one_bad_line_and_reading_goes_on)
+{
+    static const dm_ingest_format_t fmts[] = {DM_INGEST_JSONL, DM_INGEST_CSV};
+    char out[4096];
+    int orc;
+
+    for (size_t i = 0; i < 2; i++) {
+        char *text = long_line_file(fmts[i]);
+        int o = fmts[i] == DM_INGEST_CSV; /* the header is line 1 */
+        char want[512];
+
+        read_all(text, fmts[i], out, sizeof(out), &orc);
+        free(text);
+        cr_assert(eq(int, orc, DM_OK), "%s", out);
+        snprintf(want, sizeof(want),
+                 "%d:[q1|r|-]\n"
+                 "line %d: %s longer than %d bytes\n"
+                 "%d:[q2|r|-]\n%d:[q3|r|-]\n%d:[q4|r|-]\n"
+                 "line %d: ",
+                 1 + o, 2 + o, o ? "record" : "line", DM_INGEST_MAX_RECORD,
+                 3 + o, 4 + o, 5 + o, 6 + o);
+        cr_assert(strncmp(out, want, strlen(want)) == 0,
+                  "format %zu:\n%s\nwant prefix:\n%s", i, out, want);
+    }
 }
