@@ -1072,7 +1072,7 @@ Test(store, sqlite_read_only_and_full)
         cr_assert(eq(int, dm_store_open(cfg, &s, err, sizeof(err)), DM_ESTORE));
         cr_assert(s == NULL);
         cr_assert(strstr(err, "s3cretpw") == NULL, "%s", err);
-        cr_assert(strstr(err, "postgres: connect") != NULL, "%s", err);
+        cr_assert(strstr(err, "postgres: cannot connect") != NULL, "%s", err);
         dm_config_free(cfg);
         return;
     }
