@@ -294,6 +294,11 @@ static void checks_table(dm_buf_t *b, const dm_store_check_t *list, size_t n)
         time_cell(b, c->checked_at_ms);
         out(b, "</td><td>");
         html(b, c->status);
+        if (c->kind && strcmp(c->kind, "live") != 0) {
+            out(b, " <small>(");
+            html(b, c->kind);
+            out(b, ")</small>");
+        }
         if (c->error) {
             out(b, "<br><small>");
             html(b, c->error);

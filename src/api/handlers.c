@@ -53,6 +53,7 @@ json_t *dm_api_check_json(const dm_store_check_t *c, bool details)
         json_array_append_new(dims, json_integer(c->kl_top_dims[i]));
     json_object_set_new(o, "id", json_integer(c->id));
     json_object_set_new(o, "timestamp", dm_api_time_json(c->checked_at_ms));
+    json_object_set_new(o, "kind", str_json(c->kind));
     json_object_set_new(o, "status", str_json(c->status));
     json_object_set_new(o, "error", str_json(c->error));
     json_object_set_new(o, "baseline_start",
@@ -253,9 +254,27 @@ void dm_api_h_check(dm_api_req_t *req, dm_api_resp_t *resp)
         return;
     json_object_foreach(body, key, val)
     {
+        if (strcmp(key, "as_of") == 0) {
+            if (!json_is_string(val) ||
+                dm_time_parse(json_string_value(val), &co.as_of_ms) != DM_OK ||
+                co.as_of_ms <= 0) {
+                dm_api_resp_error(resp, 400, "bad_request",
+                                  "as_of must be an RFC 3339 time such as "
+                                  "2026-11-26T06:00:00Z");
+                goto out;
+            }
+            if (co.as_of_ms > dm_time_now_ms() + DM_MONITOR_AS_OF_SLACK_MS) {
+                dm_api_resp_error(resp, 422, "invalid_parameter",
+                                  "as_of is in the future: a check can only "
+                                  "look back");
+                goto out;
+            }
+            continue;
+        }
         if (strcmp(key, "window_days") != 0) {
             dm_api_resp_error(resp, 400, "bad_request",
-                              "unknown field '%.64s' (allowed: window_days)",
+                              "unknown field '%.64s' (allowed: window_days, "
+                              "as_of)",
                               key);
             goto out;
         }

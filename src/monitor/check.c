@@ -316,6 +316,7 @@ static void row_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
     dm_store_check_init(c);
     c->checked_at_ms = r->checked_at_ms;
     c->status = (char *)(uintptr_t)r->status;
+    c->kind = (char *)(uintptr_t)(r->adhoc ? "adhoc" : "live");
     c->error = r->error[0] ? (char *)(uintptr_t)r->error : NULL;
     c->baseline_start_ms = r->baseline_start_ms;
     c->baseline_end_ms = r->baseline_end_ms;
@@ -473,6 +474,27 @@ static int analyze_windows(dm_monitor_t *m, dm_store_t *st, struct win *b,
     return DM_OK;
 }
 
+/*
+ * Live or ad hoc (see dm_monitor_check_opts_t); DM_EINVAL for an as_of in
+ * the future.
+ */
+static int classify(const dm_monitor_t *m, const dm_monitor_check_opts_t *o,
+                    int64_t now, bool *adhoc, char *err, size_t n)
+{
+    char t[DM_TIME_STRLEN];
+
+    if (o->as_of_ms > now + DM_MONITOR_AS_OF_SLACK_MS)
+        return dm_err_set(err, n, DM_EINVAL,
+                          "as_of %s is in the future: a check can only look "
+                          "back",
+                          dm_time_format_s(o->as_of_ms, t, sizeof(t)));
+    *adhoc =
+        (o->as_of_ms != 0 && o->as_of_ms < now - DM_MONITOR_AS_OF_SLACK_MS) ||
+        (o->window_days != 0 &&
+         o->window_days != m->cfg->monitoring.sliding_window_days);
+    return DM_OK;
+}
+
 int dm_monitor_check_run(dm_monitor_t *m, dm_store_t *st,
                          const dm_monitor_check_opts_t *opts,
                          dm_monitor_result_t *r, char *errbuf, size_t errlen)
@@ -490,6 +512,14 @@ int dm_monitor_check_run(dm_monitor_t *m, dm_store_t *st,
     memset(r, 0, sizeof(*r));
     r->status = "failed";
     r->checked_at_ms = dm_time_now_ms();
+    rc = classify(m, &o,
+                  m->opts.live_now_ms ? m->opts.live_now_ms : r->checked_at_ms,
+                  &r->adhoc, err, sizeof(err));
+    if (rc != DM_OK) {
+        snprintf(r->error, sizeof(r->error), "%s", err);
+        dm_err_set(errbuf, errlen, rc, "%s", err);
+        return rc;
+    }
     set_windows(r, o.as_of_ms ? o.as_of_ms : r->checked_at_ms,
                 o.window_days ? o.window_days
                               : cfg->monitoring.sliding_window_days);
@@ -535,7 +565,12 @@ int dm_monitor_check_run(dm_monitor_t *m, dm_store_t *st,
     if (rc != DM_OK)
         goto out;
 
-    if (strcmp(r->status, "ok") == 0) {
+    if (r->adhoc) {
+        /* a backfill or an investigation: it must not end or start an
+         * episode, nor ask for fine-tuning (DESIGN.md section 3) */
+        snprintf(r->alert_status, sizeof(r->alert_status), "adhoc");
+        snprintf(r->trigger_status, sizeof(r->trigger_status), "adhoc");
+    } else if (strcmp(r->status, "ok") == 0) {
         t0 = dm_time_mono_ns();
         dm_monitor_alert(m, st, r);
         r->phase_ms[DM_MONITOR_PHASE_ALERT] = ms_since(t0);

@@ -171,7 +171,7 @@ static void note_check(dm_monitor_t *m, const dm_monitor_result_t *r)
 {
     pthread_mutex_lock(&m->state_mu);
     m->checks_run++;
-    if (r->check_id != 0) {
+    if (r->check_id != 0 && !r->adhoc) {
         m->have_last = true;
         m->last_check_id = r->check_id;
         m->last_check_ms = r->checked_at_ms;
@@ -297,6 +297,7 @@ int dm_monitor_result_to_json(const dm_monitor_result_t *r, json_t **out)
         goto fail;
     json_object_set_new(o, "id",
                         r->check_id ? json_integer(r->check_id) : json_null());
+    json_object_set_new(o, "kind", json_string(r->adhoc ? "adhoc" : "live"));
     json_object_set_new(o, "status",
                         json_string(r->status ? r->status : "failed"));
     json_object_set_new(o, "error", str_or_null(r->error));
@@ -356,8 +357,8 @@ void dm_monitor_result_print(const dm_monitor_result_t *r, FILE *f)
 {
     char a[DM_TIME_STRLEN], b[DM_TIME_STRLEN];
 
-    fprintf(f, "drift check #%lld: %s (checked at %s)\n",
-            (long long)r->check_id, r->status,
+    fprintf(f, "drift check #%lld: %s (%s, checked at %s)\n",
+            (long long)r->check_id, r->status, r->adhoc ? "ad hoc" : "live",
             dm_time_format_s(r->checked_at_ms, a, sizeof(a)));
     fprintf(f, "  current window   %s .. %s  %8llu rows, %zu embedded\n",
             dm_time_format_s(r->current_start_ms, a, sizeof(a)),

@@ -77,13 +77,30 @@ typedef struct dm_monitor_opts {
     long lock_wait_ms;   /* dm_monitor_check(): how long to wait for a
                             check running elsewhere (0 = fail at once
                             with DM_EBUSY) */
+    int64_t live_now_ms; /* the "now" that a check's as_of is compared
+                            with to tell live from ad hoc (0 = the
+                            clock); for tests that replay a fixed date */
     dm_monitor_progress_cb progress; /* NULL = none */
     void *progress_arg;
 } dm_monitor_opts_t;
 
 void dm_monitor_opts_init(dm_monitor_opts_t *o);
 
-/* Options of one check. */
+/*
+ * Slack between a check's as_of and now within which as_of counts as
+ * "now" (clocks of two machines, a CLI timestamp rounded to seconds).
+ */
+#define DM_MONITOR_AS_OF_SLACK_MS 60000
+
+/*
+ * Options of one check.  A check over the configured window ending now
+ * is *live*; one with as_of more than DM_MONITOR_AS_OF_SLACK_MS in the
+ * past, or a window_days other than monitoring.sliding_window_days, is
+ * *ad hoc* (a backfill or an investigation): stored and listed with kind
+ * "adhoc", but it never alerts, resolves, triggers fine-tuning, or moves
+ * the gauges, /health's last check or the schedule.  as_of more than the
+ * slack in the future is an error (DM_EINVAL, nothing stored).
+ */
 typedef struct dm_monitor_check_opts {
     uint32_t window_days; /* 0 = monitoring.sliding_window_days */
     int64_t as_of_ms;     /* end of the current window; 0 = now */
@@ -97,6 +114,7 @@ typedef struct dm_monitor_check_opts {
  */
 typedef struct dm_monitor_result {
     int64_t check_id;   /* drift_metrics id; 0 when nothing was stored */
+    bool adhoc;         /* kind "adhoc" (see dm_monitor_check_opts_t) */
     const char *status; /* "ok", "insufficient_data", "failed" (static) */
     char error[DM_ERRBUF_SIZE]; /* why it failed ("" otherwise) */
     int64_t checked_at_ms;
@@ -112,11 +130,12 @@ typedef struct dm_monitor_result {
     bool have_analysis; /* status "ok": analysis holds every figure */
     dm_analysis_t analysis;
     /* alert: "sent", "failed", "suppressed", "resolved", "disabled",
-       "none" (nothing to say), "" (not reached) */
+       "none" (nothing to say), "adhoc" (an ad hoc check never alerts),
+       "" (not reached) */
     char alert_status[16];
     char alert_error[DM_ERRBUF_SIZE];
     /* trigger: "success", "failed" (both stored as a trigger row),
-       "cooldown", "below_score", "no_drift", "disabled", "" */
+       "cooldown", "below_score", "no_drift", "disabled", "adhoc", "" */
     char trigger_status[16];
     char trigger_job_id[DM_MONITOR_JOB_ID_MAX];
     char trigger_error[DM_ERRBUF_SIZE];
@@ -151,7 +170,8 @@ void dm_monitor_free(dm_monitor_t *m);
  * this process, or elsewhere for longer than opts.lock_wait_ms; nothing
  * stored); DM_ECANCELED when the monitor is being stopped (nothing
  * stored); otherwise the error of the failed phase (DM_ESTORE,
- * DM_EMODEL, ...) with the message in errbuf and in result->error; the
+ * DM_EMODEL, ...) with the message in errbuf and in result->error
+ * (DM_EINVAL for an as_of in the future, nothing stored); the
  * check is then stored with status "failed" when the store allows it
  * (result->check_id != 0).  A failure never leaves a partial row.
  */
@@ -169,7 +189,7 @@ int dm_monitor_check_json(dm_monitor_t *m, const dm_monitor_check_opts_t *opts,
                           size_t errlen) DM_MUSTCHECK;
 
 /*
- * The result as JSON (new reference in *out): id, status, error,
+ * The result as JSON (new reference in *out): id, kind, status, error,
  * checked_at, window_days, the windows, counts, sample sizes, embedder,
  * every figure of the analysis (dm_analysis_to_json) when there is one,
  * "alert" {status, error}, "trigger" {status, job_id, error, id} and

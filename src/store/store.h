@@ -41,7 +41,7 @@
 typedef struct dm_store dm_store_t;
 
 /* Latest schema version this build knows (see dm_store_migrate()). */
-#define DM_STORE_SCHEMA_VERSION 1
+#define DM_STORE_SCHEMA_VERSION 3
 /* Caps on feedback fields accepted by the store and by ingest. */
 #define DM_STORE_MAX_ID     256
 #define DM_STORE_MAX_INTENT 128
@@ -236,6 +236,10 @@ typedef struct dm_store_check {
     int64_t checked_at_ms;
     char *status; /* "ok", "insufficient_data" or "failed" */
     char *error;  /* message when status is "failed" */
+    /* "live" (the configured window ending now: alerts, triggers, gauges,
+       schedule) or "adhoc" (a backfill or an investigation: stored and
+       listed only); NULL on insert means "live" */
+    char *kind;
     int64_t baseline_start_ms, baseline_end_ms;
     int64_t current_start_ms, current_end_ms;
     int64_t baseline_count, current_count;     /* feedback rows */
@@ -274,7 +278,8 @@ void dm_store_check_cleanup(dm_store_check_t *c);
 /*
  * Inserts one check in one statement (atomic); *id (may be NULL)
  * receives its id.  DM_EINVAL when status or severity is NULL or not one
- * of the values above, or details is not valid JSON (PostgreSQL).
+ * of the values above, kind is neither NULL, "live" nor "adhoc", or details is
+ * not valid JSON (PostgreSQL).
  */
 int dm_store_check_insert(dm_store_t *s, const dm_store_check_t *c, int64_t *id,
                           char *errbuf, size_t errlen) DM_MUSTCHECK;
@@ -286,6 +291,9 @@ enum {
     DM_STORE_CHECK_DETAILS = 1u << 0,
     /* only checks with status "ok" */
     DM_STORE_CHECK_OK_ONLY = 1u << 1,
+    /* only live checks (kind "live"): what alerts, triggers, the gauges
+     * and the scheduler look at */
+    DM_STORE_CHECK_LIVE_ONLY = 1u << 2,
 };
 
 /*

@@ -274,17 +274,63 @@ def t_check_ok():
           "check without body", r.status, r.body[:300])
 
 
+def t_adhoc_check():
+    """Issue 14 item 2: a backfill (as_of in the past, another window) is
+    stored and listed as ad hoc and moves nothing live: no Slack, the
+    gauges, /health's last check and the live alert state stay."""
+    live = S.request("POST", "/drift/check", body={}, auth=True)
+    check(live.status == 200 and live.json()["kind"] == "live", "live check",
+          live.status, live.body[:300])
+    prom = prom_strict(S.request("GET", "/metrics").body.decode())
+    health = S.request("GET", "/health").json()
+    slack_before = SLACK.count("/services/")
+    le_before = LE.count("/train")
+    as_of = dmtest.iso(int(time.time() * 1000) - 7 * dmtest.DAY_MS)
+    r = S.request("POST", "/drift/check",
+                  body={"as_of": as_of, "window_days": 3}, auth=True)
+    check(r.status == 200, "ad hoc check 200", r.status, r.body[:300])
+    j = r.json()
+    check(j["kind"] == "adhoc", "kind adhoc", j.get("kind"))
+    check(j["current_window"]["end"] == as_of, "window ends at as_of", j)
+    check(j["alert"]["status"] == "adhoc", "no alert", j["alert"])
+    check(j["trigger"]["status"] == "adhoc", "no trigger", j["trigger"])
+    check(SLACK.count("/services/") == slack_before, "Slack not called")
+    check(LE.count("/train") == le_before, "Learning Engine not called")
+    listed = {c["id"]: c["kind"] for c in
+              S.request("GET", "/drift/metrics").json()["checks"]}
+    check(listed.get(j["id"]) == "adhoc" and
+          listed.get(live.json()["id"]) == "live", "kinds listed", listed)
+    after = prom_strict(S.request("GET", "/metrics").body.decode())
+    # the figures of the latest live check (counters of stored checks and
+    # of requests, and the process's own gauges, move by themselves)
+    moving = ("process_", "driftmon_heap_inuse_bytes", "driftmon_http_",
+              "driftmon_checks_total", "driftmon_drift_detected_checks_total")
+    for k, v in prom.items():
+        if not k.startswith(moving):
+            check(after.get(k) == v, "gauge unchanged: " + k, v, after.get(k))
+    check(prom.get('driftmon_severity{severity="none"}') == 0,
+          "the live check drifted", prom)
+    check(S.request("GET", "/health").json()["last_check"] ==
+          health["last_check"], "/health's last check unchanged")
+    # as_of in the future, or not a time: refused, nothing stored
+    future = dmtest.iso(int(time.time() * 1000) + dmtest.DAY_MS)
+    unchanged(lambda: err(S.request("POST", "/drift/check",
+                                    body={"as_of": future}, auth=True),
+                          422, "invalid_parameter"))
+    unchanged(lambda: err(S.request("POST", "/drift/check",
+                                    body={"as_of": "yesterday"}, auth=True),
+                          400, "bad_request"))
+
+
 def t_concurrent_check():
     """While a check runs (held up by a slow Slack), other endpoints
     answer quickly and a second check or trigger gets 409."""
     SLACK_DELAY[0] = 2.0
-    # a new drifted week so that the alert is sent again (the repeat
-    # policy would suppress an alert of the same severity otherwise)
+    # a live check: it alerts again (repeat_hours: 0), into the slow Slack
     out = {}
 
     def run_check():
-        out["r"] = S.request("POST", "/drift/check",
-                             body={"window_days": 3}, auth=True)
+        out["r"] = S.request("POST", "/drift/check", body={}, auth=True)
     n_checks = dmtest.store_counts(TMP)[1]
     t = threading.Thread(target=run_check)
     try:
@@ -511,8 +557,7 @@ def t_stop_during_check():
     out = {}
 
     def run_check():
-        out["r"] = S.request("POST", "/drift/check", body={"window_days": 2},
-                             auth=True)
+        out["r"] = S.request("POST", "/drift/check", body={}, auth=True)
     try:
         t = threading.Thread(target=run_check)
         t.start()
@@ -549,7 +594,8 @@ def main():
     order = ["health", "not_found", "method_not_allowed", "auth",
              "feedback_ok", "feedback_bad", "oversize", "check_bad",
              "query_bad", "check_ok", "concurrent_check", "metrics_list",
-             "summary", "trigger", "prometheus", "dashboard", "store_down",
+             "summary", "trigger", "prometheus", "adhoc_check", "dashboard",
+             "store_down",
              "stop_during_check", "log"]
     fns = dict(tests)
     assert sorted(order) == sorted(fns), "every test in the order"

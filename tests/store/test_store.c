@@ -183,7 +183,7 @@ Test(store, migrate_is_idempotent_and_versioned)
     for (int i = 0; i < 3; i++) {
         cr_assert(eq(int, dm_store_migrate(s, &v, err, sizeof(err)), DM_OK),
                   "%s", err);
-        cr_assert(eq(int, v, 1));
+        cr_assert(eq(int, v, DM_STORE_SCHEMA_VERSION));
     }
     /* the schema script itself can run again on a migrated database */
     cr_assert(eq(int,
@@ -193,7 +193,7 @@ Test(store, migrate_is_idempotent_and_versioned)
                  DM_OK),
               "%s", err);
     cr_assert(eq(int, dm_store_schema_version(s, &v, err, sizeof(err)), DM_OK));
-    cr_assert(eq(int, v, 1));
+    cr_assert(eq(int, v, DM_STORE_SCHEMA_VERSION));
     cr_assert(eq(int, dm_store_ping(s, err, sizeof(err)), DM_OK));
     dm_store_free(s);
 }
@@ -209,7 +209,51 @@ Test(store, migrate_via_cli)
     int v = 0;
     char err[EB];
     cr_assert(eq(int, dm_store_schema_version(s, &v, err, sizeof(err)), DM_OK));
+    cr_assert(eq(int, v, DM_STORE_SCHEMA_VERSION));
+    dm_store_free(s);
+}
+
+/*
+ * Issue 14 item 2: a store of schema version 1 migrates to version 3
+ * (drift_metrics.kind); its checks read back as live ones.
+ */
+Test(store, version_1_store_migrates_checks_are_live)
+{
+    dm_store_t *s = open_store(false);
+    dm_store_check_t *list = NULL;
+    size_t n = 0;
+    char err[EB];
+    int v = 0;
+
+    cr_assert(eq(int,
+                 dm_store_test_exec(
+                     s, is_pg ? dm_store_schema_pg : dm_store_schema_sqlite,
+                     err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(int,
+                 dm_store_test_exec(
+                     s,
+                     is_pg ? "INSERT INTO drift_metrics (status, severity) "
+                             "VALUES ('ok', 'none');"
+                           : "INSERT INTO drift_metrics (\"timestamp\", "
+                             "status, severity) VALUES (1, 'ok', 'none');",
+                     err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(int, dm_store_schema_version(s, &v, err, sizeof(err)), DM_OK));
     cr_assert(eq(int, v, 1));
+    cr_assert(eq(int, dm_store_migrate(s, &v, err, sizeof(err)), DM_OK), "%s",
+              err);
+    cr_assert(eq(int, v, 3));
+    cr_assert(eq(int,
+                 dm_store_check_list(s, 0, 0, DM_STORE_CHECK_LIVE_ONLY, &list,
+                                     &n, err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(sz, n, 1));
+    cr_assert(STREQ(list[0].kind, "live"));
+    dm_store_check_list_free(list, n);
     dm_store_free(s);
 }
 
@@ -461,6 +505,49 @@ static void fill_check(dm_store_check_t *c, int64_t at, const char *sev,
     c->permutations = 200;
     c->kl_estimator = CS("excess");
     c->details = CS("{\"note\": \"it's \\\"quoted\\\"\", \"n\": [1, 2]}");
+}
+
+/* Issue 14 item 2: a check's kind is stored, read back and filtered on. */
+Test(store, checks_kind_live_and_adhoc)
+{
+    dm_store_t *s = open_store(true);
+    dm_store_check_t c, *list = NULL;
+    int64_t id1 = 0, id2 = 0;
+    size_t n = 0;
+    char err[EB];
+
+    fill_check(&c, T0, "warning", true); /* kind NULL: live */
+    cr_assert(
+        eq(int, dm_store_check_insert(s, &c, &id1, err, sizeof(err)), DM_OK),
+        "%s", err);
+    fill_check(&c, T0 + DM_MS_PER_HOUR, "none", false);
+    c.kind = CS("adhoc");
+    cr_assert(
+        eq(int, dm_store_check_insert(s, &c, &id2, err, sizeof(err)), DM_OK),
+        "%s", err);
+    c.kind = CS("backfill");
+    cr_assert(eq(int, dm_store_check_insert(s, &c, NULL, err, sizeof(err)),
+                 DM_EINVAL));
+
+    cr_assert(eq(int,
+                 dm_store_check_list(s, 0, 0, 0, &list, &n, err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(sz, n, 2));
+    cr_assert(eq(i64, list[0].id, id2));
+    cr_assert(STREQ(list[0].kind, "adhoc"));
+    cr_assert(STREQ(list[1].kind, "live"));
+    dm_store_check_list_free(list, n);
+
+    cr_assert(eq(int,
+                 dm_store_check_list(s, 0, 0, DM_STORE_CHECK_LIVE_ONLY, &list,
+                                     &n, err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(sz, n, 1));
+    cr_assert(eq(i64, list[0].id, id1));
+    dm_store_check_list_free(list, n);
+    dm_store_free(s);
 }
 
 Test(store, checks_insert_list_summary_alert)
