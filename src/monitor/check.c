@@ -29,18 +29,23 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/rng.h"
 #include "common/time.h"
 #include "monitor/monitor_int.h"
+
+/* Seed of the embedding cache's text hash ("dmtextv1"). */
+#define TEXT_HASH_SEED UINT64_C(0x646d746578747631)
 
 /* One window's working data. */
 struct win {
     int64_t start, end;
     dm_store_window_t agg;
     dm_store_sample_t smp;
-    float *vecs;    /* smp.n x dim */
-    bool *found;    /* cached */
-    double *emb;    /* smp.n x dim, for dm_analyze() */
-    uint64_t *cats; /* per category (dm_analyze_categories) */
+    float *vecs;         /* smp.n x dim */
+    bool *found;         /* cached */
+    uint64_t *text_hash; /* of each row's embedded text (the cache key) */
+    double *emb;         /* smp.n x dim, for dm_analyze() */
+    uint64_t *cats;      /* per category (dm_analyze_categories) */
 };
 
 static void win_cleanup(struct win *w)
@@ -49,6 +54,7 @@ static void win_cleanup(struct win *w)
     dm_store_sample_cleanup(&w->smp);
     free(w->vecs);
     free(w->found);
+    free(w->text_hash);
     free(w->emb);
     free(w->cats);
     memset(w, 0, sizeof(*w));
@@ -148,6 +154,33 @@ static int embedder_get(dm_monitor_t *m, dm_embedder_t **out, char *err,
     return DM_OK;
 }
 
+/*
+ * The text a row is embedded as: query + " " + response (DESIGN.md 1);
+ * owned string, its length in *len.
+ */
+static char *row_text(const dm_store_sample_row_t *row, size_t *len)
+{
+    size_t ql = strlen(row->query), rl = strlen(row->response);
+    char *t = dm_malloc(ql + rl + 2);
+
+    memcpy(t, row->query, ql);
+    t[ql] = ' ';
+    memcpy(t + ql + 1, row->response, rl + 1);
+    *len = ql + rl + 1;
+    return t;
+}
+
+/* The cache's text hash: a vector is reused only for the same text. */
+static uint64_t row_text_hash(const dm_store_sample_row_t *row)
+{
+    size_t len;
+    char *t = row_text(row, &len);
+    uint64_t h = dm_hash_bytes(t, len, TEXT_HASH_SEED);
+
+    free(t);
+    return h;
+}
+
 /* Cache look-up of a window's sampled rows. */
 static int cache_get(dm_store_t *st, const char *fp, struct win *w, size_t dim,
                      size_t *n_found, char *err, size_t n)
@@ -157,11 +190,14 @@ static int cache_get(dm_store_t *st, const char *fp, struct win *w, size_t dim,
 
     w->vecs = dm_mallocarray(w->smp.n ? w->smp.n : 1, dim * sizeof(float));
     w->found = dm_calloc(w->smp.n ? w->smp.n : 1, sizeof(bool));
+    w->text_hash = dm_mallocarray(w->smp.n ? w->smp.n : 1, sizeof(uint64_t));
     ids = dm_mallocarray(w->smp.n ? w->smp.n : 1, sizeof(*ids));
-    for (size_t i = 0; i < w->smp.n; i++)
+    for (size_t i = 0; i < w->smp.n; i++) {
         ids[i] = w->smp.rows[i].id;
-    rc = dm_store_embed_get(st, fp, ids, w->smp.n, dim, w->vecs, w->found,
-                            n_found, err, n);
+        w->text_hash[i] = row_text_hash(&w->smp.rows[i]);
+    }
+    rc = dm_store_embed_get(st, fp, ids, w->text_hash, w->smp.n, dim, w->vecs,
+                            w->found, n_found, err, n);
     free(ids);
     return rc;
 }
@@ -180,6 +216,7 @@ static int embed_missing(dm_monitor_t *m, dm_store_t *st, dm_embedder_t *e,
     char **texts = dm_calloc(chunk, sizeof(char *));
     size_t *lens = dm_mallocarray(chunk, sizeof(size_t));
     const char **ids = dm_mallocarray(chunk, sizeof(char *));
+    uint64_t *hashes = dm_mallocarray(chunk, sizeof(uint64_t));
     float *out = dm_mallocarray(chunk, dim * sizeof(float));
     size_t i = 0;
     int rc = DM_OK;
@@ -188,20 +225,11 @@ static int embed_missing(dm_monitor_t *m, dm_store_t *st, dm_embedder_t *e,
         size_t k = 0;
 
         for (; i < w->smp.n && k < chunk; i++) {
-            const dm_store_sample_row_t *row = &w->smp.rows[i];
-            size_t ql, rl;
-
             if (w->found[i])
                 continue;
-            ql = strlen(row->query);
-            rl = strlen(row->response);
-            /* the text embedded is query + " " + response (DESIGN.md 1) */
-            texts[k] = dm_malloc(ql + rl + 2);
-            memcpy(texts[k], row->query, ql);
-            texts[k][ql] = ' ';
-            memcpy(texts[k] + ql + 1, row->response, rl + 1);
-            lens[k] = ql + rl + 1;
-            ids[k] = row->id;
+            texts[k] = row_text(&w->smp.rows[i], &lens[k]);
+            ids[k] = w->smp.rows[i].id;
+            hashes[k] = w->text_hash[i];
             idx[k++] = i;
         }
         if (k == 0)
@@ -211,7 +239,7 @@ static int embed_missing(dm_monitor_t *m, dm_store_t *st, dm_embedder_t *e,
             rc = dm_embedder_embed(e, (const char *const *)texts, lens, k, out,
                                    err, n);
         if (rc == DM_OK)
-            rc = dm_store_embed_put(st, fp, ids, k, dim, out, err, n);
+            rc = dm_store_embed_put(st, fp, ids, hashes, k, dim, out, err, n);
         if (rc == DM_OK)
             for (size_t j = 0; j < k; j++)
                 memcpy(w->vecs + idx[j] * dim, out + j * dim,
@@ -227,6 +255,7 @@ static int embed_missing(dm_monitor_t *m, dm_store_t *st, dm_embedder_t *e,
     free(texts);
     free(lens);
     free(ids);
+    free(hashes);
     free(out);
     return rc;
 }

@@ -205,23 +205,35 @@ uint64_t dm_store_sample_hash(const char *id);
 /* ---- embedding cache --------------------------------------------------- */
 
 /*
- * Looks up the vectors of n row ids for one model fingerprint.  vecs is
- * n x dim floats (caller's); found[i] is set true and row i of vecs
- * filled for every cached id whose stored dimension equals dim (other
- * rows of vecs untouched).  *n_found (may be NULL) counts them.
+ * The cache holds one vector per (model fingerprint, row id), together
+ * with a 64-bit hash of the text it was computed from (the caller's
+ * choice of text and hash; the monitor uses dm_hash_bytes of
+ * query + " " + response).  A vector is only handed out for the same
+ * model, row id and text hash, so an edited row, or a row id of another
+ * feedback table, is embedded again instead of reusing a vector of a
+ * different text.
+ */
+
+/*
+ * Looks up the vectors of n rows (ids[i] with text hash text_hashes[i])
+ * for one model fingerprint.  vecs is n x dim floats (caller's); found[i]
+ * is set true and row i of vecs filled for every cached row whose id,
+ * text hash and dimension match (other rows of vecs untouched).
+ * *n_found (may be NULL) counts them.
  */
 int dm_store_embed_get(dm_store_t *s, const char *model, const char *const *ids,
-                       size_t n, size_t dim, float *vecs, bool *found,
-                       size_t *n_found, char *errbuf,
+                       const uint64_t *text_hashes, size_t n, size_t dim,
+                       float *vecs, bool *found, size_t *n_found, char *errbuf,
                        size_t errlen) DM_MUSTCHECK;
 
 /*
- * Stores (or replaces) the vectors of n row ids (vecs: n x dim) for one
- * model fingerprint, in one transaction (or the caller's).  Vectors are
- * stored as little-endian float32 bytes.
+ * Stores (or replaces) the vectors of n rows (vecs: n x dim) with their
+ * text hashes for one model fingerprint, in one transaction (or the
+ * caller's).  Vectors are stored as little-endian float32 bytes.
  */
 int dm_store_embed_put(dm_store_t *s, const char *model, const char *const *ids,
-                       size_t n, size_t dim, const float *vecs, char *errbuf,
+                       const uint64_t *text_hashes, size_t n, size_t dim,
+                       const float *vecs, char *errbuf,
                        size_t errlen) DM_MUSTCHECK;
 
 /* ---- drift_metrics ----------------------------------------------------- */

@@ -26,6 +26,7 @@
 #include "monitor/monitor.h"
 #include "monitor/synth.h"
 #include "store/store.h"
+#include "store/store_int.h" /* dm_store_test_exec() */
 #include "support/fake_http.h"
 
 #define EB          DM_ERRBUF_SIZE
@@ -762,6 +763,43 @@ Test(monitor, slack_hang_fails_then_next_check_retries)
     r = run_check(DM_OK);
     cr_assert(STREQ(r.alert_status, "sent"), "%s", r.alert_error);
     cr_assert(gt(sz, fake_http_request_count(slack), before));
+}
+
+/* ---- embedding cache ---------------------------------------------------- */
+
+static void exec_sql(const char *sql)
+{
+    dm_store_t *s = store();
+    char err[EB];
+
+    cr_assert(eq(int, dm_store_test_exec(s, sql, err, sizeof(err)), DM_OK),
+              "%s: %s", sql, err);
+    dm_store_free(s);
+}
+
+/*
+ * Issue 14 item 3: the cache was keyed by (model, row id) only, so a row
+ * whose text changed (edited, or the same id in another feedback table)
+ * kept the vector of its old text.
+ */
+Test(monitor, cache_never_reuses_a_vector_of_another_text)
+{
+    setup_default();
+    drifting_data();
+    dm_monitor_result_t r = run_check(DM_OK);
+    cr_assert(eq(sz, r.embedded_now, r.baseline_sampled + r.current_sampled));
+    r = run_check(DM_OK);
+    cr_assert(eq(sz, r.embedded_now, 0)); /* all from the cache */
+
+    /* the current window's texts change under the same ids */
+    exec_sql("UPDATE feedback SET query = 'edited: ' || query "
+             "WHERE id LIKE 'c%'");
+    r = run_check(DM_OK);
+    cr_assert(eq(sz, r.embedded_now, r.current_sampled),
+              "%zu embedded now, %zu current rows", r.embedded_now,
+              r.current_sampled);
+    r = run_check(DM_OK);
+    cr_assert(eq(sz, r.embedded_now, 0));
 }
 
 /* ---- fine-tuning trigger --------------------------------------------- */
