@@ -181,6 +181,41 @@ static uint64_t row_text_hash(const dm_store_sample_row_t *row)
     return h;
 }
 
+/* Index of the first non-finite value of v (dim floats), or dim. */
+static size_t first_non_finite(const float *v, size_t dim)
+{
+    for (size_t j = 0; j < dim; j++)
+        if (!isfinite(v[j]))
+            return j;
+    return dim;
+}
+
+/*
+ * A cached vector with a non-finite value (a corrupted or hand-edited
+ * cache row) would fail every check forever: it is logged with its row
+ * id, treated as not cached, so the row is embedded again and its cache
+ * entry replaced.  *n_found is lowered accordingly.
+ */
+static void drop_bad_cached(const char *fp, struct win *w, size_t dim,
+                            size_t *n_found)
+{
+    for (size_t i = 0; i < w->smp.n; i++) {
+        size_t j;
+
+        if (!w->found[i])
+            continue;
+        j = first_non_finite(w->vecs + i * dim, dim);
+        if (j == dim)
+            continue;
+        dm_log_warn("embedding cache: row %s (%s): dimension %zu is not a "
+                    "finite number; the entry is dropped and the row "
+                    "embedded again",
+                    w->smp.rows[i].id, fp, j);
+        w->found[i] = false;
+        (*n_found)--;
+    }
+}
+
 /* Cache look-up of a window's sampled rows. */
 static int cache_get(dm_store_t *st, const char *fp, struct win *w, size_t dim,
                      size_t *n_found, char *err, size_t n)
@@ -198,6 +233,8 @@ static int cache_get(dm_store_t *st, const char *fp, struct win *w, size_t dim,
     }
     rc = dm_store_embed_get(st, fp, ids, w->text_hash, w->smp.n, dim, w->vecs,
                             w->found, n_found, err, n);
+    if (rc == DM_OK)
+        drop_bad_cached(fp, w, dim, n_found);
     free(ids);
     return rc;
 }
@@ -238,6 +275,16 @@ static int embed_missing(dm_monitor_t *m, dm_store_t *st, dm_embedder_t *e,
         if (rc == DM_OK)
             rc = dm_embedder_embed(e, (const char *const *)texts, lens, k, out,
                                    err, n);
+        /* never cache (or analyse) a vector that is not finite; say
+         * which row, not which sample index */
+        for (size_t j = 0; rc == DM_OK && j < k; j++) {
+            size_t d = first_non_finite(out + j * dim, dim);
+            if (d < dim)
+                rc = dm_err_set(err, n, DM_EMODEL,
+                                "embedder %s: row %.200s, dimension %zu: "
+                                "non-finite value",
+                                dm_embedder_name(e), ids[j], d);
+        }
         if (rc == DM_OK)
             rc = dm_store_embed_put(st, fp, ids, hashes, k, dim, out, err, n);
         if (rc == DM_OK)

@@ -802,6 +802,39 @@ Test(monitor, cache_never_reuses_a_vector_of_another_text)
     cr_assert(eq(sz, r.embedded_now, 0));
 }
 
+/*
+ * Issue 14 item 10: a corrupted (non-finite) cached vector failed every
+ * check with "row 193" (a sample index).  It is dropped and the row
+ * embedded again; the check succeeds and the cache entry is replaced.
+ */
+Test(monitor, non_finite_cached_vector_is_dropped_and_reembedded)
+{
+    static char sql[8192];
+    size_t used;
+
+    setup_default();
+    drifting_data();
+    dm_monitor_result_t r = run_check(DM_OK);
+    cr_assert(STREQ(r.status, "ok"));
+
+    /* row c-5's vector becomes 384 NaNs (0x7fc00000, little-endian) */
+    used = (size_t)snprintf(sql, sizeof(sql),
+                            "UPDATE embedding_cache SET vector = %s",
+                            is_pg ? "'\\x" : "X'");
+    for (int j = 0; j < 384; j++)
+        used += (size_t)snprintf(sql + used, sizeof(sql) - used, "0000c07f");
+    snprintf(sql + used, sizeof(sql) - used, "'%s WHERE row_id = 'c-5'",
+             is_pg ? "::bytea" : "");
+    exec_sql(sql);
+
+    r = run_check(DM_OK);
+    cr_assert(STREQ(r.status, "ok"), "%s", r.error);
+    cr_assert(eq(sz, r.embedded_now, 1));
+    r = run_check(DM_OK);
+    cr_assert(STREQ(r.status, "ok"), "%s", r.error);
+    cr_assert(eq(sz, r.embedded_now, 0)); /* the entry was replaced */
+}
+
 /* ---- fine-tuning trigger --------------------------------------------- */
 
 Test(monitor, trigger_success_cooldown_across_restart)
