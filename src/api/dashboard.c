@@ -390,6 +390,8 @@ void dm_api_h_dashboard(dm_api_req_t *req, dm_api_resp_t *resp)
     if (rc == DM_OK)
         rc = dm_store_trigger_list(st, TABLE_TRIGGER, &trig, &nt, err,
                                    sizeof(err));
+    if (rc == DM_OK)
+        dm_api_last_check_read(st, &ms);
     dm_api_store_put(api, st, rc != DM_OK);
     dm_buf_init(&b, PAGE_MAX);
     out(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta "

@@ -190,6 +190,27 @@ static bool body_object(dm_api_req_t *req, dm_api_resp_t *resp, json_t **out)
 
 /* ---- GET /health --------------------------------------------------- */
 
+void dm_api_last_check_read(dm_store_t *st, dm_monitor_status_t *ms)
+{
+    dm_store_check_t *list = NULL;
+    size_t n = 0;
+    char err[DM_ERRBUF_SIZE];
+
+    if (dm_store_check_list(st, 0, 1, DM_STORE_CHECK_LIVE_ONLY, &list, &n, err,
+                            sizeof(err)) != DM_OK) {
+        dm_log_warn("last check: %s", err);
+        return;
+    }
+    ms->have_last = n > 0;
+    if (n > 0) {
+        ms->last_check_id = list[0].id;
+        ms->last_check_ms = list[0].checked_at_ms;
+        snprintf(ms->last_status, sizeof(ms->last_status), "%s",
+                 list[0].status ? list[0].status : "");
+    }
+    dm_store_check_list_free(list, n);
+}
+
 void dm_api_h_health(dm_api_req_t *req, dm_api_resp_t *resp)
 {
     dm_api_t *api = req->api;
@@ -208,8 +229,10 @@ void dm_api_h_health(dm_api_req_t *req, dm_api_resp_t *resp)
     up = rc == DM_OK;
     /* A read-only store still serves every GET: 200, but "degraded" and
      * the reason, since checks and feedback cannot be stored. */
-    if (up)
+    if (up) {
         writable = dm_store_writable(st, err, sizeof(err));
+        dm_api_last_check_read(st, &ms);
+    }
     dm_api_store_put(api, st, !up);
     if (!up)
         dm_log_warn("health: store unreachable: %s", err);
