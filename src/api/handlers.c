@@ -220,6 +220,7 @@ void dm_api_h_health(dm_api_req_t *req, dm_api_resp_t *resp)
     char err[DM_ERRBUF_SIZE] = "";
     int rc;
     bool up, writable = false;
+    const char *embedder_state;
     json_t *o;
 
     dm_monitor_status(api->mon, &ms);
@@ -236,17 +237,25 @@ void dm_api_h_health(dm_api_req_t *req, dm_api_resp_t *resp)
     dm_api_store_put(api, st, !up);
     if (!up)
         dm_log_warn("health: store unreachable: %s", err);
+    /* "ready" (loaded and, when a check ran, embedding), "failed" (the
+     * model did not load or embed: every check fails), "not_loaded" */
+    embedder_state = ms.embedder_error[0] ? "failed"
+                     : ms.embedder[0]     ? "ready"
+                                          : "not_loaded";
     o = json_pack(
-        "{s:s, s:s, s:{s:s, s:b, s:b, s:o}, s:{s:s, s:o}, "
+        "{s:s, s:s, s:{s:s, s:b, s:b, s:o}, s:{s:s, s:o, s:s, s:o}, "
         "s:{s:f, s:f, s:f, s:f}, s:{s:b, s:b, s:I, s:f, s:i}, s:o, s:o}",
-        "status", up && writable ? "healthy" : "degraded", "version",
-        api->version, "store", "backend", cfg->database.backend, "reachable",
-        up, "writable", writable, "error",
+        "status",
+        up && writable && !ms.embedder_error[0] ? "healthy" : "degraded",
+        "version", api->version, "store", "backend", cfg->database.backend,
+        "reachable", up, "writable", writable, "error",
         up && writable ? json_null() : json_string(err), "embedder", "model",
         cfg->embeddings.model, "name",
-        ms.embedder[0] ? json_string(ms.embedder) : json_null(), "thresholds",
-        "kl_threshold", cfg->thresholds.kl_threshold, "psi_threshold",
-        cfg->thresholds.psi_threshold, "accuracy_min",
+        ms.embedder[0] ? json_string(ms.embedder) : json_null(), "state",
+        embedder_state, "error",
+        ms.embedder_error[0] ? json_string(ms.embedder_error) : json_null(),
+        "thresholds", "kl_threshold", cfg->thresholds.kl_threshold,
+        "psi_threshold", cfg->thresholds.psi_threshold, "accuracy_min",
         cfg->thresholds.accuracy_min, "alpha", cfg->significance.alpha,
         "monitor", "running", ms.running, "checking", ms.checking, "checks_run",
         (json_int_t)ms.checks_run, "check_interval_hours",

@@ -118,6 +118,16 @@ static void warn_model_changed(dm_monitor_t *m, dm_embedder_t *e)
              what);
 }
 
+/* Remembers (or, with NULL, clears) why the embedder failed, for
+ * dm_monitor_status(). */
+static void embedder_state(dm_monitor_t *m, const char *error)
+{
+    pthread_mutex_lock(&m->state_mu);
+    snprintf(m->embedder_error, sizeof(m->embedder_error), "%s",
+             error ? error : "");
+    pthread_mutex_unlock(&m->state_mu);
+}
+
 /*
  * Opens the embedder on first use; later, warns when its model files
  * changed on disk (the caller holds check_mu).
@@ -137,9 +147,13 @@ static int embedder_get(dm_monitor_t *m, dm_embedder_t **out, char *err,
         eo.batch_size = cfg->embeddings.batch_size;
         eo.threads = encoder_threads(cfg);
         rc = dm_embedder_open(&eo, &e, err, n);
-        if (rc != DM_OK)
-            return dm_err_prefix(err, n, rc,
-                                 "embedder %s: ", cfg->embeddings.model);
+        if (rc != DM_OK) {
+            rc = dm_err_prefix(err, n, rc,
+                               "embedder %s: ", cfg->embeddings.model);
+            embedder_state(m, err);
+            return rc;
+        }
+        embedder_state(m, NULL);
         pthread_mutex_lock(&m->state_mu);
         m->embedder = e;
         snprintf(m->embedder_name, sizeof(m->embedder_name), "%s",
@@ -272,9 +286,12 @@ static int embed_missing(dm_monitor_t *m, dm_store_t *st, dm_embedder_t *e,
         if (k == 0)
             break;
         rc = checkpoint(m, err, n);
-        if (rc == DM_OK)
+        if (rc == DM_OK) {
             rc = dm_embedder_embed(e, (const char *const *)texts, lens, k, out,
                                    err, n);
+            if (rc != DM_OK && rc != DM_ECANCELED)
+                embedder_state(m, err);
+        }
         /* never cache (or analyse) a vector that is not finite; say
          * which row, not which sample index */
         for (size_t j = 0; rc == DM_OK && j < k; j++) {
@@ -522,6 +539,7 @@ static int analyze_windows(dm_monitor_t *m, dm_store_t *st, struct win *b,
             return rc;
     }
     r->embedded_now = missing;
+    embedder_state(m, NULL); /* it loaded and embedded what was missing */
     to_double(b, dim);
     to_double(c, dim);
     r->phase_ms[DM_MONITOR_PHASE_EMBED] = ms_since(t0);
@@ -569,6 +587,17 @@ static int classify(const dm_monitor_t *m, const dm_monitor_check_opts_t *o,
         (o->window_days != 0 &&
          o->window_days != m->cfg->monitoring.sliding_window_days);
     return DM_OK;
+}
+
+int dm_monitor_embedder_open(dm_monitor_t *m, char *errbuf, size_t errlen)
+{
+    dm_embedder_t *e = NULL;
+    int rc;
+
+    pthread_mutex_lock(&m->check_mu);
+    rc = embedder_get(m, &e, errbuf, errlen);
+    pthread_mutex_unlock(&m->check_mu);
+    return rc;
 }
 
 int dm_monitor_check_run(dm_monitor_t *m, dm_store_t *st,
@@ -661,6 +690,7 @@ out:
     if (rc != DM_OK) {
         r->status = "failed";
         r->have_analysis = false;
+        r->failed_phase = dm_monitor_phase_name(phase);
         snprintf(r->error, sizeof(r->error), "%s: %.480s",
                  dm_monitor_phase_name(phase), err[0] ? err : dm_strerror(rc));
         if (rc == DM_ECANCELED) {

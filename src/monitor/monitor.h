@@ -113,9 +113,11 @@ typedef struct dm_monitor_check_opts {
  * outcomes and timings.  Plain data (no pointers to free); copy freely.
  */
 typedef struct dm_monitor_result {
-    int64_t check_id;   /* drift_metrics id; 0 when nothing was stored */
-    bool adhoc;         /* kind "adhoc" (see dm_monitor_check_opts_t) */
-    const char *status; /* "ok", "insufficient_data", "failed" (static) */
+    int64_t check_id;         /* drift_metrics id; 0 when nothing was stored */
+    const char *failed_phase; /* status "failed": the phase that failed
+                                 (dm_monitor_phase_name()); else NULL */
+    bool adhoc;               /* kind "adhoc" (see dm_monitor_check_opts_t) */
+    const char *status;       /* "ok", "insufficient_data", "failed" (static) */
     char error[DM_ERRBUF_SIZE]; /* why it failed ("" otherwise) */
     int64_t checked_at_ms;
     uint32_t window_days;
@@ -240,10 +242,23 @@ typedef struct dm_monitor_status {
     int64_t next_check_ms; /* scheduler's next run; 0 = not scheduled */
     uint64_t checks_run;   /* checks run by this monitor */
     char embedder[128];    /* "" until the first check opened it */
+    /* why the embedder last failed to load or embed; "" when it works or
+     * was not tried yet */
+    char embedder_error[DM_ERRBUF_SIZE];
 } dm_monitor_status_t;
 
 /* Fills *out.  Never blocks on a running check.  Thread-safe. */
 void dm_monitor_status(dm_monitor_t *m, dm_monitor_status_t *out);
+
+/*
+ * Opens the embedder now rather than at the first check, so that a model
+ * that cannot load shows in dm_monitor_status() (and /health) from the
+ * start.  A failure is remembered there and the next check tries again.
+ * Waits for a running check.  Returns DM_OK or the embedder's error
+ * (DM_EMODEL, ...) with the message in errbuf.  Thread-safe.
+ */
+int dm_monitor_embedder_open(dm_monitor_t *m, char *errbuf,
+                             size_t errlen) DM_MUSTCHECK;
 
 /*
  * When the next scheduled check is due: last_ms + interval when a check

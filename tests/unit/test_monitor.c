@@ -1259,6 +1259,47 @@ Test(monitor, cli_demo_runs_offline)
     cr_assert(strstr(out, "stored as check #1") != NULL, "%s", out);
 }
 
+/*
+ * Issue 14 item 9: a broken embedder looked healthy, and the CLI printed
+ * "698 rows, 698 embedded" for a check that failed in the embed phase.
+ */
+Test(monitor, broken_embedder_reported_with_its_phase)
+{
+    static char out[1 << 16];
+    char emb[600], args[1024], errbuf[EB];
+    dm_monitor_status_t ms;
+    int64_t now = dm_time_now_ms() / 1000 * 1000;
+
+    snprintf(emb, sizeof(emb),
+             "  model: \"sentence-transformers/all-MiniLM-L6-v2\"\n"
+             "  model_path: \"%s/no-such-model\"\n",
+             dir);
+    write_cfg_with(emb, NULL);
+    monitor_new();
+    dm_monitor_status(mon, &ms);
+    cr_assert(STREQ(ms.embedder_error, "")); /* not tried yet */
+    cr_assert(eq(int, dm_monitor_embedder_open(mon, errbuf, sizeof(errbuf)),
+                 DM_EMODEL),
+              "%s", errbuf);
+    dm_monitor_status(mon, &ms);
+    cr_assert(strstr(ms.embedder_error, "no-such-model") != NULL, "%s",
+              ms.embedder_error);
+
+    add_rows("b", 11, ROWS, now - 14 * DM_MS_PER_DAY, now - 7 * DM_MS_PER_DAY,
+             uniform10, uniform5, 0.86);
+    add_rows("c", 12, ROWS, now - 7 * DM_MS_PER_DAY, now, uniform10, uniform5,
+             0.86);
+    snprintf(args, sizeof(args), "check --config '%s'", cfg_path);
+    cr_assert(eq(int, run_bin(args, out, sizeof(out)), 3), "%s", out);
+    cr_assert(strstr(out, "failed in phase embed") != NULL, "%s", out);
+    cr_assert(strstr(out, "embedded") == NULL, "%s", out);
+    cr_assert(strstr(out, "no-such-model") != NULL, "%s", out);
+
+    snprintf(args, sizeof(args), "check --config '%s' --json", cfg_path);
+    cr_assert(eq(int, run_bin(args, out, sizeof(out)), 3), "%s", out);
+    cr_assert(strstr(out, "\"failed_phase\": \"embed\"") != NULL, "%s", out);
+}
+
 /* ---- replicas --------------------------------------------------------- */
 
 Test(monitor, two_processes_never_trigger_twice)
