@@ -646,6 +646,23 @@ static int resolve(const char *host, unsigned port,
     return DM_OK;
 }
 
+/* Whether addr only accepts connections from this machine. */
+static bool is_loopback(const struct sockaddr_storage *addr)
+{
+    if (addr->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
+        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (addr->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
+        const uint8_t *b = a->sin6_addr.s6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr))
+            return true;
+        return IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && b[12] == 127;
+    }
+    return false;
+}
+
 int dm_api_start(dm_api_t *api, char *errbuf, size_t errlen)
 {
     struct sockaddr_storage addr;
@@ -684,6 +701,17 @@ int dm_api_start(dm_api_t *api, char *errbuf, size_t errlen)
     api->port = info ? info->port : api->cfg->api.port;
     dm_log_info("listening on %s:%u (%u threads)", api->cfg->api.host,
                 api->port, api->opts.threads);
+    if (api->cfg->api.token == NULL || api->cfg->api.token[0] == '\0') {
+        if (!is_loopback(&addr))
+            dm_log_warn("api.token is empty and the API listens on %s, "
+                        "which is not a loopback address: anyone who can "
+                        "reach port %u can run checks, trigger fine-tuning "
+                        "and write feedback; set api.token (or "
+                        "DRIFTMON_API_TOKEN), or api.host: 127.0.0.1",
+                        api->cfg->api.host[0] ? api->cfg->api.host
+                                              : "every address",
+                        api->port);
+    }
     return DM_OK;
 }
 

@@ -564,6 +564,30 @@ def t_dashboard():
     check(S.request("HEAD", "/health").status == 200, "HEAD answered")
 
 
+def t_empty_token_warning():
+    """Issue 14 item 12: an empty api.token on a non-loopback address
+    (the default 0.0.0.0) is one clear warning at start; on loopback, or
+    with a token, there is none."""
+    cases = (("0.0.0.0", "", 1), ("127.0.0.1", "", 0),
+             ("0.0.0.0", dmtest.TOKEN, 0))
+    for host, token, want in cases:
+        T = dmtest.Service(TMP, token=token, args=["--no-monitor"],
+                           alter=lambda c, h=host: c.replace(
+                               'host: "127.0.0.1"', 'host: "%s"' % h))
+        try:
+            T.wait_up()
+            log = T.logtext()
+        finally:
+            rc, _ = T.stop()
+        check(rc == 0, "stopped", rc)
+        lines = re.findall(r"WARN .*api\.token is empty.*", log)
+        check(len(lines) == want, "%d warning(s) for host %s, token %s" %
+              (want, host, "set" if token else "empty"), lines, log[-2000:])
+        if want:
+            check("0.0.0.0" in lines[0] and "api.host: 127.0.0.1" in lines[0],
+                  "the warning names the address and the fix", lines[0])
+
+
 def t_store_down():
     """A service whose store cannot be reached answers 503."""
     if dmtest.BACKEND == "postgres":
@@ -638,7 +662,7 @@ def main():
              "feedback_ok", "feedback_bad", "oversize", "check_bad",
              "query_bad", "check_ok", "concurrent_check", "metrics_list",
              "summary", "trigger", "prometheus", "adhoc_check",
-             "last_check_from_store", "dashboard",
+             "last_check_from_store", "dashboard", "empty_token_warning",
              "store_down",
              "stop_during_check", "log"]
     fns = dict(tests)
