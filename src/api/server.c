@@ -581,8 +581,6 @@ void dm_api_opts_init(dm_api_opts_t *o)
 {
     memset(o, 0, sizeof(*o));
     o->threads = 4;
-    o->max_connections = 1000;
-    o->timeout_s = 60;
     o->stop_grace_ms = 60000;
     o->version = "0.1.0";
 }
@@ -606,8 +604,6 @@ int dm_api_new(const dm_config_t *cfg, dm_monitor_t *monitor,
         dm_api_opts_init(&api->opts);
     if (api->opts.threads < 4)
         api->opts.threads = 4;
-    if (api->opts.max_connections == 0)
-        api->opts.max_connections = 1000;
     snprintf(api->version, sizeof(api->version), "%s",
              api->opts.version ? api->opts.version : "0.1.0");
     api->opts.version = api->version;
@@ -688,9 +684,13 @@ int dm_api_start(dm_api_t *api, char *errbuf, size_t errlen)
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, api, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)api->opts.threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)api->opts.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)api->opts.timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_END);
+        (unsigned)api->cfg->api.max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)api->cfg->api.max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)api->cfg->api.idle_timeout_seconds,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, api, MHD_OPTION_END);
     (void)alen;
     if (api->daemon == NULL)
         return dm_err_set(errbuf, errlen, DM_EIO,

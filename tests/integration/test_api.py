@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -588,6 +589,73 @@ def t_empty_token_warning():
                   "the warning names the address and the fix", lines[0])
 
 
+def raw_get(port, path, source="127.0.0.1", timeout=5):
+    """GET over a fresh socket from a chosen loopback source address;
+    returns (status, body bytes)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                 source_address=(source, 0))
+    try:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                   "\r\n" % path).encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+def closed_by_server(s, wait):
+    """Whether the server closes socket s within wait seconds."""
+    s.settimeout(wait)
+    try:
+        return s.recv(1) == b""
+    except socket.timeout:
+        return False
+    except OSError:
+        return True  # reset
+
+
+def t_connection_limits():
+    """Issue 14 item 11: 1,100 idle connections made /health time out.
+    Connections are capped per client address and in total, and idle ones
+    time out, with the limits in the config."""
+    T = dmtest.Service(TMP, args=["--no-monitor"], alter=lambda c: c.replace(
+        "  max_body_bytes:", "  max_connections_per_ip: 10\n"
+        "  idle_timeout_seconds: 2\n  max_body_bytes:"))
+    idle = []
+    try:
+        T.wait_up()
+        time.sleep(0.3)  # wait_up's own connection is gone
+        for _ in range(40):
+            idle.append(socket.create_connection(("127.0.0.1", T.port),
+                                                 timeout=5))
+        refused = sum(closed_by_server(s, 0.3) for s in idle)
+        check(refused >= 30, "connections over the per-address cap are "
+              "closed at once", refused)
+        t0 = time.time()
+        status, body = raw_get(T.port, "/health", source="127.0.0.2")
+        took = time.time() - t0
+        check(status == 200 and took < 1.0,
+              "another client is served at once", status, took)
+        held = [s for s in idle if s.fileno() >= 0]
+        t0 = time.time()
+        closed = sum(closed_by_server(s, 4) for s in held)
+        check(closed == len(held), "idle connections time out",
+              closed, len(held), time.time() - t0)
+        status, _ = raw_get(T.port, "/health")
+        check(status == 200, "the same client is served again", status)
+    finally:
+        for s in idle:
+            s.close()
+        rc, _ = T.stop()
+    check(rc == 0, "stopped", rc)
+
+
 def t_store_down():
     """A service whose store cannot be reached answers 503."""
     if dmtest.BACKEND == "postgres":
@@ -662,7 +730,7 @@ def main():
              "feedback_ok", "feedback_bad", "oversize", "check_bad",
              "query_bad", "check_ok", "concurrent_check", "metrics_list",
              "summary", "trigger", "prometheus", "adhoc_check",
-             "last_check_from_store", "dashboard", "empty_token_warning",
+             "last_check_from_store", "dashboard", "empty_token_warning", "connection_limits",
              "store_down",
              "stop_during_check", "log"]
     fns = dict(tests)
