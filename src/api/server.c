@@ -55,6 +55,16 @@
 #include "common/time.h"
 
 /* Route flags. */
+/* Longest request URL (path and query) and header block we accept, and
+ * libmicrohttpd's memory per connection, which must leave room for both
+ * (a request head over MHD_MEMORY gets libmicrohttpd's own HTML 414/431
+ * page: the JSON shape only holds below it). */
+#define URL_MAX     8192
+#define HEADERS_MAX 16384
+#define MHD_MEMORY  ((size_t)256 * 1024)
+#define DM_STR_(x)  #x
+#define DM_STR(x)   DM_STR_(x)
+
 #define R_MUTATING 0x1 /* needs the bearer token when api.token is set */
 #define R_BODY     0x2 /* reads a JSON request body */
 #define R_SLOW     0x4 /* runs on a job thread (connection suspended) */
@@ -362,12 +372,38 @@ static const dm_api_route_t *route_find(const char *method, const char *path,
 }
 
 /* First call: everything that can be decided from the headers. */
+/* Adds the length of one key/value pair to *(size_t *)cls. */
+static enum MHD_Result add_len(void *cls, enum MHD_ValueKind kind,
+                               const char *key, const char *value)
+{
+    size_t *n = cls;
+
+    (void)kind;
+    *n += (key ? strlen(key) : 0) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
 static enum MHD_Result first_call(dm_api_req_t *req, const char *method,
                                   const char *path)
 {
     char allow[128];
     bool known;
     const char *cl, *te;
+    size_t url_len = strlen(path), head_len = 0;
+
+    /* Our own caps, well inside libmicrohttpd's memory limit (MHD_MEMORY),
+     * so that a long URL or header block gets the JSON error shape rather
+     * than libmicrohttpd's HTML page. */
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, add_len,
+                              &url_len);
+    if (url_len > URL_MAX)
+        return send_error(req, 414, "uri_too_long",
+                          "request URL longer than " DM_STR(URL_MAX) " bytes");
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_len, &head_len);
+    if (head_len > HEADERS_MAX)
+        return send_error(
+            req, 431, "headers_too_large",
+            "request headers larger than " DM_STR(HEADERS_MAX) " bytes");
 
     req->route = route_find(method, path, allow, sizeof(allow), &known);
     if (req->route == NULL && !known)
@@ -689,6 +725,7 @@ int dm_api_start(dm_api_t *api, char *errbuf, size_t errlen)
         (unsigned)api->cfg->api.max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)api->cfg->api.idle_timeout_seconds,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, MHD_MEMORY,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, api, MHD_OPTION_END);
     (void)alen;

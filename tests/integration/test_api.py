@@ -620,6 +620,41 @@ def closed_by_server(s, wait):
         return True  # reset
 
 
+def t_http_errors_json():
+    """Issue 14 item 11: a 100 KB URL (414) and a 100 KB header (431)
+    came back as libmicrohttpd's HTML pages; they get the JSON error
+    shape, and the service goes on."""
+    for what, req, status, code in (
+            ("100 KB URL", b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\n"
+             b"Host: x\r\nConnection: close\r\n\r\n", 414, "uri_too_long"),
+            ("100 KB query", b"GET /drift/metrics?days=" + b"1" * 100000 +
+             b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 414,
+             "uri_too_long"),
+            ("100 KB header", b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " +
+             b"a" * 100000 + b"\r\nConnection: close\r\n\r\n", 431,
+             "headers_too_large")):
+        s = socket.create_connection(("127.0.0.1", S.port), timeout=10)
+        try:
+            s.sendall(req)
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            s.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        check(head.split(b" ")[1] == str(status).encode(),
+              what + ": status %d" % status, head[:200])
+        check(b"content-type: application/json" in head.lower(),
+              what + ": JSON content type", head)
+        j = json.loads(body)
+        check(j["error"]["code"] == code and j["error"]["message"],
+              what + ": the error shape", j)
+    check(S.request("GET", "/health").status == 200, "still serving")
+
+
 def t_connection_limits():
     """Issue 14 item 11: 1,100 idle connections made /health time out.
     Connections are capped per client address and in total, and idle ones
@@ -731,6 +766,7 @@ def main():
              "query_bad", "check_ok", "concurrent_check", "metrics_list",
              "summary", "trigger", "prometheus", "adhoc_check",
              "last_check_from_store", "dashboard", "empty_token_warning", "connection_limits",
+             "http_errors_json",
              "store_down",
              "stop_during_check", "log"]
     fns = dict(tests)
