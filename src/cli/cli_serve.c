@@ -116,17 +116,18 @@ int dm_cli_serve(int argc, char **argv)
     rc = dm_api_new(cfg, m, &ao, &api, err, sizeof(err));
     if (rc != DM_OK)
         goto out;
-    rc = dm_api_start(api, err, sizeof(err));
-    if (rc != DM_OK)
-        goto out;
     /* Load the model now, not at the first check: a model that cannot
      * load shows in /health at once.  Not fatal: the service still
-     * serves, and each check tries again.  Before the scheduler starts,
-     * so its first check does not find the check lock taken. */
+     * serves, and each check tries again.  Before the API and the
+     * scheduler start, so that neither finds the check lock taken and
+     * /health never shows a monitor that is not started yet. */
     if (dm_monitor_embedder_open(m, err, sizeof(err)) != DM_OK)
         dm_log_error("%s; /health reports it, and checks fail in phase "
                      "embed until the model loads",
                      err);
+    rc = dm_api_start(api, err, sizeof(err));
+    if (rc != DM_OK)
+        goto out;
     if (with_monitor) {
         rc = dm_monitor_start(m, err, sizeof(err));
         if (rc != DM_OK)
