@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "common/alloc.h"
 #include "common/log.h"
 #include "common/time.h"
 
@@ -370,9 +371,9 @@ void dm_api_h_dashboard(dm_api_req_t *req, dm_api_resp_t *resp)
     const dm_config_t *cfg = api->cfg;
     dm_monitor_status_t ms;
     dm_store_t *st = NULL;
-    dm_store_check_t *list = NULL;
+    dm_store_check_t *list = NULL, *live = NULL;
     dm_store_trigger_t *trig = NULL;
-    size_t n = 0, nt = 0, len;
+    size_t n = 0, nt = 0, nlive = 0, len;
     char err[DM_ERRBUF_SIZE] = "";
     dm_buf_t b;
     int rc;
@@ -430,18 +431,26 @@ void dm_api_h_dashboard(dm_api_req_t *req, dm_api_resp_t *resp)
         out(&b, "</p>\n");
     }
     out(&b,
-        "<p class=\"legend\">Checks of the last %d days; dashed red line: "
+        "<p class=\"legend\">Live checks of the last %d days (ad hoc checks "
+        "are in the table only); dashed red line: "
         "threshold. Severity: <span class=\"badge sev-none\">none</span>"
         "<span class=\"badge sev-info\">info</span><span class=\"badge "
         "sev-warning\">warning</span><span class=\"badge "
         "sev-critical\">critical</span></p>\n",
         CHART_DAYS);
+    /* the trends are of live checks: an ad hoc check (a backfill, another
+     * window) is listed in the table only */
+    live = dm_mallocarray(n ? n : 1, sizeof(*live));
+    for (size_t i = 0; i < n; i++)
+        if (list[i].kind == NULL || strcmp(list[i].kind, "live") == 0)
+            live[nlive++] = list[i]; /* shallow: list owns the strings */
     chart(&b, "chart-kl", "KL divergence (effect compared with the threshold)",
-          list, n, kl_value, cfg->thresholds.kl_threshold, false);
-    chart(&b, "chart-psi", "PSI of the intent mix", list, n, psi_value,
+          live, nlive, kl_value, cfg->thresholds.kl_threshold, false);
+    chart(&b, "chart-psi", "PSI of the intent mix", live, nlive, psi_value,
           cfg->thresholds.psi_threshold, false);
-    chart(&b, "chart-accuracy", "Accuracy (current window; floor dashed)", list,
-          n, acc_value, cfg->thresholds.accuracy_min, true);
+    chart(&b, "chart-accuracy", "Accuracy (current window; floor dashed)", live,
+          nlive, acc_value, cfg->thresholds.accuracy_min, true);
+    free(live);
     checks_table(&b, list, n);
     triggers_table(&b, trig, nt);
     out(&b, "<p><small>driftmon ");
