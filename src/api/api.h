@@ -39,12 +39,12 @@ typedef struct dm_api dm_api_t;
 
 /* Server options; dm_api_opts_init() gives the defaults. */
 typedef struct dm_api_opts {
-    unsigned threads;         /* worker threads (4; at least 4 are used) */
-    unsigned max_connections; /* concurrent connections (1000) */
-    unsigned timeout_s;       /* idle connection timeout (60 s) */
-    long stop_grace_ms;       /* dm_api_stop(): time in-flight slow
-                                 requests (check, trigger) get (60000) */
-    const char *version;      /* reported by /health ("0.1.0"; borrowed) */
+    unsigned threads;    /* worker threads (4; at least 4 are used);
+                            the connection limits and the idle
+                            timeout come from api.* of the config */
+    long stop_grace_ms;  /* dm_api_stop(): time in-flight slow
+                            requests (check, trigger) get (60000) */
+    const char *version; /* reported by /health ("0.1.0"; borrowed) */
 } dm_api_opts_t;
 
 void dm_api_opts_init(dm_api_opts_t *o);

@@ -129,6 +129,14 @@ int dm_api_store_get(dm_api_t *api, dm_store_t **out, char *errbuf,
 /* Returns it to the pool; broken (a store error happened) closes it. */
 void dm_api_store_put(dm_api_t *api, dm_store_t *st, bool broken);
 
+/*
+ * Replaces the last check of *ms (the monitor's own memory) with the
+ * newest live check in the store, so checks stored by other processes
+ * (a CLI check, another replica, a service started with --no-monitor)
+ * count.  Leaves *ms as it is when the store cannot be read.
+ */
+void dm_api_last_check_read(dm_store_t *st, dm_monitor_status_t *ms);
+
 /* ---- handlers (handlers.c, metrics.c, dashboard.c) ---- */
 
 void dm_api_h_health(dm_api_req_t *req, dm_api_resp_t *resp);

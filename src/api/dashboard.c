@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "common/alloc.h"
 #include "common/log.h"
 #include "common/time.h"
 
@@ -301,6 +302,11 @@ static void checks_table(dm_buf_t *b, const dm_store_check_t *list, size_t n)
         time_cell(b, c->checked_at_ms);
         out(b, "</td><td>");
         html(b, c->status);
+        if (c->kind && strcmp(c->kind, "live") != 0) {
+            out(b, " <small>(");
+            html(b, c->kind);
+            out(b, ")</small>");
+        }
         if (c->error) {
             out(b, "<br><small>");
             html(b, c->error);
@@ -373,9 +379,9 @@ void dm_api_h_dashboard(dm_api_req_t *req, dm_api_resp_t *resp)
     const dm_config_t *cfg = api->cfg;
     dm_monitor_status_t ms;
     dm_store_t *st = NULL;
-    dm_store_check_t *list = NULL;
+    dm_store_check_t *list = NULL, *live = NULL;
     dm_store_trigger_t *trig = NULL;
-    size_t n = 0, nt = 0, len;
+    size_t n = 0, nt = 0, nlive = 0, len;
     char err[DM_ERRBUF_SIZE] = "";
     dm_buf_t b;
     int rc;
@@ -393,6 +399,8 @@ void dm_api_h_dashboard(dm_api_req_t *req, dm_api_resp_t *resp)
     if (rc == DM_OK)
         rc = dm_store_trigger_list(st, TABLE_TRIGGER, &trig, &nt, err,
                                    sizeof(err));
+    if (rc == DM_OK)
+        dm_api_last_check_read(st, &ms);
     dm_api_store_put(api, st, rc != DM_OK);
     dm_buf_init(&b, PAGE_MAX);
     out(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
@@ -431,25 +439,33 @@ void dm_api_h_dashboard(dm_api_req_t *req, dm_api_resp_t *resp)
         out(&b, "</p>\n");
     }
     out(&b,
-        "<p class=\"legend\">Checks of the last %d days; dashed red line: "
+        "<p class=\"legend\">Live checks of the last %d days (ad hoc checks "
+        "are in the table only); dashed red line: "
         "threshold. Severity: <span class=\"badge sev-none\">none</span>"
         "<span class=\"badge sev-info\">info</span><span class=\"badge "
         "sev-warning\">warning</span><span class=\"badge "
         "sev-critical\">critical</span></p>\n",
         CHART_DAYS);
+    /* the trends are of live checks: an ad hoc check (a backfill, another
+     * window) is listed in the table only */
+    live = dm_mallocarray(n ? n : 1, sizeof(*live));
+    for (size_t i = 0; i < n; i++)
+        if (list[i].kind == NULL || strcmp(list[i].kind, "live") == 0)
+            live[nlive++] = list[i]; /* shallow: list owns the strings */
     chart(&b, "chart-semantic",
           cfg->embeddings.test == DM_SEMANTIC_TEST_KL
               ? "Semantic drift: KL effect (compared with the threshold)"
               : "Semantic drift: share of traffic unlike the baseline",
-          list, n, semantic_value,
+          live, nlive, semantic_value,
           cfg->embeddings.test == DM_SEMANTIC_TEST_KL
               ? cfg->thresholds.kl_threshold
               : cfg->thresholds.semantic_threshold,
           false);
-    chart(&b, "chart-psi", "Intent drift: PSI above its null", list, n,
+    chart(&b, "chart-psi", "Intent drift: PSI above its null", live, nlive,
           psi_value, cfg->thresholds.psi_threshold, false);
-    chart(&b, "chart-accuracy", "Accuracy (current window; floor dashed)", list,
-          n, acc_value, cfg->thresholds.accuracy_min, true);
+    chart(&b, "chart-accuracy", "Accuracy (current window; floor dashed)", live,
+          nlive, acc_value, cfg->thresholds.accuracy_min, true);
+    free(live);
     checks_table(&b, list, n);
     triggers_table(&b, trig, nt);
     out(&b, "<p><small>driftmon ");

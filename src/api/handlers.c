@@ -53,6 +53,7 @@ json_t *dm_api_check_json(const dm_store_check_t *c, bool details)
         json_array_append_new(dims, json_integer(c->kl_top_dims[i]));
     json_object_set_new(o, "id", json_integer(c->id));
     json_object_set_new(o, "timestamp", dm_api_time_json(c->checked_at_ms));
+    json_object_set_new(o, "kind", str_json(c->kind));
     json_object_set_new(o, "status", str_json(c->status));
     json_object_set_new(o, "error", str_json(c->error));
     json_object_set_new(o, "baseline_start",
@@ -205,6 +206,27 @@ static bool body_object(dm_api_req_t *req, dm_api_resp_t *resp, json_t **out)
 
 /* ---- GET /health --------------------------------------------------- */
 
+void dm_api_last_check_read(dm_store_t *st, dm_monitor_status_t *ms)
+{
+    dm_store_check_t *list = NULL;
+    size_t n = 0;
+    char err[DM_ERRBUF_SIZE];
+
+    if (dm_store_check_list(st, 0, 1, DM_STORE_CHECK_LIVE_ONLY, &list, &n, err,
+                            sizeof(err)) != DM_OK) {
+        dm_log_warn("last check: %s", err);
+        return;
+    }
+    ms->have_last = n > 0;
+    if (n > 0) {
+        ms->last_check_id = list[0].id;
+        ms->last_check_ms = list[0].checked_at_ms;
+        snprintf(ms->last_status, sizeof(ms->last_status), "%s",
+                 list[0].status ? list[0].status : "");
+    }
+    dm_store_check_list_free(list, n);
+}
+
 void dm_api_h_health(dm_api_req_t *req, dm_api_resp_t *resp)
 {
     dm_api_t *api = req->api;
@@ -214,6 +236,7 @@ void dm_api_h_health(dm_api_req_t *req, dm_api_resp_t *resp)
     char err[DM_ERRBUF_SIZE] = "";
     int rc;
     bool up, writable = false;
+    const char *embedder_state;
     json_t *o;
 
     dm_monitor_status(api->mon, &ms);
@@ -223,24 +246,35 @@ void dm_api_h_health(dm_api_req_t *req, dm_api_resp_t *resp)
     up = rc == DM_OK;
     /* A read-only store still serves every GET: 200, but "degraded" and
      * the reason, since checks and feedback cannot be stored. */
-    if (up)
+    if (up) {
         writable = dm_store_writable(st, err, sizeof(err));
+        dm_api_last_check_read(st, &ms);
+    }
     dm_api_store_put(api, st, !up);
     if (!up)
         dm_log_warn("health: store unreachable: %s", err);
+    /* "ready" (loaded and, when a check ran, embedding), "failed" (the
+     * model did not load or embed: every check fails), "not_loaded" */
+    embedder_state = ms.embedder_error[0] ? "failed"
+                     : ms.embedder[0]     ? "ready"
+                                          : "not_loaded";
     o = json_pack(
-        "{s:s, s:s, s:{s:s, s:b, s:b, s:o}, s:{s:s, s:o}, "
+        "{s:s, s:s, s:{s:s, s:b, s:b, s:o}, s:{s:s, s:o, s:s, s:o}, "
         "s:{s:s, s:f, s:f, s:f, s:f, s:f, s:f}, s:{s:b, s:b, s:I, s:f, s:i}, "
         "s:o, s:o}",
-        "status", up && writable ? "healthy" : "degraded", "version",
-        api->version, "store", "backend", cfg->database.backend, "reachable",
-        up, "writable", writable, "error",
+        "status",
+        up && writable && !ms.embedder_error[0] ? "healthy" : "degraded",
+        "version", api->version, "store", "backend", cfg->database.backend,
+        "reachable", up, "writable", writable, "error",
         up && writable ? json_null() : json_string(err), "embedder", "model",
         cfg->embeddings.model, "name",
-        ms.embedder[0] ? json_string(ms.embedder) : json_null(), "thresholds",
-        "semantic_test", dm_analyze_test_name(cfg->embeddings.test),
-        "semantic_threshold", cfg->thresholds.semantic_threshold,
-        "kl_threshold", cfg->thresholds.kl_threshold, "psi_threshold",
+        ms.embedder[0] ? json_string(ms.embedder) : json_null(), "state",
+        embedder_state, "error",
+        ms.embedder_error[0] ? json_string(ms.embedder_error) : json_null(),
+        "thresholds", "semantic_test",
+        dm_analyze_test_name(cfg->embeddings.test), "semantic_threshold",
+        cfg->thresholds.semantic_threshold, "kl_threshold",
+        cfg->thresholds.kl_threshold, "psi_threshold",
         cfg->thresholds.psi_threshold, "accuracy_min",
         cfg->thresholds.accuracy_min, "accuracy_min_drop",
         cfg->thresholds.accuracy_min_drop, "alpha", cfg->significance.alpha,
@@ -273,9 +307,27 @@ void dm_api_h_check(dm_api_req_t *req, dm_api_resp_t *resp)
         return;
     json_object_foreach(body, key, val)
     {
+        if (strcmp(key, "as_of") == 0) {
+            if (!json_is_string(val) ||
+                dm_time_parse(json_string_value(val), &co.as_of_ms) != DM_OK ||
+                co.as_of_ms <= 0) {
+                dm_api_resp_error(resp, 400, "bad_request",
+                                  "as_of must be an RFC 3339 time such as "
+                                  "2026-11-26T06:00:00Z");
+                goto out;
+            }
+            if (co.as_of_ms > dm_time_now_ms() + DM_MONITOR_AS_OF_SLACK_MS) {
+                dm_api_resp_error(resp, 422, "invalid_parameter",
+                                  "as_of is in the future: a check can only "
+                                  "look back");
+                goto out;
+            }
+            continue;
+        }
         if (strcmp(key, "window_days") != 0) {
             dm_api_resp_error(resp, 400, "bad_request",
-                              "unknown field '%.64s' (allowed: window_days)",
+                              "unknown field '%.64s' (allowed: window_days, "
+                              "as_of)",
                               key);
             goto out;
         }

@@ -184,8 +184,8 @@ static bool store_part(dm_api_t *api, dm_buf_t *b, char *err, size_t errlen)
     static const char *const sts[3] = {"ok", "insufficient_data", "failed"};
     dm_store_t *st = NULL;
     dm_store_summary_t sum;
-    dm_store_check_t *list = NULL;
-    size_t n = 0;
+    dm_store_check_t *list = NULL, *last = NULL;
+    size_t n = 0, nlast = 0;
     uint64_t trig = 0, trig_ok = 0;
     char lab[64];
     int rc;
@@ -198,12 +198,21 @@ static bool store_part(dm_api_t *api, dm_buf_t *b, char *err, size_t errlen)
         rc = dm_store_trigger_count(st, false, &trig, err, errlen);
     if (rc == DM_OK)
         rc = dm_store_trigger_count(st, true, &trig_ok, err, errlen);
+    /* the gauges follow live checks only: an ad hoc check (a backfill)
+     * says nothing about the traffic now */
     if (rc == DM_OK)
-        rc = dm_store_check_list(
-            st, 0, 1, DM_STORE_CHECK_DETAILS | DM_STORE_CHECK_OK_ONLY, &list,
-            &n, err, errlen);
+        rc = dm_store_check_list(st, 0, 1,
+                                 DM_STORE_CHECK_DETAILS |
+                                     DM_STORE_CHECK_OK_ONLY |
+                                     DM_STORE_CHECK_LIVE_ONLY,
+                                 &list, &n, err, errlen);
+    if (rc == DM_OK)
+        rc = dm_store_check_list(st, 0, 1, DM_STORE_CHECK_LIVE_ONLY, &last,
+                                 &nlast, err, errlen);
     dm_api_store_put(api, st, rc != DM_OK);
     if (rc != DM_OK) {
+        dm_store_check_list_free(list, n);
+        dm_store_check_list_free(last, nlast);
         dm_store_summary_cleanup(&sum);
         return false;
     }
@@ -223,10 +232,10 @@ static bool store_part(dm_api_t *api, dm_buf_t *b, char *err, size_t errlen)
            (double)trig_ok);
     sample(b, "driftmon_finetuning_triggers_total", "{status=\"failed\"}",
            (double)(trig - trig_ok));
-    if (sum.have_latest)
+    if (nlast > 0)
         gauge(b, "driftmon_last_check_timestamp_seconds",
-              "Time of the newest stored check, any status (Unix seconds).",
-              (double)sum.latest.checked_at_ms / 1000.0);
+              "Time of the newest live check, any status (Unix seconds).",
+              (double)last[0].checked_at_ms / 1000.0);
     for (size_t i = 0; i < n; i++) {
         if (list[i].status && strcmp(list[i].status, "ok") == 0) {
             latest_figures(b, &list[i]);
@@ -234,6 +243,7 @@ static bool store_part(dm_api_t *api, dm_buf_t *b, char *err, size_t errlen)
         }
     }
     dm_store_check_list_free(list, n);
+    dm_store_check_list_free(last, nlast);
     dm_store_summary_cleanup(&sum);
     return true;
 }

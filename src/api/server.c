@@ -55,6 +55,16 @@
 #include "common/time.h"
 
 /* Route flags. */
+/* Longest request URL (path and query) and header block we accept, and
+ * libmicrohttpd's memory per connection, which must leave room for both
+ * (a request head over MHD_MEMORY gets libmicrohttpd's own HTML 414/431
+ * page: the JSON shape only holds below it). */
+#define URL_MAX     8192
+#define HEADERS_MAX 16384
+#define MHD_MEMORY  ((size_t)256 * 1024)
+#define DM_STR_(x)  #x
+#define DM_STR(x)   DM_STR_(x)
+
 #define R_MUTATING 0x1 /* needs the bearer token when api.token is set */
 #define R_BODY     0x2 /* reads a JSON request body */
 #define R_SLOW     0x4 /* runs on a job thread (connection suspended) */
@@ -362,12 +372,38 @@ static const dm_api_route_t *route_find(const char *method, const char *path,
 }
 
 /* First call: everything that can be decided from the headers. */
+/* Adds the length of one key/value pair to *(size_t *)cls. */
+static enum MHD_Result add_len(void *cls, enum MHD_ValueKind kind,
+                               const char *key, const char *value)
+{
+    size_t *n = cls;
+
+    (void)kind;
+    *n += (key ? strlen(key) : 0) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
 static enum MHD_Result first_call(dm_api_req_t *req, const char *method,
                                   const char *path)
 {
     char allow[128];
     bool known;
     const char *cl, *te;
+    size_t url_len = strlen(path), head_len = 0;
+
+    /* Our own caps, well inside libmicrohttpd's memory limit (MHD_MEMORY),
+     * so that a long URL or header block gets the JSON error shape rather
+     * than libmicrohttpd's HTML page. */
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, add_len,
+                              &url_len);
+    if (url_len > URL_MAX)
+        return send_error(req, 414, "uri_too_long",
+                          "request URL longer than " DM_STR(URL_MAX) " bytes");
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_len, &head_len);
+    if (head_len > HEADERS_MAX)
+        return send_error(
+            req, 431, "headers_too_large",
+            "request headers larger than " DM_STR(HEADERS_MAX) " bytes");
 
     req->route = route_find(method, path, allow, sizeof(allow), &known);
     if (req->route == NULL && !known)
@@ -581,8 +617,6 @@ void dm_api_opts_init(dm_api_opts_t *o)
 {
     memset(o, 0, sizeof(*o));
     o->threads = 4;
-    o->max_connections = 1000;
-    o->timeout_s = 60;
     o->stop_grace_ms = 60000;
     o->version = "0.1.0";
 }
@@ -606,8 +640,6 @@ int dm_api_new(const dm_config_t *cfg, dm_monitor_t *monitor,
         dm_api_opts_init(&api->opts);
     if (api->opts.threads < 4)
         api->opts.threads = 4;
-    if (api->opts.max_connections == 0)
-        api->opts.max_connections = 1000;
     snprintf(api->version, sizeof(api->version), "%s",
              api->opts.version ? api->opts.version : "0.1.0");
     api->opts.version = api->version;
@@ -646,6 +678,23 @@ static int resolve(const char *host, unsigned port,
     return DM_OK;
 }
 
+/* Whether addr only accepts connections from this machine. */
+static bool is_loopback(const struct sockaddr_storage *addr)
+{
+    if (addr->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
+        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (addr->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
+        const uint8_t *b = a->sin6_addr.s6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr))
+            return true;
+        return IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && b[12] == 127;
+    }
+    return false;
+}
+
 int dm_api_start(dm_api_t *api, char *errbuf, size_t errlen)
 {
     struct sockaddr_storage addr;
@@ -671,9 +720,14 @@ int dm_api_start(dm_api_t *api, char *errbuf, size_t errlen)
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, api, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)api->opts.threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)api->opts.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)api->opts.timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_END);
+        (unsigned)api->cfg->api.max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)api->cfg->api.max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)api->cfg->api.idle_timeout_seconds,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, MHD_MEMORY,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, api, MHD_OPTION_END);
     (void)alen;
     if (api->daemon == NULL)
         return dm_err_set(errbuf, errlen, DM_EIO,
@@ -684,6 +738,17 @@ int dm_api_start(dm_api_t *api, char *errbuf, size_t errlen)
     api->port = info ? info->port : api->cfg->api.port;
     dm_log_info("listening on %s:%u (%u threads)", api->cfg->api.host,
                 api->port, api->opts.threads);
+    if (api->cfg->api.token == NULL || api->cfg->api.token[0] == '\0') {
+        if (!is_loopback(&addr))
+            dm_log_warn("api.token is empty and the API listens on %s, "
+                        "which is not a loopback address: anyone who can "
+                        "reach port %u can run checks, trigger fine-tuning "
+                        "and write feedback; set api.token (or "
+                        "DRIFTMON_API_TOKEN), or api.host: 127.0.0.1",
+                        api->cfg->api.host[0] ? api->cfg->api.host
+                                              : "every address",
+                        api->port);
+    }
     return DM_OK;
 }
 

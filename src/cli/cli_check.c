@@ -26,8 +26,11 @@ static void usage(FILE *f)
             "[--as-of TIME] [--json]\n\n"
             "Runs one drift check on the configured store: the last N days\n"
             "(monitoring.sliding_window_days) against the N days before,\n"
-            "ending now or at --as-of (RFC 3339).  Stores the result, alerts\n"
-            "and triggers fine-tuning as configured.\n"
+            "ending now or at --as-of (RFC 3339, not in the future).  Stores\n"
+            "the result, alerts and triggers fine-tuning as configured.  A\n"
+            "check with --as-of in the past or another --window-days is ad\n"
+            "hoc: stored and listed as such, it never alerts, resolves,\n"
+            "triggers fine-tuning or moves the live state.\n"
             "Exit code: 0 no drift, 1 drift, 2 usage or config error,\n"
             "3 the check failed.\n");
 }
@@ -107,6 +110,13 @@ int dm_cli_check(int argc, char **argv)
                 fprintf(stderr,
                         "driftmon: error: check: --as-of '%s' is valid RFC "
                         "3339 but must be after 1970-01-01T00:00:00Z\n",
+                        argv[i]);
+                return DM_EXIT_USAGE;
+            }
+            if (co.as_of_ms > dm_time_now_ms() + DM_MONITOR_AS_OF_SLACK_MS) {
+                fprintf(stderr,
+                        "driftmon: error: check: --as-of %s is in the "
+                        "future: a check can only look back\n",
                         argv[i]);
                 return DM_EXIT_USAGE;
             }

@@ -122,6 +122,15 @@ int dm_cli_serve(int argc, char **argv)
     rc = dm_api_new(cfg, m, &ao, &api, err, sizeof(err));
     if (rc != DM_OK)
         goto out;
+    /* Load the model now, not at the first check: a model that cannot
+     * load shows in /health at once.  Not fatal: the service still
+     * serves, and each check tries again.  Before the API and the
+     * scheduler start, so that neither finds the check lock taken and
+     * /health never shows a monitor that is not started yet. */
+    if (dm_monitor_embedder_open(m, err, sizeof(err)) != DM_OK)
+        dm_log_error("%s; /health reports it, and checks fail in phase "
+                     "embed until the model loads",
+                     err);
     rc = dm_api_start(api, err, sizeof(err));
     if (rc != DM_OK)
         goto out;

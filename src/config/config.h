@@ -140,10 +140,13 @@ typedef struct dm_config_database {
 } dm_config_database_t;
 
 typedef struct dm_config_api {
-    char *host;              /* bind address "0.0.0.0" */
-    uint32_t port;           /* 8004 */
-    char *token;             /* SECRET; "" = no auth */
-    uint64_t max_body_bytes; /* 10 MiB */
+    char *host;                      /* bind address "0.0.0.0" */
+    uint32_t port;                   /* 8004 */
+    char *token;                     /* SECRET; "" = no auth */
+    uint64_t max_body_bytes;         /* 10 MiB */
+    uint32_t max_connections;        /* open at once, all clients: 1000 */
+    uint32_t max_connections_per_ip; /* open at once from one address: 64 */
+    uint32_t idle_timeout_seconds;   /* an idle connection is closed: 30 */
 } dm_config_api_t;
 
 typedef struct dm_config_logging {

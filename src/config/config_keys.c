@@ -233,6 +233,16 @@ const struct cfg_key dm_cfg_keys[] = {
         "bearer token required by the mutating endpoints; empty = no auth"),
     NUM("api.max_body_bytes", CFG_U64, api.max_body_bytes, "10485760", 1024,
         1073741824, 0, "largest request body accepted, in bytes"),
+    NUM("api.max_connections", CFG_U32, api.max_connections, "1000", 1, 100000,
+        0,
+        "connections open at once from all clients; more are closed at "
+        "once"),
+    NUM("api.max_connections_per_ip", CFG_U32, api.max_connections_per_ip, "64",
+        1, 100000, 0,
+        "connections open at once from one client address; more are "
+        "closed at once"),
+    NUM("api.idle_timeout_seconds", CFG_U32, api.idle_timeout_seconds, "30", 1,
+        3600, 0, "a connection that sends nothing for this long is closed"),
 
     STR("logging.level", logging.level, "info", 1, 16, 0, CHK_CHOICE,
         "debug|info|warn|error", "lowest level logged"),
@@ -359,9 +369,14 @@ static const cyaml_schema_field_t database_fields[] = {
     CYAML_FIELD_END};
 
 static const cyaml_schema_field_t api_fields[] = {
-    C_STR("host", dm_config_api_t, host), C_U("port", dm_config_api_t, port),
+    C_STR("host", dm_config_api_t, host),
+    C_U("port", dm_config_api_t, port),
     C_STR("token", dm_config_api_t, token),
-    C_U("max_body_bytes", dm_config_api_t, max_body_bytes), CYAML_FIELD_END};
+    C_U("max_body_bytes", dm_config_api_t, max_body_bytes),
+    C_U("max_connections", dm_config_api_t, max_connections),
+    C_U("max_connections_per_ip", dm_config_api_t, max_connections_per_ip),
+    C_U("idle_timeout_seconds", dm_config_api_t, idle_timeout_seconds),
+    CYAML_FIELD_END};
 
 static const cyaml_schema_field_t logging_fields[] = {
     C_STR("level", dm_config_logging_t, level), CYAML_FIELD_END};

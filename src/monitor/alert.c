@@ -132,7 +132,8 @@ static int read_state(dm_store_t *st, int64_t self, dm_slack_policy_input_t *in,
     bool first = true;
     int rc;
 
-    rc = dm_store_check_list(st, 0, HISTORY_LIMIT, DM_STORE_CHECK_OK_ONLY,
+    rc = dm_store_check_list(st, 0, HISTORY_LIMIT,
+                             DM_STORE_CHECK_OK_ONLY | DM_STORE_CHECK_LIVE_ONLY,
                              &list, &cnt, err, n);
     if (rc != DM_OK)
         return rc;

@@ -29,18 +29,23 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/rng.h"
 #include "common/time.h"
 #include "monitor/monitor_int.h"
+
+/* Seed of the embedding cache's text hash ("dmtextv1"). */
+#define TEXT_HASH_SEED UINT64_C(0x646d746578747631)
 
 /* One window's working data. */
 struct win {
     int64_t start, end;
     dm_store_window_t agg;
     dm_store_sample_t smp;
-    float *vecs;    /* smp.n x dim */
-    bool *found;    /* cached */
-    double *emb;    /* smp.n x dim, for dm_analyze() */
-    uint64_t *cats; /* per category (dm_analyze_categories) */
+    float *vecs;         /* smp.n x dim */
+    bool *found;         /* cached */
+    uint64_t *text_hash; /* of each row's embedded text (the cache key) */
+    double *emb;         /* smp.n x dim, for dm_analyze() */
+    uint64_t *cats;      /* per category (dm_analyze_categories) */
 };
 
 static void win_cleanup(struct win *w)
@@ -49,6 +54,7 @@ static void win_cleanup(struct win *w)
     dm_store_sample_cleanup(&w->smp);
     free(w->vecs);
     free(w->found);
+    free(w->text_hash);
     free(w->emb);
     free(w->cats);
     memset(w, 0, sizeof(*w));
@@ -113,6 +119,16 @@ static void warn_model_changed(dm_monitor_t *m, dm_embedder_t *e)
              what);
 }
 
+/* Remembers (or, with NULL, clears) why the embedder failed, for
+ * dm_monitor_status(). */
+static void embedder_state(dm_monitor_t *m, const char *error)
+{
+    pthread_mutex_lock(&m->state_mu);
+    snprintf(m->embedder_error, sizeof(m->embedder_error), "%s",
+             error ? error : "");
+    pthread_mutex_unlock(&m->state_mu);
+}
+
 /*
  * Opens the embedder on first use; later, warns when its model files
  * changed on disk (the caller holds check_mu).
@@ -133,9 +149,13 @@ static int embedder_get(dm_monitor_t *m, dm_embedder_t **out, char *err,
         eo.batch_size = cfg->embeddings.batch_size;
         eo.threads = encoder_threads(cfg);
         rc = dm_embedder_open(&eo, &e, err, n);
-        if (rc != DM_OK)
-            return dm_err_prefix(err, n, rc,
-                                 "embedder %s: ", cfg->embeddings.model);
+        if (rc != DM_OK) {
+            rc = dm_err_prefix(err, n, rc,
+                               "embedder %s: ", cfg->embeddings.model);
+            embedder_state(m, err);
+            return rc;
+        }
+        embedder_state(m, NULL);
         pthread_mutex_lock(&m->state_mu);
         m->embedder = e;
         snprintf(m->embedder_name, sizeof(m->embedder_name), "%s",
@@ -150,6 +170,68 @@ static int embedder_get(dm_monitor_t *m, dm_embedder_t **out, char *err,
     return DM_OK;
 }
 
+/*
+ * The text a row is embedded as: query + " " + response (DESIGN.md 1);
+ * owned string, its length in *len.
+ */
+static char *row_text(const dm_store_sample_row_t *row, size_t *len)
+{
+    size_t ql = strlen(row->query), rl = strlen(row->response);
+    char *t = dm_malloc(ql + rl + 2);
+
+    memcpy(t, row->query, ql);
+    t[ql] = ' ';
+    memcpy(t + ql + 1, row->response, rl + 1);
+    *len = ql + rl + 1;
+    return t;
+}
+
+/* The cache's text hash: a vector is reused only for the same text. */
+static uint64_t row_text_hash(const dm_store_sample_row_t *row)
+{
+    size_t len;
+    char *t = row_text(row, &len);
+    uint64_t h = dm_hash_bytes(t, len, TEXT_HASH_SEED);
+
+    free(t);
+    return h;
+}
+
+/* Index of the first non-finite value of v (dim floats), or dim. */
+static size_t first_non_finite(const float *v, size_t dim)
+{
+    for (size_t j = 0; j < dim; j++)
+        if (!isfinite(v[j]))
+            return j;
+    return dim;
+}
+
+/*
+ * A cached vector with a non-finite value (a corrupted or hand-edited
+ * cache row) would fail every check forever: it is logged with its row
+ * id, treated as not cached, so the row is embedded again and its cache
+ * entry replaced.  *n_found is lowered accordingly.
+ */
+static void drop_bad_cached(const char *fp, struct win *w, size_t dim,
+                            size_t *n_found)
+{
+    for (size_t i = 0; i < w->smp.n; i++) {
+        size_t j;
+
+        if (!w->found[i])
+            continue;
+        j = first_non_finite(w->vecs + i * dim, dim);
+        if (j == dim)
+            continue;
+        dm_log_warn("embedding cache: row %s (%s): dimension %zu is not a "
+                    "finite number; the entry is dropped and the row "
+                    "embedded again",
+                    w->smp.rows[i].id, fp, j);
+        w->found[i] = false;
+        (*n_found)--;
+    }
+}
+
 /* Cache look-up of a window's sampled rows. */
 static int cache_get(dm_store_t *st, const char *fp, struct win *w, size_t dim,
                      size_t *n_found, char *err, size_t n)
@@ -159,11 +241,16 @@ static int cache_get(dm_store_t *st, const char *fp, struct win *w, size_t dim,
 
     w->vecs = dm_mallocarray(w->smp.n ? w->smp.n : 1, dim * sizeof(float));
     w->found = dm_calloc(w->smp.n ? w->smp.n : 1, sizeof(bool));
+    w->text_hash = dm_mallocarray(w->smp.n ? w->smp.n : 1, sizeof(uint64_t));
     ids = dm_mallocarray(w->smp.n ? w->smp.n : 1, sizeof(*ids));
-    for (size_t i = 0; i < w->smp.n; i++)
+    for (size_t i = 0; i < w->smp.n; i++) {
         ids[i] = w->smp.rows[i].id;
-    rc = dm_store_embed_get(st, fp, ids, w->smp.n, dim, w->vecs, w->found,
-                            n_found, err, n);
+        w->text_hash[i] = row_text_hash(&w->smp.rows[i]);
+    }
+    rc = dm_store_embed_get(st, fp, ids, w->text_hash, w->smp.n, dim, w->vecs,
+                            w->found, n_found, err, n);
+    if (rc == DM_OK)
+        drop_bad_cached(fp, w, dim, n_found);
     free(ids);
     return rc;
 }
@@ -182,6 +269,7 @@ static int embed_missing(dm_monitor_t *m, dm_store_t *st, dm_embedder_t *e,
     char **texts = dm_calloc(chunk, sizeof(char *));
     size_t *lens = dm_mallocarray(chunk, sizeof(size_t));
     const char **ids = dm_mallocarray(chunk, sizeof(char *));
+    uint64_t *hashes = dm_mallocarray(chunk, sizeof(uint64_t));
     float *out = dm_mallocarray(chunk, dim * sizeof(float));
     size_t i = 0;
     int rc = DM_OK;
@@ -190,30 +278,34 @@ static int embed_missing(dm_monitor_t *m, dm_store_t *st, dm_embedder_t *e,
         size_t k = 0;
 
         for (; i < w->smp.n && k < chunk; i++) {
-            const dm_store_sample_row_t *row = &w->smp.rows[i];
-            size_t ql, rl;
-
             if (w->found[i])
                 continue;
-            ql = strlen(row->query);
-            rl = strlen(row->response);
-            /* the text embedded is query + " " + response (DESIGN.md 1) */
-            texts[k] = dm_malloc(ql + rl + 2);
-            memcpy(texts[k], row->query, ql);
-            texts[k][ql] = ' ';
-            memcpy(texts[k] + ql + 1, row->response, rl + 1);
-            lens[k] = ql + rl + 1;
-            ids[k] = row->id;
+            texts[k] = row_text(&w->smp.rows[i], &lens[k]);
+            ids[k] = w->smp.rows[i].id;
+            hashes[k] = w->text_hash[i];
             idx[k++] = i;
         }
         if (k == 0)
             break;
         rc = checkpoint(m, err, n);
-        if (rc == DM_OK)
+        if (rc == DM_OK) {
             rc = dm_embedder_embed(e, (const char *const *)texts, lens, k, out,
                                    err, n);
+            if (rc != DM_OK && rc != DM_ECANCELED)
+                embedder_state(m, err);
+        }
+        /* never cache (or analyse) a vector that is not finite; say
+         * which row, not which sample index */
+        for (size_t j = 0; rc == DM_OK && j < k; j++) {
+            size_t d = first_non_finite(out + j * dim, dim);
+            if (d < dim)
+                rc = dm_err_set(err, n, DM_EMODEL,
+                                "embedder %s: row %.200s, dimension %zu: "
+                                "non-finite value",
+                                dm_embedder_name(e), ids[j], d);
+        }
         if (rc == DM_OK)
-            rc = dm_store_embed_put(st, fp, ids, k, dim, out, err, n);
+            rc = dm_store_embed_put(st, fp, ids, hashes, k, dim, out, err, n);
         if (rc == DM_OK)
             for (size_t j = 0; j < k; j++)
                 memcpy(w->vecs + idx[j] * dim, out + j * dim,
@@ -229,6 +321,7 @@ static int embed_missing(dm_monitor_t *m, dm_store_t *st, dm_embedder_t *e,
     free(texts);
     free(lens);
     free(ids);
+    free(hashes);
     free(out);
     return rc;
 }
@@ -318,6 +411,7 @@ static void row_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
     dm_store_check_init(c);
     c->checked_at_ms = r->checked_at_ms;
     c->status = (char *)(uintptr_t)r->status;
+    c->kind = (char *)(uintptr_t)(r->adhoc ? "adhoc" : "live");
     c->error = r->error[0] ? (char *)(uintptr_t)r->error : NULL;
     c->baseline_start_ms = r->baseline_start_ms;
     c->baseline_end_ms = r->baseline_end_ms;
@@ -466,6 +560,7 @@ static int analyze_windows(dm_monitor_t *m, dm_store_t *st, struct win *b,
             return rc;
     }
     r->embedded_now = missing;
+    embedder_state(m, NULL); /* it loaded and embedded what was missing */
     to_double(b, dim);
     to_double(c, dim);
     r->phase_ms[DM_MONITOR_PHASE_EMBED] = ms_since(t0);
@@ -494,6 +589,38 @@ static int analyze_windows(dm_monitor_t *m, dm_store_t *st, struct win *b,
     return DM_OK;
 }
 
+/*
+ * Live or ad hoc (see dm_monitor_check_opts_t); DM_EINVAL for an as_of in
+ * the future.
+ */
+static int classify(const dm_monitor_t *m, const dm_monitor_check_opts_t *o,
+                    int64_t now, bool *adhoc, char *err, size_t n)
+{
+    char t[DM_TIME_STRLEN];
+
+    if (o->as_of_ms > now + DM_MONITOR_AS_OF_SLACK_MS)
+        return dm_err_set(err, n, DM_EINVAL,
+                          "as_of %s is in the future: a check can only look "
+                          "back",
+                          dm_time_format_s(o->as_of_ms, t, sizeof(t)));
+    *adhoc =
+        (o->as_of_ms != 0 && o->as_of_ms < now - DM_MONITOR_AS_OF_SLACK_MS) ||
+        (o->window_days != 0 &&
+         o->window_days != m->cfg->monitoring.sliding_window_days);
+    return DM_OK;
+}
+
+int dm_monitor_embedder_open(dm_monitor_t *m, char *errbuf, size_t errlen)
+{
+    dm_embedder_t *e = NULL;
+    int rc;
+
+    pthread_mutex_lock(&m->check_mu);
+    rc = embedder_get(m, &e, errbuf, errlen);
+    pthread_mutex_unlock(&m->check_mu);
+    return rc;
+}
+
 int dm_monitor_check_run(dm_monitor_t *m, dm_store_t *st,
                          const dm_monitor_check_opts_t *opts,
                          dm_monitor_result_t *r, char *errbuf, size_t errlen)
@@ -511,6 +638,14 @@ int dm_monitor_check_run(dm_monitor_t *m, dm_store_t *st,
     memset(r, 0, sizeof(*r));
     r->status = "failed";
     r->checked_at_ms = dm_time_now_ms();
+    rc = classify(m, &o,
+                  m->opts.live_now_ms ? m->opts.live_now_ms : r->checked_at_ms,
+                  &r->adhoc, err, sizeof(err));
+    if (rc != DM_OK) {
+        snprintf(r->error, sizeof(r->error), "%s", err);
+        dm_err_set(errbuf, errlen, rc, "%s", err);
+        return rc;
+    }
     set_windows(r, o.as_of_ms ? o.as_of_ms : r->checked_at_ms,
                 o.window_days ? o.window_days
                               : cfg->monitoring.sliding_window_days);
@@ -556,7 +691,12 @@ int dm_monitor_check_run(dm_monitor_t *m, dm_store_t *st,
     if (rc != DM_OK)
         goto out;
 
-    if (strcmp(r->status, "ok") == 0) {
+    if (r->adhoc) {
+        /* a backfill or an investigation: it must not end or start an
+         * episode, nor ask for fine-tuning (DESIGN.md section 3) */
+        snprintf(r->alert_status, sizeof(r->alert_status), "adhoc");
+        snprintf(r->trigger_status, sizeof(r->trigger_status), "adhoc");
+    } else if (strcmp(r->status, "ok") == 0) {
         t0 = dm_time_mono_ns();
         dm_monitor_alert(m, st, r);
         r->phase_ms[DM_MONITOR_PHASE_ALERT] = ms_since(t0);
@@ -571,6 +711,7 @@ out:
     if (rc != DM_OK) {
         r->status = "failed";
         r->have_analysis = false;
+        r->failed_phase = dm_monitor_phase_name(phase);
         snprintf(r->error, sizeof(r->error), "%s: %.480s",
                  dm_monitor_phase_name(phase), err[0] ? err : dm_strerror(rc));
         if (rc == DM_ECANCELED) {

@@ -171,7 +171,7 @@ static void note_check(dm_monitor_t *m, const dm_monitor_result_t *r)
 {
     pthread_mutex_lock(&m->state_mu);
     m->checks_run++;
-    if (r->check_id != 0) {
+    if (r->check_id != 0 && !r->adhoc) {
         m->have_last = true;
         m->last_check_id = r->check_id;
         m->last_check_ms = r->checked_at_ms;
@@ -256,6 +256,8 @@ void dm_monitor_status(dm_monitor_t *m, dm_monitor_status_t *out)
     out->next_check_ms = out->running ? m->next_check_ms : 0;
     out->checks_run = m->checks_run;
     snprintf(out->embedder, sizeof(out->embedder), "%s", m->embedder_name);
+    snprintf(out->embedder_error, sizeof(out->embedder_error), "%s",
+             m->embedder_error);
     pthread_mutex_unlock(&m->state_mu);
 }
 
@@ -297,9 +299,11 @@ int dm_monitor_result_to_json(const dm_monitor_result_t *r, json_t **out)
         goto fail;
     json_object_set_new(o, "id",
                         r->check_id ? json_integer(r->check_id) : json_null());
+    json_object_set_new(o, "kind", json_string(r->adhoc ? "adhoc" : "live"));
     json_object_set_new(o, "status",
                         json_string(r->status ? r->status : "failed"));
     json_object_set_new(o, "error", str_or_null(r->error));
+    json_object_set_new(o, "failed_phase", str_or_null(r->failed_phase));
     json_object_set_new(o, "checked_at", time_json(r->checked_at_ms));
     json_object_set_new(o, "window_days", json_integer(r->window_days));
     json_object_set_new(o, "baseline_window",
@@ -356,18 +360,23 @@ void dm_monitor_result_print(const dm_monitor_result_t *r, FILE *f)
 {
     char a[DM_TIME_STRLEN], b[DM_TIME_STRLEN];
 
-    fprintf(f, "drift check #%lld: %s (checked at %s)\n",
-            (long long)r->check_id, r->status,
-            dm_time_format_s(r->checked_at_ms, a, sizeof(a)));
-    fprintf(f, "  current window   %s .. %s  %8llu rows, %zu embedded\n",
+    fprintf(
+        f, "drift check #%lld: %s%s%s (%s, checked at %s)\n",
+        (long long)r->check_id, r->status, r->failed_phase ? " in phase " : "",
+        r->failed_phase ? r->failed_phase : "", r->adhoc ? "ad hoc" : "live",
+        dm_time_format_s(r->checked_at_ms, a, sizeof(a)));
+    /* rows were embedded only when the check got past its embed phase */
+    fprintf(f, "  current window   %s .. %s  %8llu rows, %zu %s\n",
             dm_time_format_s(r->current_start_ms, a, sizeof(a)),
             dm_time_format_s(r->current_end_ms, b, sizeof(b)),
-            (unsigned long long)r->current_count, r->current_sampled);
-    fprintf(f, "  baseline window  %s .. %s  %8llu rows, %zu embedded\n",
+            (unsigned long long)r->current_count, r->current_sampled,
+            r->have_analysis ? "embedded" : "sampled");
+    fprintf(f, "  baseline window  %s .. %s  %8llu rows, %zu %s\n",
             dm_time_format_s(r->baseline_start_ms, a, sizeof(a)),
             dm_time_format_s(r->baseline_end_ms, b, sizeof(b)),
-            (unsigned long long)r->baseline_count, r->baseline_sampled);
-    if (r->embedder[0])
+            (unsigned long long)r->baseline_count, r->baseline_sampled,
+            r->have_analysis ? "embedded" : "sampled");
+    if (r->embedder[0] && r->have_analysis)
         fprintf(f,
                 "  embedder         %s (%s); %zu rows embedded now, %zu "
                 "from the cache\n",

@@ -77,13 +77,30 @@ typedef struct dm_monitor_opts {
     long lock_wait_ms;   /* dm_monitor_check(): how long to wait for a
                             check running elsewhere (0 = fail at once
                             with DM_EBUSY) */
+    int64_t live_now_ms; /* the "now" that a check's as_of is compared
+                            with to tell live from ad hoc (0 = the
+                            clock); for tests that replay a fixed date */
     dm_monitor_progress_cb progress; /* NULL = none */
     void *progress_arg;
 } dm_monitor_opts_t;
 
 void dm_monitor_opts_init(dm_monitor_opts_t *o);
 
-/* Options of one check. */
+/*
+ * Slack between a check's as_of and now within which as_of counts as
+ * "now" (clocks of two machines, a CLI timestamp rounded to seconds).
+ */
+#define DM_MONITOR_AS_OF_SLACK_MS 60000
+
+/*
+ * Options of one check.  A check over the configured window ending now
+ * is *live*; one with as_of more than DM_MONITOR_AS_OF_SLACK_MS in the
+ * past, or a window_days other than monitoring.sliding_window_days, is
+ * *ad hoc* (a backfill or an investigation): stored and listed with kind
+ * "adhoc", but it never alerts, resolves, triggers fine-tuning, or moves
+ * the gauges, /health's last check or the schedule.  as_of more than the
+ * slack in the future is an error (DM_EINVAL, nothing stored).
+ */
 typedef struct dm_monitor_check_opts {
     uint32_t window_days; /* 0 = monitoring.sliding_window_days */
     int64_t as_of_ms;     /* end of the current window; 0 = now */
@@ -96,8 +113,11 @@ typedef struct dm_monitor_check_opts {
  * outcomes and timings.  Plain data (no pointers to free); copy freely.
  */
 typedef struct dm_monitor_result {
-    int64_t check_id;   /* drift_metrics id; 0 when nothing was stored */
-    const char *status; /* "ok", "insufficient_data", "failed" (static) */
+    int64_t check_id;         /* drift_metrics id; 0 when nothing was stored */
+    const char *failed_phase; /* status "failed": the phase that failed
+                                 (dm_monitor_phase_name()); else NULL */
+    bool adhoc;               /* kind "adhoc" (see dm_monitor_check_opts_t) */
+    const char *status;       /* "ok", "insufficient_data", "failed" (static) */
     char error[DM_ERRBUF_SIZE]; /* why it failed ("" otherwise) */
     int64_t checked_at_ms;
     uint32_t window_days;
@@ -112,11 +132,12 @@ typedef struct dm_monitor_result {
     bool have_analysis; /* status "ok": analysis holds every figure */
     dm_analysis_t analysis;
     /* alert: "sent", "failed", "suppressed", "resolved", "disabled",
-       "none" (nothing to say), "" (not reached) */
+       "none" (nothing to say), "adhoc" (an ad hoc check never alerts),
+       "" (not reached) */
     char alert_status[16];
     char alert_error[DM_ERRBUF_SIZE];
     /* trigger: "success", "failed" (both stored as a trigger row),
-       "cooldown", "below_score", "no_drift", "disabled", "" */
+       "cooldown", "below_score", "no_drift", "disabled", "adhoc", "" */
     char trigger_status[16];
     char trigger_job_id[DM_MONITOR_JOB_ID_MAX];
     char trigger_error[DM_ERRBUF_SIZE];
@@ -151,7 +172,8 @@ void dm_monitor_free(dm_monitor_t *m);
  * this process, or elsewhere for longer than opts.lock_wait_ms; nothing
  * stored); DM_ECANCELED when the monitor is being stopped (nothing
  * stored); otherwise the error of the failed phase (DM_ESTORE,
- * DM_EMODEL, ...) with the message in errbuf and in result->error; the
+ * DM_EMODEL, ...) with the message in errbuf and in result->error
+ * (DM_EINVAL for an as_of in the future, nothing stored); the
  * check is then stored with status "failed" when the store allows it
  * (result->check_id != 0).  A failure never leaves a partial row.
  */
@@ -169,7 +191,7 @@ int dm_monitor_check_json(dm_monitor_t *m, const dm_monitor_check_opts_t *opts,
                           size_t errlen) DM_MUSTCHECK;
 
 /*
- * The result as JSON (new reference in *out): id, status, error,
+ * The result as JSON (new reference in *out): id, kind, status, error,
  * checked_at, window_days, the windows, counts, sample sizes, embedder,
  * every figure of the analysis (dm_analysis_to_json) when there is one,
  * "alert" {status, error}, "trigger" {status, job_id, error, id} and
@@ -220,10 +242,23 @@ typedef struct dm_monitor_status {
     int64_t next_check_ms; /* scheduler's next run; 0 = not scheduled */
     uint64_t checks_run;   /* checks run by this monitor */
     char embedder[128];    /* "" until the first check opened it */
+    /* why the embedder last failed to load or embed; "" when it works or
+     * was not tried yet */
+    char embedder_error[DM_ERRBUF_SIZE];
 } dm_monitor_status_t;
 
 /* Fills *out.  Never blocks on a running check.  Thread-safe. */
 void dm_monitor_status(dm_monitor_t *m, dm_monitor_status_t *out);
+
+/*
+ * Opens the embedder now rather than at the first check, so that a model
+ * that cannot load shows in dm_monitor_status() (and /health) from the
+ * start.  A failure is remembered there and the next check tries again.
+ * Waits for a running check.  Returns DM_OK or the embedder's error
+ * (DM_EMODEL, ...) with the message in errbuf.  Thread-safe.
+ */
+int dm_monitor_embedder_open(dm_monitor_t *m, char *errbuf,
+                             size_t errlen) DM_MUSTCHECK;
 
 /*
  * When the next scheduled check is due: last_ms + interval when a check

@@ -41,6 +41,9 @@ struct dm_monitor {
     int64_t next_check_ms;
     uint64_t checks_run;
     char embedder_name[128];
+    /* why the embedder last failed to load or embed ("" = it works, or
+     * it was not tried yet) */
+    char embedder_error[DM_ERRBUF_SIZE];
 
     /* Set when a check in progress must be abandoned. */
     atomic_bool cancel;

@@ -90,7 +90,8 @@ static int read_schedule(dm_monitor_t *m, dm_store_t *st, int64_t *due,
 {
     dm_store_check_t *list = NULL;
     size_t cnt = 0;
-    int rc = dm_store_check_list(st, 0, 1, 0, &list, &cnt, err, n);
+    int rc = dm_store_check_list(st, 0, 1, DM_STORE_CHECK_LIVE_ONLY, &list,
+                                 &cnt, err, n);
 
     if (rc != DM_OK)
         return rc;

@@ -194,8 +194,9 @@ static int stored_check(dm_store_t *st, int64_t id, bool want_ok,
 
     *found = false;
     rc = dm_store_check_list(st, 0, want_ok ? 1 : 10,
-                             want_ok ? DM_STORE_CHECK_OK_ONLY : 0, &list, &cnt,
-                             err, n);
+                             DM_STORE_CHECK_LIVE_ONLY |
+                                 (want_ok ? DM_STORE_CHECK_OK_ONLY : 0),
+                             &list, &cnt, err, n);
     if (rc != DM_OK)
         return rc;
     for (size_t i = 0; i < cnt && !*found; i++) {

@@ -470,7 +470,40 @@ static const char migrate2_pg[] =
     "INSERT INTO schema_version (version) VALUES (2) ON CONFLICT DO "
     "NOTHING;\n";
 
-/* The DDL that takes a database from version - 1 to version. */
+/*
+ * Version 3: drift_metrics.kind ("live" or "adhoc"; the rows before it
+ * were all live checks), and the embedding cache's text_hash (a vector
+ * is reused only for the text it was computed from).  Vectors cached
+ * before it have no hash to compare, so they are dropped: the next check
+ * embeds those rows again.
+ */
+static const char migrate3_sqlite[] =
+    "ALTER TABLE drift_metrics ADD COLUMN kind TEXT NOT NULL DEFAULT 'live'"
+    " CHECK (kind IN ('live', 'adhoc'));\n"
+    "CREATE INDEX IF NOT EXISTS idx_drift_metrics_kind_timestamp"
+    " ON drift_metrics (kind, \"timestamp\");\n"
+    "DELETE FROM embedding_cache;\n"
+    "ALTER TABLE embedding_cache ADD COLUMN text_hash INTEGER NOT NULL"
+    " DEFAULT 0;\n"
+    "INSERT OR IGNORE INTO schema_version (version) VALUES (3);\n";
+static const char migrate3_pg[] =
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS kind TEXT NOT NULL"
+    " DEFAULT 'live' CHECK (kind IN ('live', 'adhoc'));\n"
+    "CREATE INDEX IF NOT EXISTS idx_drift_metrics_kind_timestamp"
+    " ON drift_metrics (kind, \"timestamp\");\n"
+    "DELETE FROM embedding_cache;\n"
+    "ALTER TABLE embedding_cache ADD COLUMN IF NOT EXISTS text_hash BIGINT"
+    " NOT NULL DEFAULT 0;\n"
+    "INSERT INTO schema_version (version) VALUES (3) ON CONFLICT DO "
+    "NOTHING;\n";
+
+/*
+ * The DDL that takes a database to each version, in ascending order; a
+ * fresh database runs them all (version 1 is the base schema of
+ * init-scripts/postgres/init.sql and schema_sqlite.sql).  Each script
+ * records its own version.  Version 2 (statistics v2 columns) is added by
+ * the lead on main; entries need not be contiguous.
+ */
 static const struct migration {
     int version;
     const char *sqlite;
@@ -478,6 +511,7 @@ static const struct migration {
 } migrations[] = {
     {1, dm_store_schema_sqlite, dm_store_schema_pg},
     {2, migrate2_sqlite, migrate2_pg},
+    {3, migrate3_sqlite, migrate3_pg},
 };
 
 int dm_store_migrate(dm_store_t *s, int *version, char *errbuf, size_t errlen)
@@ -1034,16 +1068,18 @@ static void vec_encode(const float *v, size_t dim, unsigned char *b)
 }
 
 int dm_store_embed_get(dm_store_t *s, const char *model, const char *const *ids,
-                       size_t n, size_t dim, float *vecs, bool *found,
-                       size_t *n_found, char *errbuf, size_t errlen)
+                       const uint64_t *text_hashes, size_t n, size_t dim,
+                       float *vecs, bool *found, size_t *n_found, char *errbuf,
+                       size_t errlen)
 {
     struct id_pos *ix = NULL;
     const char *sql =
         D(s,
-          "SELECT row_id, dim, vector FROM embedding_cache WHERE model "
-          "= $1 AND row_id IN (SELECT value FROM json_each($2))",
-          "SELECT row_id, dim, vector FROM embedding_cache WHERE model = "
-          "$1 AND row_id IN (SELECT jsonb_array_elements_text($2::jsonb))");
+          "SELECT row_id, dim, vector, text_hash FROM embedding_cache WHERE "
+          "model = $1 AND row_id IN (SELECT value FROM json_each($2))",
+          "SELECT row_id, dim, vector, text_hash FROM embedding_cache WHERE "
+          "model = $1 AND row_id IN (SELECT "
+          "jsonb_array_elements_text($2::jsonb))");
     size_t nf = 0;
     int rc = DM_OK;
 
@@ -1079,6 +1115,7 @@ int dm_store_embed_get(dm_store_t *s, const char *model, const char *const *ids,
             int64_t d = s->ops->col_int(r, 1);
             size_t len = 0;
             const void *blob = s->ops->col_blob(r, 2, &len);
+            uint64_t h = (uint64_t)s->ops->col_int(r, 3);
 
             rc = DM_OK;
             if (!id || !blob || d != (int64_t)dim || len != dim * 4)
@@ -1086,7 +1123,9 @@ int dm_store_embed_get(dm_store_t *s, const char *model, const char *const *ids,
             for (size_t e = id_lower_bound(ix, n, id);
                  e < n && strcmp(ix[e].id, id) == 0; e++) {
                 size_t i = ix[e].pos;
-                if (!found[i]) {
+                /* the same row with another text (edited, or another
+                 * feedback table) must be embedded again */
+                if (!found[i] && text_hashes[i] == h) {
                     vec_decode(blob, dim, vecs + i * dim);
                     found[i] = true;
                     nf++;
@@ -1108,14 +1147,14 @@ out:
 }
 
 int dm_store_embed_put(dm_store_t *s, const char *model, const char *const *ids,
-                       size_t n, size_t dim, const float *vecs, char *errbuf,
-                       size_t errlen)
+                       const uint64_t *text_hashes, size_t n, size_t dim,
+                       const float *vecs, char *errbuf, size_t errlen)
 {
     static const char head[] =
-        "INSERT INTO embedding_cache (row_id, model, dim, vector)";
+        "INSERT INTO embedding_cache (row_id, model, dim, vector, text_hash)";
     static const char tail[] =
         "ON CONFLICT (model, row_id) DO UPDATE SET dim = excluded.dim, "
-        "vector = excluded.vector";
+        "vector = excluded.vector, text_hash = excluded.text_hash";
     dm_sparam_t *p = NULL;
     unsigned char *bytes = NULL;
     bool owned = false;
@@ -1125,7 +1164,7 @@ int dm_store_embed_put(dm_store_t *s, const char *model, const char *const *ids,
         return dm_err_set(errbuf, errlen, DM_EINVAL, "bad dimension %zu", dim);
     if (n == 0)
         return DM_OK;
-    p = dm_mallocarray(INSERT_BATCH * 4, sizeof(*p));
+    p = dm_mallocarray(INSERT_BATCH * 5, sizeof(*p));
     bytes = dm_mallocarray(INSERT_BATCH, dim * 4);
     rc = dm_store_tx_auto_begin(s, &owned, errbuf, errlen);
     for (size_t done = 0; rc == DM_OK && done < n;) {
@@ -1133,8 +1172,8 @@ int dm_store_embed_put(dm_store_t *s, const char *model, const char *const *ids,
         int64_t changes = 0;
 
         for (size_t j = 0; j < k; j++) {
-            dm_sparam_t *q = &p[j * 4];
-            memset(q, 0, 4 * sizeof(*q));
+            dm_sparam_t *q = &p[j * 5];
+            memset(q, 0, 5 * sizeof(*q));
             vec_encode(vecs + (done + j) * dim, dim, bytes + j * dim * 4);
             q[0].kind = DM_SP_TEXT;
             q[0].s = ids[done + j];
@@ -1145,8 +1184,10 @@ int dm_store_embed_put(dm_store_t *s, const char *model, const char *const *ids,
             q[3].kind = DM_SP_BLOB;
             q[3].blob = bytes + j * dim * 4;
             q[3].len = dim * 4;
+            q[4].kind = DM_SP_INT;
+            q[4].i = (int64_t)text_hashes[done + j];
         }
-        rc = s->ops->insert_rows(s, head, tail, 4, p, k, &changes, errbuf,
+        rc = s->ops->insert_rows(s, head, tail, 5, p, k, &changes, errbuf,
                                  errlen);
         done += k;
     }

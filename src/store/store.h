@@ -41,7 +41,7 @@
 typedef struct dm_store dm_store_t;
 
 /* Latest schema version this build knows (see dm_store_migrate()). */
-#define DM_STORE_SCHEMA_VERSION 2
+#define DM_STORE_SCHEMA_VERSION 3
 /* Caps on feedback fields accepted by the store and by ingest. */
 #define DM_STORE_MAX_ID     256
 #define DM_STORE_MAX_INTENT 128
@@ -215,23 +215,35 @@ uint64_t dm_store_sample_hash(const char *id);
 /* ---- embedding cache --------------------------------------------------- */
 
 /*
- * Looks up the vectors of n row ids for one model fingerprint.  vecs is
- * n x dim floats (caller's); found[i] is set true and row i of vecs
- * filled for every cached id whose stored dimension equals dim (other
- * rows of vecs untouched).  *n_found (may be NULL) counts them.
+ * The cache holds one vector per (model fingerprint, row id), together
+ * with a 64-bit hash of the text it was computed from (the caller's
+ * choice of text and hash; the monitor uses dm_hash_bytes of
+ * query + " " + response).  A vector is only handed out for the same
+ * model, row id and text hash, so an edited row, or a row id of another
+ * feedback table, is embedded again instead of reusing a vector of a
+ * different text.
+ */
+
+/*
+ * Looks up the vectors of n rows (ids[i] with text hash text_hashes[i])
+ * for one model fingerprint.  vecs is n x dim floats (caller's); found[i]
+ * is set true and row i of vecs filled for every cached row whose id,
+ * text hash and dimension match (other rows of vecs untouched).
+ * *n_found (may be NULL) counts them.
  */
 int dm_store_embed_get(dm_store_t *s, const char *model, const char *const *ids,
-                       size_t n, size_t dim, float *vecs, bool *found,
-                       size_t *n_found, char *errbuf,
+                       const uint64_t *text_hashes, size_t n, size_t dim,
+                       float *vecs, bool *found, size_t *n_found, char *errbuf,
                        size_t errlen) DM_MUSTCHECK;
 
 /*
- * Stores (or replaces) the vectors of n row ids (vecs: n x dim) for one
- * model fingerprint, in one transaction (or the caller's).  Vectors are
- * stored as little-endian float32 bytes.
+ * Stores (or replaces) the vectors of n rows (vecs: n x dim) with their
+ * text hashes for one model fingerprint, in one transaction (or the
+ * caller's).  Vectors are stored as little-endian float32 bytes.
  */
 int dm_store_embed_put(dm_store_t *s, const char *model, const char *const *ids,
-                       size_t n, size_t dim, const float *vecs, char *errbuf,
+                       const uint64_t *text_hashes, size_t n, size_t dim,
+                       const float *vecs, char *errbuf,
                        size_t errlen) DM_MUSTCHECK;
 
 /* ---- drift_metrics ----------------------------------------------------- */
@@ -246,6 +258,10 @@ typedef struct dm_store_check {
     int64_t checked_at_ms;
     char *status; /* "ok", "insufficient_data" or "failed" */
     char *error;  /* message when status is "failed" */
+    /* "live" (the configured window ending now: alerts, triggers, gauges,
+       schedule) or "adhoc" (a backfill or an investigation: stored and
+       listed only); NULL on insert means "live" */
+    char *kind;
     int64_t baseline_start_ms, baseline_end_ms;
     int64_t current_start_ms, current_end_ms;
     int64_t baseline_count, current_count;     /* feedback rows */
@@ -292,7 +308,8 @@ void dm_store_check_cleanup(dm_store_check_t *c);
 /*
  * Inserts one check in one statement (atomic); *id (may be NULL)
  * receives its id.  DM_EINVAL when status or severity is NULL or not one
- * of the values above, or details is not valid JSON (PostgreSQL).
+ * of the values above, kind is neither NULL, "live" nor "adhoc", or details is
+ * not valid JSON (PostgreSQL).
  */
 int dm_store_check_insert(dm_store_t *s, const dm_store_check_t *c, int64_t *id,
                           char *errbuf, size_t errlen) DM_MUSTCHECK;
@@ -304,6 +321,9 @@ enum {
     DM_STORE_CHECK_DETAILS = 1u << 0,
     /* only checks with status "ok" */
     DM_STORE_CHECK_OK_ONLY = 1u << 1,
+    /* only live checks (kind "live"): what alerts, triggers, the gauges
+     * and the scheduler look at */
+    DM_STORE_CHECK_LIVE_ONLY = 1u << 2,
 };
 
 /*

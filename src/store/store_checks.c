@@ -37,7 +37,8 @@ struct col {
     }
 static const struct col check_cols[] = {
     CK("\"timestamp\"", C_TS, checked_at_ms), CK("status", C_STR, status),
-    CK("error", C_STR, error), CK("baseline_start", C_TS, baseline_start_ms),
+    CK("error", C_STR, error), CK("kind", C_STR, kind),
+    CK("baseline_start", C_TS, baseline_start_ms),
     CK("baseline_end", C_TS, baseline_end_ms),
     CK("current_start", C_TS, current_start_ms),
     CK("current_end", C_TS, current_end_ms),
@@ -99,6 +100,7 @@ static const struct col trigger_cols[] = {
 
 static const char *const severities[] = {"none", "info", "warning", "critical"};
 static const char *const statuses[] = {"ok", "insufficient_data", "failed"};
+static const char *const kinds[] = {"live", "adhoc"};
 
 static int index_of(const char *const *list, size_t n, const char *v)
 {
@@ -321,6 +323,11 @@ int dm_store_check_insert(dm_store_t *s, const dm_store_check_t *c, int64_t *id,
         return dm_err_set(errbuf, errlen, DM_EINVAL, "bad check status");
     if (index_of(severities, 4, c->severity) < 0)
         return dm_err_set(errbuf, errlen, DM_EINVAL, "bad check severity");
+    if (tmp.kind == NULL)
+        tmp.kind = (char *)(uintptr_t)kinds[0];
+    if (index_of(kinds, 2, tmp.kind) < 0)
+        return dm_err_set(errbuf, errlen, DM_EINVAL,
+                          "bad check kind (live or adhoc)");
     if (tmp.checked_at_ms == 0)
         tmp.checked_at_ms = dm_time_now_ms();
     return insert_struct(s, "drift_metrics", check_cols, N_CHECK_COLS, &tmp, id,
@@ -356,9 +363,10 @@ int dm_store_check_list(dm_store_t *s, int64_t since_ms, size_t limit,
     if (rc == DM_OK)
         rc = dm_buf_printf(
             &sql,
-            " WHERE \"timestamp\" >= $1%s ORDER BY "
+            " WHERE \"timestamp\" >= $1%s%s ORDER BY "
             "\"timestamp\" DESC, id DESC LIMIT $2",
-            (flags & DM_STORE_CHECK_OK_ONLY) ? " AND status = 'ok'" : "");
+            (flags & DM_STORE_CHECK_OK_ONLY) ? " AND status = 'ok'" : "",
+            (flags & DM_STORE_CHECK_LIVE_ONLY) ? " AND kind = 'live'" : "");
     if (rc == DM_OK)
         rc = s->ops->query(s, dm_buf_str(&sql), p, 2, &r, errbuf, errlen);
     while (rc == DM_OK && (rc = s->ops->next(r, errbuf, errlen)) == 1) {

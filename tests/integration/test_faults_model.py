@@ -280,12 +280,23 @@ def expect_failed_check(why):
     check(h["last_check"] and h["last_check"]["status"] == "failed" and
           h["last_check"]["id"] == stored[0], "/health tells the failed check",
           h)
+    embedder_failed(h)
     return msg
+
+
+def embedder_failed(h):
+    """Issue 14 item 9: /health said "healthy" while every check failed."""
+    check(h["status"] == "degraded", "/health: degraded", h)
+    check(h["embedder"]["state"] == "failed" and
+          "model.safetensors" in (h["embedder"]["error"] or ""),
+          "/health: the embedder failed, and why", h["embedder"])
 
 
 def t_restart_with_corrupt_model():
     # the garbage of the previous step is still on disk
     restart()
+    # the model is loaded at start: /health knows before any check
+    embedder_failed(alive())
     msg = expect_failed_check("after a restart with garbage weights")
     check("header length" in msg, "garbage: the header length", msg)
     with open(os.path.join(FIXTURE, "model.safetensors"), "rb") as f:
@@ -304,13 +315,19 @@ def t_valid_model_back():
     # a failed load is retried by the next check: no restart needed
     j = check_ok(80)  # the rows added while the model was broken
     check(j["model_fingerprint"] == STATE["fp"], "original fingerprint", j)
+    h = alive()
+    check(h["embedder"]["state"] == "ready" and h["status"] == "healthy",
+          "/health: the embedder works again", h)
     restart()
     add_feedback()
     j = check_ok(80)
     check(j["model_fingerprint"] == STATE["fp"], "original fingerprint", j)
     check(warnings() == [], "no warning for a model loaded as it is",
           warnings())
-    alive()
+    h = alive()
+    check(h["status"] == "healthy" and h["embedder"]["state"] == "ready" and
+          h["embedder"]["error"] is None, "/health: the embedder is ready",
+          h)
 
 
 def main():

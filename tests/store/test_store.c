@@ -305,6 +305,71 @@ Test(store, migrate_via_cli)
     dm_store_free(s);
 }
 
+/*
+ * Issue 14 items 2 and 3: a store of schema version 1 migrates to
+ * version 3 (drift_metrics.kind, embedding_cache.text_hash); its checks
+ * read back as live ones, its cached vectors (no text hash) are dropped.
+ */
+Test(store, version_1_store_migrates_checks_are_live)
+{
+    dm_store_t *s = open_store(false);
+    dm_store_check_t *list = NULL;
+    size_t n = 0;
+    char err[EB];
+    int v = 0;
+
+    cr_assert(eq(int,
+                 dm_store_test_exec(
+                     s, is_pg ? dm_store_schema_pg : dm_store_schema_sqlite,
+                     err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(int,
+                 dm_store_test_exec(
+                     s,
+                     is_pg ? "INSERT INTO drift_metrics (status, severity) "
+                             "VALUES ('ok', 'none');"
+                             "INSERT INTO embedding_cache (row_id, model, dim, "
+                             "vector) VALUES ('r1', 'm', 1, "
+                             "'\\x0000803f'::bytea);"
+                           : "INSERT INTO drift_metrics (\"timestamp\", "
+                             "status, severity) VALUES (1, 'ok', 'none');"
+                             "INSERT INTO embedding_cache (row_id, model, dim, "
+                             "vector) VALUES ('r1', 'm', 1, X'0000803f');",
+                     err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(int, dm_store_schema_version(s, &v, err, sizeof(err)), DM_OK));
+    cr_assert(eq(int, v, 1));
+    cr_assert(eq(int, dm_store_migrate(s, &v, err, sizeof(err)), DM_OK), "%s",
+              err);
+    cr_assert(eq(int, v, 3));
+    cr_assert(eq(int,
+                 dm_store_check_list(s, 0, 0, DM_STORE_CHECK_LIVE_ONLY, &list,
+                                     &n, err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(sz, n, 1));
+    cr_assert(STREQ(list[0].kind, "live"));
+    dm_store_check_list_free(list, n);
+    /* a vector cached without its text hash is never handed out */
+    {
+        const char *ids[1] = {"r1"};
+        const uint64_t h[1] = {0};
+        float vec[1] = {0};
+        bool found[1];
+        size_t nf = 1;
+
+        cr_assert(eq(int,
+                     dm_store_embed_get(s, "m", ids, h, 1, 1, vec, found, &nf,
+                                        err, sizeof(err)),
+                     DM_OK),
+                  "%s", err);
+        cr_assert(eq(sz, nf, 0));
+    }
+    dm_store_free(s);
+}
+
 Test(store, insert_dedups_on_id_and_generates_ids)
 {
     dm_store_t *s = open_store(true);
@@ -467,6 +532,8 @@ Test(store, embedding_cache_round_trip)
 {
     dm_store_t *s = open_store(true);
     const char *ids[3] = {"a", "b", "c"};
+    /* text hashes; the high bit must survive a signed BIGINT column */
+    const uint64_t h[3] = {11, UINT64_MAX - 1, 33};
     float v[3 * 4] = {0.5f, -1.25f, 3e-8f, 1e30f, 1, 2, 3, 4, -0.0f, 7, 8, 9};
     float out[4 * 4];
     bool found[4];
@@ -474,13 +541,14 @@ Test(store, embedding_cache_round_trip)
     char err[EB];
 
     cr_assert(eq(int,
-                 dm_store_embed_put(s, "m1", ids, 2, 4, v, err, sizeof(err)),
+                 dm_store_embed_put(s, "m1", ids, h, 2, 4, v, err, sizeof(err)),
                  DM_OK),
               "%s", err);
     const char *q[4] = {"b", "zz", "a", "b"};
+    const uint64_t qh[4] = {h[1], 0, h[0], h[1]};
     memset(out, 0, sizeof(out));
     cr_assert(eq(int,
-                 dm_store_embed_get(s, "m1", q, 4, 4, out, found, &nf, err,
+                 dm_store_embed_get(s, "m1", q, qh, 4, 4, out, found, &nf, err,
                                     sizeof(err)),
                  DM_OK),
               "%s", err);
@@ -490,23 +558,33 @@ Test(store, embedding_cache_round_trip)
     cr_assert(memcmp(out + 8, v, 16) == 0);
     cr_assert(memcmp(out + 12, v + 4, 16) == 0);
     /* other model, other dimension: not found */
-    cr_assert(eq(
-        int,
-        dm_store_embed_get(s, "m2", q, 4, 4, out, found, &nf, err, sizeof(err)),
-        DM_OK));
-    cr_assert(eq(sz, nf, 0));
-    cr_assert(eq(
-        int,
-        dm_store_embed_get(s, "m1", q, 4, 3, out, found, &nf, err, sizeof(err)),
-        DM_OK));
-    cr_assert(eq(sz, nf, 0));
-    /* replace */
-    cr_assert(
-        eq(int,
-           dm_store_embed_put(s, "m1", ids + 1, 2, 4, v + 4, err, sizeof(err)),
-           DM_OK));
     cr_assert(eq(int,
-                 dm_store_embed_get(s, "m1", ids, 3, 4, out, found, &nf, err,
+                 dm_store_embed_get(s, "m2", q, qh, 4, 4, out, found, &nf, err,
+                                    sizeof(err)),
+                 DM_OK));
+    cr_assert(eq(sz, nf, 0));
+    cr_assert(eq(int,
+                 dm_store_embed_get(s, "m1", q, qh, 4, 3, out, found, &nf, err,
+                                    sizeof(err)),
+                 DM_OK));
+    cr_assert(eq(sz, nf, 0));
+    /* issue 14 item 3: the same row id with another text is not found */
+    {
+        const uint64_t other[4] = {h[1] + 1, 0, h[0] ^ 1, h[1]};
+        cr_assert(eq(int,
+                     dm_store_embed_get(s, "m1", q, other, 4, 4, out, found,
+                                        &nf, err, sizeof(err)),
+                     DM_OK));
+        cr_assert(eq(sz, nf, 1));
+        cr_assert(found[3] && !found[0] && !found[1] && !found[2]);
+    }
+    /* replace */
+    cr_assert(eq(int,
+                 dm_store_embed_put(s, "m1", ids + 1, h + 1, 2, 4, v + 4, err,
+                                    sizeof(err)),
+                 DM_OK));
+    cr_assert(eq(int,
+                 dm_store_embed_get(s, "m1", ids, h, 3, 4, out, found, &nf, err,
                                     sizeof(err)),
                  DM_OK));
     cr_assert(eq(sz, nf, 3));
@@ -553,6 +631,49 @@ static void fill_check(dm_store_check_t *c, int64_t at, const char *sev,
     c->permutations = 200;
     c->kl_estimator = CS("excess");
     c->details = CS("{\"note\": \"it's \\\"quoted\\\"\", \"n\": [1, 2]}");
+}
+
+/* Issue 14 item 2: a check's kind is stored, read back and filtered on. */
+Test(store, checks_kind_live_and_adhoc)
+{
+    dm_store_t *s = open_store(true);
+    dm_store_check_t c, *list = NULL;
+    int64_t id1 = 0, id2 = 0;
+    size_t n = 0;
+    char err[EB];
+
+    fill_check(&c, T0, "warning", true); /* kind NULL: live */
+    cr_assert(
+        eq(int, dm_store_check_insert(s, &c, &id1, err, sizeof(err)), DM_OK),
+        "%s", err);
+    fill_check(&c, T0 + DM_MS_PER_HOUR, "none", false);
+    c.kind = CS("adhoc");
+    cr_assert(
+        eq(int, dm_store_check_insert(s, &c, &id2, err, sizeof(err)), DM_OK),
+        "%s", err);
+    c.kind = CS("backfill");
+    cr_assert(eq(int, dm_store_check_insert(s, &c, NULL, err, sizeof(err)),
+                 DM_EINVAL));
+
+    cr_assert(eq(int,
+                 dm_store_check_list(s, 0, 0, 0, &list, &n, err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(sz, n, 2));
+    cr_assert(eq(i64, list[0].id, id2));
+    cr_assert(STREQ(list[0].kind, "adhoc"));
+    cr_assert(STREQ(list[1].kind, "live"));
+    dm_store_check_list_free(list, n);
+
+    cr_assert(eq(int,
+                 dm_store_check_list(s, 0, 0, DM_STORE_CHECK_LIVE_ONLY, &list,
+                                     &n, err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(sz, n, 1));
+    cr_assert(eq(i64, list[0].id, id1));
+    dm_store_check_list_free(list, n);
+    dm_store_free(s);
 }
 
 Test(store, checks_insert_list_summary_alert)

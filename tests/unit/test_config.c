@@ -229,6 +229,9 @@ static void assert_seed_defaults(const dm_config_t *c)
     EQ_U(c->api.port, 8004);
     cr_assert_str_eq(c->api.token, "");
     EQ_U(c->api.max_body_bytes, 10485760);
+    EQ_U(c->api.max_connections, 1000);
+    EQ_U(c->api.max_connections_per_ip, 64);
+    EQ_U(c->api.idle_timeout_seconds, 30);
     cr_assert_str_eq(c->logging.level, "info");
 }
 
@@ -378,6 +381,9 @@ static const struct {
     {"api.port", "9000", "9000"},
     {"api.token", "\"" SECRET_MARK "\"", "\"<redacted>\""},
     {"api.max_body_bytes", "2048", "2048"},
+    {"api.max_connections", "500", "500"},
+    {"api.max_connections_per_ip", "8", "8"},
+    {"api.idle_timeout_seconds", "5", "5"},
     {"logging.level", "debug", "\"debug\""},
 };
 

@@ -26,6 +26,7 @@
 #include "monitor/monitor.h"
 #include "monitor/synth.h"
 #include "store/store.h"
+#include "store/store_int.h" /* dm_store_test_exec() */
 #include "support/fake_http.h"
 
 #define EB          DM_ERRBUF_SIZE
@@ -54,6 +55,8 @@ static fake_http_t *slack, *le;
 static dm_config_t *cfg;
 static dm_monitor_t *mon;
 static const char *interval = "6"; /* monitoring.check_interval_hours */
+/* "now" of the monitor's live/ad hoc rule: the checks replay 2026-01-15 */
+static int64_t live_now = ASOF;
 
 static void no_proxy(void)
 {
@@ -167,6 +170,7 @@ static dm_monitor_opts_t fast_opts(void)
     o.http_budget_ms = 4000;
     o.stop_grace_ms = 200;
     o.retry_delay_ms = 200;
+    o.live_now_ms = live_now;
     return o;
 }
 
@@ -623,14 +627,22 @@ Test(monitor, suppression_escalation_and_resolved)
     cr_assert(eq(sz, fake_http_request_count(slack), 2));
     cr_assert(STREQ(slack_color(1), "#d00000"));
 
-    /* an insufficient-data check in between is not "drift cleared" */
+    /* an insufficient-data live check in between (a month later, no
+     * rows) is not "drift cleared" */
     {
         dm_monitor_check_opts_t o = {.as_of_ms = ASOF + 30 * DM_MS_PER_DAY};
         char err[EB];
-        int rc = dm_monitor_check(mon, &o, &r, err, sizeof(err));
+        int rc;
+
+        live_now = ASOF + 30 * DM_MS_PER_DAY;
+        monitor_new();
+        rc = dm_monitor_check(mon, &o, &r, err, sizeof(err));
         cr_assert(eq(int, rc, DM_OK), "%s", err);
         cr_assert(STREQ(r.status, "insufficient_data"));
+        cr_assert(not(r.adhoc));
         cr_assert(eq(sz, fake_http_request_count(slack), 2));
+        live_now = ASOF;
+        monitor_new();
     }
 
     /* many positive rows: accuracy back over the floor, drift clears */
@@ -645,6 +657,113 @@ Test(monitor, suppression_escalation_and_resolved)
     r = run_check(DM_OK); /* still clear: nothing */
     cr_assert(STREQ(r.alert_status, "none"));
     cr_assert(eq(sz, fake_http_request_count(slack), 3));
+}
+
+/* ---- ad hoc checks ----------------------------------------------------- */
+
+static const char *stored_kind(int64_t id)
+{
+    static char kind[16];
+    dm_store_t *s = store();
+    dm_store_check_t *list = NULL;
+    size_t n = 0;
+    char err[EB];
+    int rc = dm_store_check_list(s, 0, 0, 0, &list, &n, err, sizeof(err));
+
+    cr_assert(eq(int, rc, DM_OK), "%s", err);
+    kind[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (list[i].id == id)
+            snprintf(kind, sizeof(kind), "%s",
+                     list[i].kind ? list[i].kind : "(null)");
+    dm_store_check_list_free(list, n);
+    dm_store_free(s);
+    return kind;
+}
+
+/*
+ * Issue 14 item 2: a calm backfill after a live critical alert sent
+ * "resolved", so the next live check alerted again at once.  An ad hoc
+ * check (as_of in the past, or another window) is stored as "adhoc" and
+ * never alerts, resolves, triggers or moves the monitor's last check.
+ */
+Test(monitor, adhoc_checks_never_alert_resolve_or_trigger)
+{
+    dm_monitor_status_t ms;
+
+    setup_default();
+    fake_http_reply(le, 200, "{\"job_id\": \"ft-1\"}");
+    baseline(0.86);
+    add_rows("c", 12, ROWS, CSTART, ASOF, uniform10, uniform5, 0.0);
+    /* calm traffic the week before the baseline */
+    add_rows("old", 13, ROWS, T0 - 7 * DM_MS_PER_DAY, T0, uniform10, uniform5,
+             0.86);
+    dm_monitor_result_t live = run_check(DM_OK);
+    cr_assert(not(live.adhoc));
+    cr_assert(
+        STREQ(dm_severity_name(live.analysis.verdict.severity), "critical"));
+    cr_assert(STREQ(live.alert_status, "sent"));
+    cr_assert(STREQ(live.trigger_status, "success"), "%s", live.trigger_error);
+    cr_assert(STREQ(stored_kind(live.check_id), "live"));
+    /* the alert and the notice of the fine-tuning job */
+    size_t sent = fake_http_request_count(slack);
+    cr_assert(eq(sz, sent, 2));
+    cr_assert(eq(u64, trigger_count(false), 1));
+
+    /* a calm backfill a week back: stored as ad hoc, says nothing */
+    dm_monitor_check_opts_t o = {.as_of_ms = CSTART};
+    dm_monitor_result_t r;
+    char err[EB];
+    int rc = dm_monitor_check(mon, &o, &r, err, sizeof(err));
+    cr_assert(eq(int, rc, DM_OK), "%s", err);
+    cr_assert(STREQ(r.status, "ok"));
+    cr_assert(r.adhoc);
+    cr_assert(not(r.analysis.verdict.drift_detected));
+    cr_assert(STREQ(r.alert_status, "adhoc"));
+    cr_assert(STREQ(r.trigger_status, "adhoc"));
+    cr_assert(STREQ(stored_kind(r.check_id), "adhoc"));
+    json_t *j = NULL;
+    cr_assert(eq(int, dm_monitor_result_to_json(&r, &j), DM_OK));
+    cr_assert(STREQ(json_string_value(json_object_get(j, "kind")), "adhoc"));
+    json_decref(j);
+
+    /* another window ending now, drifting: ad hoc too, no trigger */
+    o = (dm_monitor_check_opts_t){.as_of_ms = ASOF, .window_days = 3};
+    rc = dm_monitor_check(mon, &o, &r, err, sizeof(err));
+    cr_assert(eq(int, rc, DM_OK), "%s", err);
+    cr_assert(r.adhoc);
+    cr_assert(STREQ(r.alert_status, "adhoc"));
+    cr_assert(eq(sz, fake_http_request_count(slack), sent));
+    cr_assert(eq(u64, trigger_count(false), 1));
+    cr_assert(eq(sz, fake_http_request_count(le), 1));
+
+    /* the monitor's last check is still the live one */
+    dm_monitor_status(mon, &ms);
+    cr_assert(ms.have_last);
+    cr_assert(eq(i64, ms.last_check_id, live.check_id));
+
+    /* the episode goes on: the next live check is suppressed, not re-sent */
+    r = run_check(DM_OK);
+    cr_assert(not(r.adhoc));
+    cr_assert(STREQ(r.alert_status, "suppressed"), "%s", r.alert_status);
+    cr_assert(eq(sz, fake_http_request_count(slack), sent));
+    cr_assert(eq(sz, check_count(), 4));
+}
+
+Test(monitor, as_of_in_the_future_is_an_error)
+{
+    setup_default();
+    baseline(0.86);
+    dm_monitor_check_opts_t o = {.as_of_ms = ASOF + DM_MS_PER_HOUR};
+    dm_monitor_result_t r;
+    char err[EB] = "";
+    int rc = dm_monitor_check(mon, &o, &r, err, sizeof(err));
+
+    cr_assert(eq(int, rc, DM_EINVAL), "%s", err);
+    cr_assert(strstr(err, "future") != NULL, "%s", err);
+    cr_assert(eq(i64, r.check_id, 0));
+    cr_assert(eq(sz, check_count(), 0));
+    cr_assert(eq(sz, fake_http_request_count(slack), 0));
 }
 
 /* ---- Slack delivery -------------------------------------------------- */
@@ -721,6 +840,76 @@ Test(monitor, slack_hang_fails_then_next_check_retries)
     r = run_check(DM_OK);
     cr_assert(STREQ(r.alert_status, "sent"), "%s", r.alert_error);
     cr_assert(gt(sz, fake_http_request_count(slack), before));
+}
+
+/* ---- embedding cache ---------------------------------------------------- */
+
+static void exec_sql(const char *sql)
+{
+    dm_store_t *s = store();
+    char err[EB];
+
+    cr_assert(eq(int, dm_store_test_exec(s, sql, err, sizeof(err)), DM_OK),
+              "%s: %s", sql, err);
+    dm_store_free(s);
+}
+
+/*
+ * Issue 14 item 3: the cache was keyed by (model, row id) only, so a row
+ * whose text changed (edited, or the same id in another feedback table)
+ * kept the vector of its old text.
+ */
+Test(monitor, cache_never_reuses_a_vector_of_another_text)
+{
+    setup_default();
+    drifting_data();
+    dm_monitor_result_t r = run_check(DM_OK);
+    cr_assert(eq(sz, r.embedded_now, r.baseline_sampled + r.current_sampled));
+    r = run_check(DM_OK);
+    cr_assert(eq(sz, r.embedded_now, 0)); /* all from the cache */
+
+    /* the current window's texts change under the same ids */
+    exec_sql("UPDATE feedback SET query = 'edited: ' || query "
+             "WHERE id LIKE 'c%'");
+    r = run_check(DM_OK);
+    cr_assert(eq(sz, r.embedded_now, r.current_sampled),
+              "%zu embedded now, %zu current rows", r.embedded_now,
+              r.current_sampled);
+    r = run_check(DM_OK);
+    cr_assert(eq(sz, r.embedded_now, 0));
+}
+
+/*
+ * Issue 14 item 10: a corrupted (non-finite) cached vector failed every
+ * check with "row 193" (a sample index).  It is dropped and the row
+ * embedded again; the check succeeds and the cache entry is replaced.
+ */
+Test(monitor, non_finite_cached_vector_is_dropped_and_reembedded)
+{
+    static char sql[8192];
+    size_t used;
+
+    setup_default();
+    drifting_data();
+    dm_monitor_result_t r = run_check(DM_OK);
+    cr_assert(STREQ(r.status, "ok"));
+
+    /* row c-5's vector becomes 384 NaNs (0x7fc00000, little-endian) */
+    used = (size_t)snprintf(sql, sizeof(sql),
+                            "UPDATE embedding_cache SET vector = %s",
+                            is_pg ? "'\\x" : "X'");
+    for (int j = 0; j < 384; j++)
+        used += (size_t)snprintf(sql + used, sizeof(sql) - used, "0000c07f");
+    snprintf(sql + used, sizeof(sql) - used, "'%s WHERE row_id = 'c-5'",
+             is_pg ? "::bytea" : "");
+    exec_sql(sql);
+
+    r = run_check(DM_OK);
+    cr_assert(STREQ(r.status, "ok"), "%s", r.error);
+    cr_assert(eq(sz, r.embedded_now, 1));
+    r = run_check(DM_OK);
+    cr_assert(STREQ(r.status, "ok"), "%s", r.error);
+    cr_assert(eq(sz, r.embedded_now, 0)); /* the entry was replaced */
 }
 
 /* ---- fine-tuning trigger --------------------------------------------- */
@@ -1054,18 +1243,25 @@ Test(monitor, cli_check_exit_codes_and_json)
     static char out[1 << 16];
     char args[1024];
 
-    setup_default();
-    baseline(0.86);
-    add_rows("c", 12, ROWS, CSTART, ASOF, uniform10, uniform5, 0.86);
-    snprintf(args, sizeof(args),
-             "check --config '%s' --as-of 2026-01-15T00:00:00Z", cfg_path);
-    cr_assert(eq(int, run_bin(args, out, sizeof(out)), 0), "%s", out);
-    cr_assert(strstr(out, "drift check #1: ok") != NULL, "%s", out);
+    /* the binary's clock is the real one: live checks end now */
+    int64_t now = dm_time_now_ms() / 1000 * 1000;
+    char asof[DM_TIME_STRLEN];
 
-    add_rows("neg", 15, 200, CSTART, ASOF, uniform10, uniform5, 0.0);
-    snprintf(args, sizeof(args),
-             "check --config '%s' --as-of 2026-01-15T00:00:00Z --json",
-             cfg_path);
+    dm_time_format_s(now, asof, sizeof(asof));
+    setup_default();
+    add_rows("b", 11, ROWS, now - 14 * DM_MS_PER_DAY, now - 7 * DM_MS_PER_DAY,
+             uniform10, uniform5, 0.86);
+    add_rows("c", 12, ROWS, now - 7 * DM_MS_PER_DAY, now, uniform10, uniform5,
+             0.86);
+    snprintf(args, sizeof(args), "check --config '%s' --as-of %s", cfg_path,
+             asof);
+    cr_assert(eq(int, run_bin(args, out, sizeof(out)), 0), "%s", out);
+    cr_assert(strstr(out, "drift check #1: ok (live") != NULL, "%s", out);
+
+    add_rows("neg", 15, 200, now - 7 * DM_MS_PER_DAY, now, uniform10, uniform5,
+             0.0);
+    snprintf(args, sizeof(args), "check --config '%s' --as-of %s --json",
+             cfg_path, asof);
     cr_assert(eq(int, run_bin(args, out, sizeof(out)), 1), "%s", out);
     json_error_t je;
     json_t *j = json_loads(out, 0, &je);
@@ -1075,12 +1271,33 @@ Test(monitor, cli_check_exit_codes_and_json)
     cr_assert(STREQ(json_string_value(
                         json_object_get(json_object_get(j, "alert"), "status")),
                     "sent"));
+    cr_assert(STREQ(json_string_value(json_object_get(j, "kind")), "live"));
     json_decref(j);
     cr_assert(strstr(out, SECRET_WORD) == NULL);
 
     snprintf(args, sizeof(args), "check --config '%s' --window-days 0",
              cfg_path);
     cr_assert(eq(int, run_bin(args, out, sizeof(out)), 2), "%s", out);
+
+    /* a backfill is ad hoc: drift shows in the exit code, no alert */
+    snprintf(args, sizeof(args),
+             "check --config '%s' --window-days 3 --as-of %s --json", cfg_path,
+             "2026-01-15T00:00:00Z");
+    run_bin(args, out, sizeof(out));
+    j = json_loads(out, 0, &je);
+    cr_assert(j != NULL, "not JSON: %s\n%s", je.text, out);
+    cr_assert(STREQ(json_string_value(json_object_get(j, "kind")), "adhoc"));
+    cr_assert(STREQ(json_string_value(
+                        json_object_get(json_object_get(j, "alert"), "status")),
+                    "adhoc"));
+    json_decref(j);
+
+    /* as_of in the future is a usage error; nothing is stored */
+    snprintf(args, sizeof(args),
+             "check --config '%s' --as-of 2999-01-01T00:00:00Z", cfg_path);
+    cr_assert(eq(int, run_bin(args, out, sizeof(out)), 2), "%s", out);
+    cr_assert(strstr(out, "future") != NULL, "%s", out);
+    cr_assert(eq(sz, check_count(), 3));
 }
 
 Test(monitor, cli_check_failure_exits_3)
@@ -1124,6 +1341,47 @@ Test(monitor, cli_demo_runs_offline)
     cr_assert(strstr(out, "stored as check #1") != NULL, "%s", out);
 }
 
+/*
+ * Issue 14 item 9: a broken embedder looked healthy, and the CLI printed
+ * "698 rows, 698 embedded" for a check that failed in the embed phase.
+ */
+Test(monitor, broken_embedder_reported_with_its_phase)
+{
+    static char out[1 << 16];
+    char emb[600], args[1024], errbuf[EB];
+    dm_monitor_status_t ms;
+    int64_t now = dm_time_now_ms() / 1000 * 1000;
+
+    snprintf(emb, sizeof(emb),
+             "  model: \"sentence-transformers/all-MiniLM-L6-v2\"\n"
+             "  model_path: \"%s/no-such-model\"\n",
+             dir);
+    write_cfg_with(emb, NULL);
+    monitor_new();
+    dm_monitor_status(mon, &ms);
+    cr_assert(STREQ(ms.embedder_error, "")); /* not tried yet */
+    cr_assert(eq(int, dm_monitor_embedder_open(mon, errbuf, sizeof(errbuf)),
+                 DM_EMODEL),
+              "%s", errbuf);
+    dm_monitor_status(mon, &ms);
+    cr_assert(strstr(ms.embedder_error, "no-such-model") != NULL, "%s",
+              ms.embedder_error);
+
+    add_rows("b", 11, ROWS, now - 14 * DM_MS_PER_DAY, now - 7 * DM_MS_PER_DAY,
+             uniform10, uniform5, 0.86);
+    add_rows("c", 12, ROWS, now - 7 * DM_MS_PER_DAY, now, uniform10, uniform5,
+             0.86);
+    snprintf(args, sizeof(args), "check --config '%s'", cfg_path);
+    cr_assert(eq(int, run_bin(args, out, sizeof(out)), 3), "%s", out);
+    cr_assert(strstr(out, "failed in phase embed") != NULL, "%s", out);
+    cr_assert(strstr(out, "embedded") == NULL, "%s", out);
+    cr_assert(strstr(out, "no-such-model") != NULL, "%s", out);
+
+    snprintf(args, sizeof(args), "check --config '%s' --json", cfg_path);
+    cr_assert(eq(int, run_bin(args, out, sizeof(out)), 3), "%s", out);
+    cr_assert(strstr(out, "\"failed_phase\": \"embed\"") != NULL, "%s", out);
+}
+
 /* ---- replicas --------------------------------------------------------- */
 
 Test(monitor, two_processes_never_trigger_twice)
@@ -1131,13 +1389,20 @@ Test(monitor, two_processes_never_trigger_twice)
     char cmd[2048];
     pid_t pids[2];
 
+    /* live checks of the real binary: data in the windows ending now */
+    int64_t now = dm_time_now_ms() / 1000 * 1000;
+    char asof[DM_TIME_STRLEN];
+
+    dm_time_format_s(now, asof, sizeof(asof));
     setup_default();
     fake_http_reply(le, 200, "{\"job_id\": \"only-once\"}");
-    drifting_data();
+    add_rows("b", 11, ROWS, now - 14 * DM_MS_PER_DAY, now - 7 * DM_MS_PER_DAY,
+             uniform10, uniform5, 0.86);
+    add_rows("c", 12, ROWS, now - 7 * DM_MS_PER_DAY, now, uniform10, uniform5,
+             0.66);
     snprintf(cmd, sizeof(cmd),
-             "'%s' check --config '%s' --as-of 2026-01-15T00:00:00Z "
-             ">/dev/null 2>&1",
-             getenv("DM_BINARY"), cfg_path);
+             "'%s' check --config '%s' --as-of %s >/dev/null 2>&1",
+             getenv("DM_BINARY"), cfg_path, asof);
     for (int i = 0; i < 2; i++) {
         pids[i] = fork();
         cr_assert(pids[i] >= 0);
