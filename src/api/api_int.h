@@ -121,6 +121,15 @@ void dm_api_resp_store_error(dm_api_resp_t *resp, const char *what,
  * the server thread (not from a slow handler). */
 const char *dm_api_req_query(dm_api_req_t *req, const char *key);
 
+/*
+ * Checks that every query parameter of req is one of known (a NULL-ended
+ * list): DM_OK, or DM_EPARSE with "unknown query parameter 'x' (this
+ * endpoint takes: ...)" in errbuf, so that a typo (?day=7) is an error
+ * rather than a silently ignored filter.
+ */
+int dm_api_query_known(dm_api_req_t *req, const char *const *known,
+                       char *errbuf, size_t errlen) DM_MUSTCHECK;
+
 /* ---- store pool (server.c) ---- */
 
 /* A store connection for this thread's exclusive use until put back. */

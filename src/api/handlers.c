@@ -466,7 +466,10 @@ void dm_api_h_checks(dm_api_req_t *req, dm_api_resp_t *resp)
     json_t *arr;
     int rc;
 
-    if ((rc = dm_api_query_uint(req, "days", 30, 1, 3650, &days, err,
+    static const char *const params[] = {"days", "limit", "details", NULL};
+
+    if ((rc = dm_api_query_known(req, params, err, sizeof(err))) != DM_OK ||
+        (rc = dm_api_query_uint(req, "days", 30, 1, 3650, &days, err,
                                 sizeof(err))) != DM_OK ||
         (rc = dm_api_query_uint(req, "limit", 1000, 1, 10000, &limit, err,
                                 sizeof(err))) != DM_OK ||
@@ -534,7 +537,12 @@ void dm_api_h_summary(dm_api_req_t *req, dm_api_resp_t *resp)
     int rc;
 
     memset(&sum, 0, sizeof(sum));
-    rc = dm_api_query_uint(req, "days", 0, 1, 36500, &days, err, sizeof(err));
+    static const char *const params[] = {"days", NULL};
+
+    rc = dm_api_query_known(req, params, err, sizeof(err));
+    if (rc == DM_OK)
+        rc = dm_api_query_uint(req, "days", 0, 1, 36500, &days, err,
+                               sizeof(err));
     if (rc != DM_OK) {
         query_error(resp, rc, err);
         return;

@@ -196,6 +196,45 @@ const char *dm_api_req_query(dm_api_req_t *req, const char *key)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+struct query_scan {
+    const char *const *known;
+    const char *unknown; /* the first unknown name, borrowed */
+};
+
+static enum MHD_Result scan_arg(void *cls, enum MHD_ValueKind kind,
+                                const char *key, const char *value)
+{
+    struct query_scan *q = cls;
+
+    (void)kind;
+    (void)value;
+    for (size_t i = 0; q->known[i] != NULL; i++)
+        if (key != NULL && strcmp(key, q->known[i]) == 0)
+            return MHD_YES;
+    q->unknown = key ? key : "";
+    return MHD_NO;
+}
+
+int dm_api_query_known(dm_api_req_t *req, const char *const *known,
+                       char *errbuf, size_t errlen)
+{
+    struct query_scan q = {known, NULL};
+    char list[256] = "";
+    size_t used = 0;
+
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, scan_arg, &q);
+    if (q.unknown == NULL)
+        return DM_OK;
+    for (size_t i = 0; known[i] != NULL && used < sizeof(list); i++)
+        used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+                                 i ? ", " : "", known[i]);
+    /* the name is echoed cut short: it is the client's text */
+    return dm_err_set(errbuf, errlen, DM_EPARSE,
+                      "unknown query parameter '%.64s' (this endpoint takes: "
+                      "%s)",
+                      q.unknown, list);
+}
+
 /* ---- store pool ---------------------------------------------------- */
 
 int dm_api_store_get(dm_api_t *api, dm_store_t **out, char *errbuf,

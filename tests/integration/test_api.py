@@ -251,6 +251,16 @@ def t_query_bad():
                       ("details=2", 422)):
         err(S.request("GET", "/drift/metrics?" + q), status)
     err(S.request("GET", "/drift/summary?days=0"), 422)
+    # a misspelt parameter is an error, not a silently ignored filter
+    # (issue 14 item 13: ?day=7 used to return 30 days)
+    for path in ("/drift/metrics?day=7", "/drift/metrics?days=7&limt=2",
+                 "/drift/summary?day=7"):
+        r = S.request("GET", path)
+        err(r, 400, "bad_request")
+        check("unknown query parameter" in r.json()["error"]["message"],
+              "names the unknown parameter", r.body)
+    check(S.request("GET", "/drift/metrics?days=7&limit=2&details=1").status
+          == 200, "known parameters still work")
 
 
 def t_check_ok():
