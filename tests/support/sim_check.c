@@ -19,8 +19,8 @@
 
 static const double intent_mix[5] = {0.40, 0.25, 0.15, 0.12, 0.08};
 
-static void multinomial(dm_rng_t *rng, const double *p, size_t k, uint64_t n,
-                        uint64_t *out)
+void sim_multinomial(dm_rng_t *rng, const double *p, size_t k, uint64_t n,
+                     uint64_t *out)
 {
     memset(out, 0, k * sizeof(*out));
     for (uint64_t i = 0; i < n; i++) {
@@ -112,8 +112,8 @@ int sim_check_run(const sim_scenario_t *s, sim_rates_t *r, char *err,
         double t0;
 
         draw_embeddings(&sp, s, &rng, b, c);
-        multinomial(&rng, intent_mix, 5, n_fb, ib);
-        multinomial(&rng, intent_mix, 5, n_fb, ic);
+        sim_multinomial(&rng, intent_mix, 5, n_fb, ib);
+        sim_multinomial(&rng, intent_mix, 5, n_fb, ic);
         wb.embeddings = b;
         wb.n_embeddings = s->n;
         wb.intent_counts = ib;

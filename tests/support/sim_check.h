@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/rng.h"
+
 #define SIM_DIM    384
 #define SIM_TOPICS 10
 
@@ -38,6 +40,11 @@ typedef struct sim_rates {
 /* Runs s->reps checks; 0, or -1 with a message in err. */
 int sim_check_run(const sim_scenario_t *s, sim_rates_t *out, char *err,
                   size_t errlen);
+
+/* Counts of n rows drawn from the k category probabilities p (p sums
+ * to 1) into out. */
+void sim_multinomial(dm_rng_t *rng, const double *p, size_t k, uint64_t n,
+                     uint64_t *out);
 
 /* One line of figures. */
 void sim_rates_print(const sim_scenario_t *s, const sim_rates_t *r, FILE *f);

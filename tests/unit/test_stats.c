@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "common/rng.h"
 #include "stats/stats.h"
+#include "support/sim_check.h"
 
 TestSuite(stats, .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
 
@@ -773,24 +774,6 @@ Test(stats, kl_calibration_shift)
     cr_assert_geq(r.fire, 0.95, "power %.3f", r.fire);
 }
 
-/* counts of n rows drawn from the category probabilities p (k of them) */
-static void multinomial(dm_rng_t *rng, const double *p, size_t k, uint64_t n,
-                        uint64_t *out)
-{
-    memset(out, 0, k * sizeof(*out));
-    for (uint64_t i = 0; i < n; i++) {
-        double u = dm_rng_uniform(rng), acc = 0.0;
-        size_t j = 0;
-
-        for (; j + 1 < k; j++) {
-            acc += p[j];
-            if (u < acc)
-                break;
-        }
-        out[j]++;
-    }
-}
-
 typedef struct psi_cal {
     double p_small, fire, raw_fire;
     double mean_psi, mean_null, mean_excess;
@@ -812,8 +795,8 @@ static psi_cal_t psi_calibrate(uint64_t seed, const double *pb,
         uint64_t b[5], c[5];
         dm_stats_psi_t out;
 
-        multinomial(&rng, pb, 5, rows, b);
-        multinomial(&rng, pc, 5, rows, c);
+        sim_multinomial(&rng, pb, 5, rows, b);
+        sim_multinomial(&rng, pc, 5, rows, c);
         sig.seed = seed * 1000 + (uint64_t)rep;
         cr_assert_eq(dm_stats_psi(b, c, 5, 4, 0, &sig, &out, err, sizeof(err)),
                      DM_OK, "%s", err);
