@@ -261,7 +261,8 @@ int dm_stats_explain(const double *emb, size_t nb, size_t nc, size_t dim,
     x = normalise(emb, n, dim);
     scratch = dm_mallocarray(n, sizeof(*scratch));
     dm_stats_kmeans_run(x, n, dim, k, DM_STATS_EXPLAIN_MAX_ITER,
-                        DM_STATS_EXPLAIN_INITS, seed, &km);
+                        DM_STATS_EXPLAIN_INITS, DM_STATS_EXPLAIN_FIT_ROWS, seed,
+                        &km);
     out->k = k;
     out->iterations = km.iterations;
     describe(&km, nb, nc, queries, positive, out->topics, scratch);

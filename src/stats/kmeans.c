@@ -208,18 +208,35 @@ static double cohesion(const dm_stats_kmeans_t *km, size_t n)
 }
 
 void dm_stats_kmeans_run(const float *x, size_t n, size_t dim, size_t k,
-                         unsigned max_iter, unsigned inits, uint64_t seed,
-                         dm_stats_kmeans_t *out)
+                         unsigned max_iter, unsigned inits, size_t fit_rows,
+                         uint64_t seed, dm_stats_kmeans_t *out)
 {
+    float *fit = NULL, *s = NULL;
+    size_t m = n;
     double best = 0.0;
 
     memset(out, 0, sizeof(*out));
+    if (fit_rows >= k && fit_rows < n) {
+        /* fit on a seeded uniform subsample, in row order */
+        uint8_t *flags = dm_calloc(n, 1);
+        dm_rng_t rng;
+        size_t j = 0;
+
+        dm_stats_perm_seed(&rng, seed, DM_STATS_STREAM_TOPICS, UINT32_MAX);
+        dm_stats_subset_draw(&rng, flags, n, fit_rows, NULL);
+        fit = dm_mallocarray(fit_rows * dim, sizeof(*fit));
+        for (size_t i = 0; i < n; i++)
+            if (flags[i])
+                memcpy(fit + (j++) * dim, x + i * dim, dim * sizeof(*fit));
+        free(flags);
+        m = fit_rows;
+    }
     for (unsigned r = 0; r < (inits ? inits : 1); r++) {
         dm_stats_kmeans_t km;
         double c;
 
-        run_once(x, n, dim, k, max_iter, seed, r, &km);
-        c = cohesion(&km, n);
+        run_once(fit ? fit : x, m, dim, k, max_iter, seed, r, &km);
+        c = cohesion(&km, m);
         /* ties keep the earlier run */
         if (r == 0 || c > best) {
             dm_stats_kmeans_cleanup(out);
@@ -228,5 +245,18 @@ void dm_stats_kmeans_run(const float *x, size_t n, size_t dim, size_t k,
         } else {
             dm_stats_kmeans_cleanup(&km);
         }
+    }
+    if (fit != NULL) {
+        /* every row to its nearest centre of the fit */
+        free(out->label);
+        free(out->sim);
+        out->label = dm_mallocarray(n, sizeof(uint32_t));
+        out->sim = dm_mallocarray(n, sizeof(float));
+        s = dm_mallocarray(n * k, sizeof(*s));
+        for (size_t i = 0; i < n; i++)
+            out->label[i] = 0;
+        (void)assign(x, n, dim, k, out->centroids, s, out->label, out->sim);
+        free(s);
+        free(fit);
     }
 }

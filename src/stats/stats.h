@@ -333,6 +333,9 @@ void dm_stats_verdict(const dm_stats_verdict_in_t *in, dm_stats_verdict_t *out);
 #define DM_STATS_EXPLAIN_NOVEL      10 /* novel queries reported */
 #define DM_STATS_EXPLAIN_MAX_ITER   50 /* k-means iterations at most */
 #define DM_STATS_EXPLAIN_INITS      4  /* k-means++ seedings, best kept */
+/* Rows the topic centroids are fitted on (a seeded uniform subsample of
+ * larger samples; every row is then labelled by its nearest centroid). */
+#define DM_STATS_EXPLAIN_FIT_ROWS 2000
 
 /* One topic: a cluster of the pooled sample. */
 typedef struct dm_stats_topic {
@@ -374,7 +377,8 @@ typedef struct dm_stats_explain {
  * DM_STATS_EXPLAIN_TOPICS_MAX) (0 means DM_STATS_EXPLAIN_TOPICS), seeded
  * k-means++ from (seed, its own stream), at most
  * DM_STATS_EXPLAIN_MAX_ITER Lloyd iterations with BLAS products, the
- * best of DM_STATS_EXPLAIN_INITS seedings (largest sum of cosines); per
+ * best of DM_STATS_EXPLAIN_INITS seedings (largest sum of cosines),
+ * fitted on at most DM_STATS_EXPLAIN_FIT_ROWS rows; per
  * topic the shares, their change and its Holm-adjusted two-sided
  * p-value, the top terms by class-based TF-IDF (BERTopic's c-TF-IDF:
  * tf(t, topic) log(1 + A / f_t), A the mean word count per topic, f_t

@@ -158,12 +158,15 @@ typedef struct dm_stats_kmeans {
  * Lloyd iterations (cosines by one BLAS product per iteration; ties to
  * the lower cluster) until no label changes or max_iter; the run with
  * the largest sum of cosines to the centroids wins.  A cluster left
- * empty takes the row farthest from its own centroid.  out is
+ * empty takes the row farthest from its own centroid.  With k <=
+ * fit_rows < n the centroids are fitted on fit_rows rows drawn
+ * uniformly (seeded) and every row is then labelled by its nearest
+ * centroid: the cost no longer grows with the sample.  out is
  * initialised here; release it with dm_stats_kmeans_cleanup.
  */
 void dm_stats_kmeans_run(const float *x, size_t n, size_t dim, size_t k,
-                         unsigned max_iter, unsigned inits, uint64_t seed,
-                         dm_stats_kmeans_t *out);
+                         unsigned max_iter, unsigned inits, size_t fit_rows,
+                         uint64_t seed, dm_stats_kmeans_t *out);
 void dm_stats_kmeans_cleanup(dm_stats_kmeans_t *km);
 
 /*
