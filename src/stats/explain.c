@@ -274,3 +274,81 @@ int dm_stats_explain(const double *emb, size_t nb, size_t nc, size_t dim,
     free(x);
     return DM_OK;
 }
+
+int dm_stats_intents(const uint64_t *base_count, const uint64_t *base_pos,
+                     const uint64_t *cur_count, const uint64_t *cur_pos,
+                     size_t k, size_t other_idx, uint64_t min_samples,
+                     dm_stats_intent_t *out, char *errbuf, size_t errlen)
+{
+    uint64_t *mb = NULL, *mc = NULL, tb = 0, tc = 0;
+    double *p = NULL;
+    int rc;
+
+    if (base_count == NULL || base_pos == NULL || cur_count == NULL ||
+        cur_pos == NULL || out == NULL || k == 0 || k > DM_STATS_HOLM_MAX)
+        return dm_err_set(errbuf, errlen, DM_EINVAL,
+                          "intents: between 1 and %d categories needed",
+                          DM_STATS_HOLM_MAX);
+    for (size_t i = 0; i < k; i++)
+        if (base_pos[i] > base_count[i] || cur_pos[i] > cur_count[i])
+            return dm_err_set(errbuf, errlen, DM_EINVAL,
+                              "intents: category %zu has more positives "
+                              "than rows",
+                              i);
+    mb = dm_mallocarray(k, sizeof(*mb));
+    mc = dm_mallocarray(k, sizeof(*mc));
+    p = dm_mallocarray(k, sizeof(*p));
+    rc = dm_stats_psi_merge(base_count, cur_count, k, other_idx, min_samples,
+                            mb, mc, errbuf, errlen);
+    if (rc != DM_OK)
+        goto out;
+    memset(out, 0, k * sizeof(*out));
+    for (size_t i = 0; i < k; i++) {
+        /* positives follow their rows into "other" */
+        size_t to =
+            mb[i] == 0 && mc[i] == 0 && (base_count[i] | cur_count[i]) != 0
+                ? other_idx
+                : i;
+
+        out[to].baseline_positives += base_pos[i];
+        out[to].current_positives += cur_pos[i];
+        tb += mb[i];
+        tc += mc[i];
+    }
+    if (tb == 0 || tc == 0) {
+        rc = dm_err_set(errbuf, errlen, DM_EINVAL,
+                        "intents: an empty window (%llu baseline, %llu "
+                        "current rows)",
+                        (unsigned long long)tb, (unsigned long long)tc);
+        goto out;
+    }
+    for (size_t i = 0; i < k; i++) {
+        dm_stats_intent_t *o = &out[i];
+        double q, pc;
+
+        o->baseline_count = mb[i];
+        o->current_count = mc[i];
+        o->baseline_share = (double)mb[i] / (double)tb;
+        o->current_share = (double)mc[i] / (double)tc;
+        q = o->baseline_share < DM_STATS_EPS ? DM_STATS_EPS : o->baseline_share;
+        pc = o->current_share < DM_STATS_EPS ? DM_STATS_EPS : o->current_share;
+        o->psi_term = (pc - q) * log(pc / q);
+        o->baseline_accuracy =
+            mb[i] > 0 ? (double)o->baseline_positives / (double)mb[i]
+                      : (double)NAN;
+        o->current_accuracy = mc[i] > 0
+                                  ? (double)o->current_positives / (double)mc[i]
+                                  : (double)NAN;
+        o->accuracy_p_value = dm_stats_two_prop_p(o->baseline_positives, mb[i],
+                                                  o->current_positives, mc[i]);
+        p[i] = o->accuracy_p_value;
+    }
+    dm_stats_holm(p, k, p);
+    for (size_t i = 0; i < k; i++)
+        out[i].accuracy_p_adjusted = p[i];
+out:
+    free(p);
+    free(mc);
+    free(mb);
+    return rc;
+}

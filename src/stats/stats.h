@@ -270,7 +270,7 @@ double dm_stats_floor_pvalue(uint64_t cur_pos, uint64_t cur_total,
  * alpha.  NAN entries are not tests: they stay NAN and do not count in m.
  * adjusted may alias p.  m <= DM_STATS_HOLM_MAX.
  */
-#define DM_STATS_HOLM_MAX 16
+#define DM_STATS_HOLM_MAX 512
 void dm_stats_holm(const double *p, size_t m, double *adjusted);
 
 /*
@@ -326,7 +326,7 @@ void dm_stats_verdict(const dm_stats_verdict_in_t *in, dm_stats_verdict_t *out);
  * intents, from the sample a check already holds.
  */
 #define DM_STATS_EXPLAIN_TOPICS     12 /* default k of the topic k-means */
-#define DM_STATS_EXPLAIN_TOPICS_MAX DM_STATS_HOLM_MAX
+#define DM_STATS_EXPLAIN_TOPICS_MAX 16
 #define DM_STATS_EXPLAIN_TERMS      5  /* top terms per topic */
 #define DM_STATS_EXPLAIN_TERM_LEN   32 /* longest term kept, with its NUL */
 #define DM_STATS_EXPLAIN_EXAMPLES   3  /* representative queries per topic */
@@ -396,6 +396,36 @@ int dm_stats_explain(const double *emb, size_t nb, size_t nc, size_t dim,
                      const char *const *queries, const unsigned char *positive,
                      unsigned k, uint64_t seed, dm_stats_explain_t *out,
                      char *errbuf, size_t errlen) DM_MUSTCHECK;
+
+/* One intent category of a check's explanation. */
+typedef struct dm_stats_intent {
+    uint64_t baseline_count, current_count; /* rows, after merging */
+    uint64_t baseline_positives, current_positives;
+    double baseline_share, current_share;
+    double psi_term; /* (P - Q) ln(P / Q), proportions floored at eps */
+    /* positive share per window; NAN for a window without rows */
+    double baseline_accuracy, current_accuracy;
+    double accuracy_p_value;    /* two-sided two-proportion; NAN if no test */
+    double accuracy_p_adjusted; /* Holm over the categories tested */
+} dm_stats_intent_t;
+
+/*
+ * Per category of k (other_idx is "other", or SIZE_MAX): the rows and
+ * positives of each window, merged into "other" first exactly as
+ * dm_stats_psi() merges them (fewer than min_samples rows in both
+ * windows together), the shares, the category's term of the PSI (their
+ * sum is dm_stats_psi's psi), accuracy per window and the two-sided
+ * two-proportion p-value of its change, Holm-adjusted over the
+ * categories with rows in both windows.  out has k entries, in category
+ * order (merged ones have zero counts).  Returns DM_OK, or DM_EINVAL
+ * (message in errbuf) for k of 0 or above DM_STATS_HOLM_MAX, a bad
+ * other_idx, an empty window, positives above counts or an overflow.
+ */
+int dm_stats_intents(const uint64_t *base_count, const uint64_t *base_pos,
+                     const uint64_t *cur_count, const uint64_t *cur_pos,
+                     size_t k, size_t other_idx, uint64_t min_samples,
+                     dm_stats_intent_t *out, char *errbuf,
+                     size_t errlen) DM_MUSTCHECK;
 
 /*
  * Two-sided two-proportion z-test of x1/n1 against x2/n2 with the pooled

@@ -340,3 +340,74 @@ Test(explain, two_proportion_p)
     /* 50/100 vs 30/100: z = 0.2 / sqrt(.4 .6 .02) = 2.8868, p = 0.003892 */
     cr_assert_float_eq(dm_stats_two_prop_p(50, 100, 30, 100), 0.0038924, 1e-6);
 }
+
+/* Rows and positives of six categories (the last is "other"). */
+static void intents(const uint64_t *bc, const uint64_t *bp, const uint64_t *cc,
+                    const uint64_t *cp, uint64_t min_samples,
+                    dm_stats_intent_t *out)
+{
+    char err[256] = "";
+
+    cr_assert_eq(dm_stats_intents(bc, bp, cc, cp, 6, 5, min_samples, out, err,
+                                  sizeof(err)),
+                 DM_OK, "%s", err);
+}
+
+Test(explain, intent_accuracy_drop_is_named)
+{
+    /* "debug" (3) drops from 0.9 to 0.6; every other category stays at
+     * 0.9 and every share stays put */
+    uint64_t bc[6] = {300, 200, 250, 200, 150, 40};
+    uint64_t bp[6] = {270, 180, 225, 180, 135, 36};
+    uint64_t cc[6] = {310, 190, 240, 210, 160, 38};
+    uint64_t cp[6] = {279, 171, 216, 126, 144, 34};
+    dm_stats_intent_t out[6];
+    dm_stats_psi_t psi;
+    char err[256];
+    double sum = 0.0;
+
+    intents(bc, bp, cc, cp, 10, out);
+    for (size_t i = 0; i < 6; i++) {
+        sum += out[i].psi_term;
+        if (i == 3) {
+            cr_assert_float_eq(out[i].baseline_accuracy, 0.9, 1e-12);
+            cr_assert_float_eq(out[i].current_accuracy, 0.6, 1e-12);
+            cr_assert_lt(out[i].accuracy_p_adjusted, 1e-6, "debug p %g",
+                         out[i].accuracy_p_adjusted);
+        } else {
+            cr_assert_gt(out[i].accuracy_p_adjusted, 0.05, "%zu: p %g", i,
+                         out[i].accuracy_p_adjusted);
+        }
+        cr_assert_geq(out[i].accuracy_p_adjusted, out[i].accuracy_p_value);
+    }
+    /* the terms add up to the PSI of the check */
+    cr_assert_eq(dm_stats_psi(bc, cc, 6, 5, 10, NULL, &psi, err, sizeof(err)),
+                 DM_OK, "%s", err);
+    cr_assert_float_eq(sum, psi.psi, 1e-12, "sum %.17g, psi %.17g", sum,
+                       psi.psi);
+    cr_assert_float_eq(out[0].baseline_share, 300.0 / 1140.0, 1e-15);
+}
+
+Test(explain, small_intents_merge_into_other_with_their_positives)
+{
+    uint64_t bc[6] = {100, 3, 100, 100, 100, 10};
+    uint64_t bp[6] = {90, 3, 90, 90, 90, 5};
+    uint64_t cc[6] = {100, 2, 100, 100, 100, 10};
+    uint64_t cp[6] = {90, 0, 90, 90, 90, 5};
+    dm_stats_intent_t out[6];
+    char err[256];
+
+    intents(bc, bp, cc, cp, 10, out);
+    cr_assert_eq(out[1].baseline_count + out[1].current_count, 0);
+    cr_assert(isnan(out[1].baseline_accuracy));
+    cr_assert(isnan(out[1].accuracy_p_value));
+    cr_assert_eq(out[5].baseline_count, 13);
+    cr_assert_eq(out[5].baseline_positives, 8);
+    cr_assert_eq(out[5].current_count, 12);
+    cr_assert_eq(out[5].current_positives, 5);
+    /* positives above rows are refused */
+    bp[0] = 101;
+    cr_assert_eq(
+        dm_stats_intents(bc, bp, cc, cp, 6, 5, 10, out, err, sizeof(err)),
+        DM_EINVAL);
+}
