@@ -51,11 +51,9 @@ double dm_stats_two_prop_p(uint64_t x1, uint64_t n1, uint64_t x2, uint64_t n2)
     return erfc(fabs(p1 - p2) / sqrt(var) / sqrt(2.0));
 }
 
-/* Unit-length float copy of the rows (zero rows stay zero). */
-static float *normalise(const double *x, size_t n, size_t dim)
+/* Unit-length float copy of the rows of x into y (zero rows stay zero). */
+static void normalise(const double *x, size_t n, size_t dim, float *y)
 {
-    float *y = dm_mallocarray(n * dim, sizeof(*y));
-
     for (size_t i = 0; i < n; i++) {
         const double *xi = x + i * dim;
         double s = 0.0;
@@ -66,7 +64,6 @@ static float *normalise(const double *x, size_t n, size_t dim)
         for (size_t d = 0; d < dim; d++)
             y[i * dim + d] = (float)(xi[d] * s);
     }
-    return y;
 }
 
 /* A row and a score to rank by (larger first, then lower row). */
@@ -224,10 +221,10 @@ static void novel(const float *x, size_t nb, size_t nc, size_t dim,
     free(s);
 }
 
-int dm_stats_explain(const double *emb, size_t nb, size_t nc, size_t dim,
-                     const char *const *queries, const unsigned char *positive,
-                     unsigned k, uint64_t seed, dm_stats_explain_t *out,
-                     char *errbuf, size_t errlen)
+int dm_stats_explain(const double *baseline, size_t nb, const double *current,
+                     size_t nc, size_t dim, const char *const *queries,
+                     const unsigned char *positive, unsigned k, uint64_t seed,
+                     dm_stats_explain_t *out, char *errbuf, size_t errlen)
 {
     size_t n = nb + nc;
     float *x = NULL;
@@ -235,7 +232,7 @@ int dm_stats_explain(const double *emb, size_t nb, size_t nc, size_t dim,
     dm_stats_kmeans_t km;
     int rc;
 
-    if (out == NULL || emb == NULL || queries == NULL)
+    if (out == NULL || baseline == NULL || current == NULL || queries == NULL)
         return dm_err_set(errbuf, errlen, DM_EINVAL,
                           "missing argument to dm_stats_explain");
     memset(out, 0, sizeof(*out));
@@ -248,7 +245,9 @@ int dm_stats_explain(const double *emb, size_t nb, size_t nc, size_t dim,
         return dm_err_set(errbuf, errlen, DM_EINVAL,
                           "explanation: bad size (dim %zu, %zu + %zu rows)",
                           dim, nb, nc);
-    rc = dm_stats_check_finite(emb, n, dim, "pooled", errbuf, errlen);
+    rc = dm_stats_check_finite(baseline, nb, dim, "baseline", errbuf, errlen);
+    if (rc == DM_OK)
+        rc = dm_stats_check_finite(current, nc, dim, "current", errbuf, errlen);
     if (rc != DM_OK)
         return rc;
     if (k == 0)
@@ -258,7 +257,9 @@ int dm_stats_explain(const double *emb, size_t nb, size_t nc, size_t dim,
     if (k > n)
         k = (unsigned)n;
 
-    x = normalise(emb, n, dim);
+    x = dm_mallocarray(n * dim, sizeof(*x));
+    normalise(baseline, nb, dim, x);
+    normalise(current, nc, dim, x + nb * dim);
     scratch = dm_mallocarray(n, sizeof(*scratch));
     dm_stats_kmeans_run(x, n, dim, k, DM_STATS_EXPLAIN_MAX_ITER,
                         DM_STATS_EXPLAIN_INITS, DM_STATS_EXPLAIN_FIT_ROWS, seed,

@@ -369,13 +369,13 @@ typedef struct dm_stats_explain {
 } dm_stats_explain_t;
 
 /*
- * Explains the difference between two windows' samples.  emb holds the
- * pooled embeddings, nb baseline rows then nc current rows, dim wide,
- * row-major; queries[i] is the query text of row i (borrowed; NULL reads
- * as ""); positive (optional, NULL) is 1 for a row rated positive, 0
- * otherwise.  Topics: spherical k-means with k = min(k, rows,
- * DM_STATS_EXPLAIN_TOPICS_MAX) (0 means DM_STATS_EXPLAIN_TOPICS), seeded
- * k-means++ from (seed, its own stream), at most
+ * Explains the difference between two windows' samples: baseline (nb x
+ * dim, row-major) and current (nc x dim).  Rows are numbered pooled,
+ * baseline first: queries[i] is the query text of row i (nb + nc
+ * entries, borrowed; NULL reads as ""); positive (optional, NULL) is 1
+ * for a row rated positive, 0 otherwise.  Topics: spherical k-means with k =
+ * min(k, rows, DM_STATS_EXPLAIN_TOPICS_MAX) (0 means DM_STATS_EXPLAIN_TOPICS),
+ * seeded k-means++ from (seed, its own stream), at most
  * DM_STATS_EXPLAIN_MAX_ITER Lloyd iterations with BLAS products, the
  * best of DM_STATS_EXPLAIN_INITS seedings (largest sum of cosines),
  * fitted on at most DM_STATS_EXPLAIN_FIT_ROWS rows; per
@@ -392,10 +392,11 @@ typedef struct dm_stats_explain {
  * Returns DM_OK, or DM_EINVAL (message in errbuf) for an empty window,
  * dim of 0, a non-finite value or more than UINT32_MAX rows.
  */
-int dm_stats_explain(const double *emb, size_t nb, size_t nc, size_t dim,
-                     const char *const *queries, const unsigned char *positive,
-                     unsigned k, uint64_t seed, dm_stats_explain_t *out,
-                     char *errbuf, size_t errlen) DM_MUSTCHECK;
+int dm_stats_explain(const double *baseline, size_t nb, const double *current,
+                     size_t nc, size_t dim, const char *const *queries,
+                     const unsigned char *positive, unsigned k, uint64_t seed,
+                     dm_stats_explain_t *out, char *errbuf,
+                     size_t errlen) DM_MUSTCHECK;
 
 /* One intent category of a check's explanation. */
 typedef struct dm_stats_intent {

@@ -179,6 +179,7 @@ typedef struct dm_store_sample_row {
     char *query;
     char *response;
     uint64_t hash; /* dm_store_sample_hash(id) */
+    bool positive; /* the row's rating was positive */
 } dm_store_sample_row_t;
 
 typedef struct dm_store_sample {

@@ -145,8 +145,8 @@ static void run(const win_t *b, const win_t *c, const unsigned char *pos,
     const char **texts;
     double *e = pool(b, c, &texts);
     char err[256] = "";
-    int rc = dm_stats_explain(e, b->n, c->n, DIM, texts, pos, 0, 42, ex, err,
-                              sizeof(err));
+    int rc = dm_stats_explain(e, b->n, e + b->n * DIM, c->n, DIM, texts, pos, 0,
+                              42, ex, err, sizeof(err));
 
     cr_assert_eq(rc, DM_OK, "dm_stats_explain: %s", err);
     free(texts);
@@ -289,9 +289,9 @@ Test(explain, ctfidf_ranks_and_breaks_ties_by_term)
     char err[256];
     const dm_stats_topic_t *t0 = NULL;
 
-    cr_assert_eq(
-        dm_stats_explain(e, 2, 2, 2, q, NULL, 2, 1, ex, err, sizeof(err)),
-        DM_OK, "%s", err);
+    cr_assert_eq(dm_stats_explain(e, 2, e + 4, 2, 2, q, NULL, 2, 1, ex, err,
+                                  sizeof(err)),
+                 DM_OK, "%s", err);
     cr_assert_eq(ex->k, 2);
     for (size_t i = 0; i < 2; i++)
         if (strcmp(ex->topics[i].terms[0], "zebra") == 0)
@@ -321,14 +321,14 @@ Test(explain, bad_arguments)
     char err[256];
 
     cr_assert_eq(
-        dm_stats_explain(e, 0, 2, 2, q, NULL, 0, 1, &ex, err, sizeof(err)),
+        dm_stats_explain(e, 0, e, 2, 2, q, NULL, 0, 1, &ex, err, sizeof(err)),
         DM_EINVAL);
-    cr_assert_eq(
-        dm_stats_explain(e, 1, 1, 0, q, NULL, 0, 1, &ex, err, sizeof(err)),
-        DM_EINVAL);
-    cr_assert_eq(
-        dm_stats_explain(bad, 1, 1, 2, q, NULL, 0, 1, &ex, err, sizeof(err)),
-        DM_EINVAL);
+    cr_assert_eq(dm_stats_explain(e, 1, e + 2, 1, 0, q, NULL, 0, 1, &ex, err,
+                                  sizeof(err)),
+                 DM_EINVAL);
+    cr_assert_eq(dm_stats_explain(bad, 1, bad + 2, 1, 2, q, NULL, 0, 1, &ex,
+                                  err, sizeof(err)),
+                 DM_EINVAL);
     cr_assert(strstr(err, "non-finite") != NULL, "%s", err);
 }
 
