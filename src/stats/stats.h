@@ -325,7 +325,7 @@ void dm_stats_verdict(const dm_stats_verdict_in_t *in, dm_stats_verdict_t *out);
  * What changed (DESIGN.md section 2.5): topics, novel queries and
  * intents, from the sample a check already holds.
  */
-#define DM_STATS_EXPLAIN_TOPICS     12 /* default k of the topic k-means */
+#define DM_STATS_EXPLAIN_TOPICS     10 /* default k of the topic k-means */
 #define DM_STATS_EXPLAIN_TOPICS_MAX 16
 #define DM_STATS_EXPLAIN_TERMS      5  /* top terms per topic */
 #define DM_STATS_EXPLAIN_TERM_LEN   32 /* longest term kept, with its NUL */
