@@ -53,7 +53,8 @@ static bool is_pg;
 static fake_http_t *slack, *le;
 static dm_config_t *cfg;
 static dm_monitor_t *mon;
-static const char *interval = "6"; /* monitoring.check_interval_hours */
+static const char *interval = "6";    /* monitoring.check_interval_hours */
+static const char *alerts_extra = ""; /* more alerts.* keys */
 
 static void no_proxy(void)
 {
@@ -143,7 +144,7 @@ static void write_cfg_with(const char *embeddings, const char *extra)
         "  check_interval_hours: %s\n"
         "embeddings:\n%s"
         "significance:\n  permutations: 100\n"
-        "alerts:\n  enabled: true\n  repeat_hours: 24\n  slack:\n"
+        "alerts:\n  enabled: true\n  repeat_hours: 24\n%s  slack:\n"
         "    webhook_url: \"%s/services/T000/B000/" SECRET_WORD "\"\n"
         "    channel: \"#drift\"\n    mention_users: [\"U012AB3CD\"]\n"
         "    timeout_seconds: 1\n    max_retries: 2\n"
@@ -154,8 +155,9 @@ static void write_cfg_with(const char *embeddings, const char *extra)
         "logging:\n  level: error\n",
         interval,
         embeddings ? embeddings : "  model: hashing\n  dimension: 384\n",
-        fake_http_url(slack), fake_http_url(le), is_pg ? "postgres" : "sqlite",
-        is_pg ? "url" : "path", db_url, extra ? extra : "");
+        alerts_extra, fake_http_url(slack), fake_http_url(le),
+        is_pg ? "postgres" : "sqlite", is_pg ? "url" : "path", db_url,
+        extra ? extra : "");
     write_file(cfg_path, yaml);
 }
 
@@ -591,6 +593,36 @@ Test(monitor, explanation_names_the_new_topic_and_is_stored)
         eq(sz, json_array_size(json_object_get(ex, "intents")), e->n_intents));
     json_decref(d);
     dm_store_check_cleanup(&c);
+
+    /* Slack: the top changes, without user text by default */
+    cr_assert(eq(sz, fake_http_request_count(slack), 1));
+    cr_assert(slack_text_has(0, "What changed"));
+    cr_assert(slack_text_has(0, "topic *"));
+    cr_assert(slack_text_has(0, t->terms[0]));
+    cr_assert(not(slack_text_has(0, "e.g.")));
+    cr_assert(not(slack_text_has(0, e->examples[0][0])));
+    free(r);
+}
+
+/* alerts.include_examples: true adds an example query to each topic. */
+Test(monitor, slack_examples_only_when_asked)
+{
+    static const double before[DM_SYNTH_TOPICS] = {1, 1, 1, 1, 1,
+                                                   1, 1, 1, 1, 0};
+    static const double after[DM_SYNTH_TOPICS] = {1, 1, 1, 1, 1,
+                                                  1, 1, 1, 1, 2.25};
+
+    alerts_extra = "  include_examples: true\n";
+    setup_default();
+    alerts_extra = "";
+    cr_assert(cfg->alerts.include_examples);
+    add_rows("b", 21, 2 * ROWS, BSTART, CSTART, before, uniform5, 0.86);
+    add_rows("c", 22, 2 * ROWS, CSTART, ASOF, after, uniform5, 0.86);
+    dm_monitor_result_t *r = malloc(sizeof(*r));
+    *r = run_check(DM_OK);
+    cr_assert(eq(sz, fake_http_request_count(slack), 1));
+    cr_assert(slack_text_has(0, "What changed"));
+    cr_assert(slack_text_has(0, "(e.g. "));
     free(r);
 }
 
