@@ -604,6 +604,34 @@ Test(monitor, explanation_names_the_new_topic_and_is_stored)
     free(r);
 }
 
+/* The same store and config give the same explanation, byte for byte. */
+Test(monitor, explanation_is_deterministic)
+{
+    static const double after[DM_SYNTH_TOPICS] = {1, 1, 1, 1, 1,
+                                                  1, 1, 1, 1, 2.25};
+    char *text[2];
+
+    setup_default();
+    baseline(0.86);
+    add_rows("c", 52, ROWS, CSTART, ASOF, after, uniform5, 0.8);
+    for (int i = 0; i < 2; i++) {
+        dm_monitor_result_t *r = malloc(sizeof(*r));
+        json_t *j;
+
+        *r = run_check(DM_OK);
+        cr_assert(r->analysis.explanation.have_topics);
+        j = dm_explanation_to_json(&r->analysis.explanation);
+        text[i] = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        json_decref(j);
+        free(r);
+        /* a new monitor: nothing carried over in memory */
+        monitor_new();
+    }
+    cr_assert(STREQ(text[0], text[1]));
+    free(text[0]);
+    free(text[1]);
+}
+
 /* alerts.include_examples: true adds an example query to each topic. */
 Test(monitor, slack_examples_only_when_asked)
 {
