@@ -152,6 +152,10 @@ void dm_api_h_health(dm_api_req_t *req, dm_api_resp_t *resp);
 void dm_api_h_check(dm_api_req_t *req, dm_api_resp_t *resp);
 void dm_api_h_checks(dm_api_req_t *req, dm_api_resp_t *resp);
 void dm_api_h_summary(dm_api_req_t *req, dm_api_resp_t *resp);
+/* GET /drift/checks/{id}: one stored check, whole (user text: private). */
+void dm_api_h_check_get(dm_api_req_t *req, dm_api_resp_t *resp);
+/* True when api.token is unset or the request carries it (server.c). */
+bool dm_api_authorized(dm_api_req_t *req);
 void dm_api_h_trigger(dm_api_req_t *req, dm_api_resp_t *resp);
 void dm_api_h_feedback(dm_api_req_t *req, dm_api_resp_t *resp);
 void dm_api_h_prometheus(dm_api_req_t *req, dm_api_resp_t *resp);

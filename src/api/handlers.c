@@ -478,6 +478,14 @@ void dm_api_h_checks(dm_api_req_t *req, dm_api_resp_t *resp)
         query_error(resp, rc, err);
         return;
     }
+    if (details && !dm_api_authorized(req)) {
+        /* details hold the explanation's example queries: user text */
+        dm_api_resp_error(resp, 401, "unauthorized",
+                          "details=1 returns feedback text: missing or "
+                          "wrong bearer token");
+        resp->www_auth = true;
+        return;
+    }
     snprintf(key, sizeof(key), "%lu/%lu/%lu", days, limit, details);
     gen = cache_gen(req->api);
     if (cache_get(req->api, key, gen, false, resp))
@@ -514,6 +522,50 @@ void dm_api_h_checks(dm_api_req_t *req, dm_api_resp_t *resp)
     if (resp->status == 200)
         cache_put(req->api, key, gen, resp);
     pthread_mutex_unlock(&req->api->build_mu);
+}
+
+/* ---- GET /drift/checks/{id} ----------------------------------------- */
+
+void dm_api_h_check_get(dm_api_req_t *req, dm_api_resp_t *resp)
+{
+    const char *s = req->path + strlen("/drift/checks/");
+    dm_store_t *st = NULL;
+    dm_store_check_t c;
+    char err[DM_ERRBUF_SIZE] = "";
+    bool found = false;
+    int64_t id = 0;
+    json_t *o, *ex;
+    int rc;
+
+    /* 1 to 18 digits: an id, never an overflow */
+    for (size_t i = 0; s[i]; i++) {
+        if (s[i] < '0' || s[i] > '9' || i >= 18) {
+            dm_api_resp_error(resp, 404, "not_found", "no such check");
+            return;
+        }
+        id = id * 10 + (s[i] - '0');
+    }
+    rc = dm_api_store_get(req->api, &st, err, sizeof(err));
+    if (rc == DM_OK)
+        rc = dm_store_check_get(st, id, &c, &found, err, sizeof(err));
+    dm_api_store_put(req->api, st, rc != DM_OK);
+    if (rc != DM_OK) {
+        dm_api_resp_store_error(resp, "drift check", err);
+        return;
+    }
+    if (!found) {
+        dm_api_resp_error(resp, 404, "not_found", "no check with id %lld",
+                          (long long)id);
+        return;
+    }
+    o = dm_api_check_json(&c, true);
+    dm_store_check_cleanup(&c);
+    /* the explanation where check --json has it, too */
+    ex = o ? json_object_get(json_object_get(o, "details"), "explanation")
+           : NULL;
+    if (o)
+        json_object_set(o, "explanation", ex ? ex : json_null());
+    dm_api_resp_json(resp, 200, o);
 }
 
 /* ---- GET /drift/summary -------------------------------------------- */

@@ -65,9 +65,11 @@
 #define DM_STR_(x)  #x
 #define DM_STR(x)   DM_STR_(x)
 
-#define R_MUTATING 0x1 /* needs the bearer token when api.token is set */
-#define R_BODY     0x2 /* reads a JSON request body */
-#define R_SLOW     0x4 /* runs on a job thread (connection suspended) */
+#define R_MUTATING 0x1  /* needs the bearer token when api.token is set */
+#define R_BODY     0x2  /* reads a JSON request body */
+#define R_SLOW     0x4  /* runs on a job thread (connection suspended) */
+#define R_PRIVATE  0x8  /* holds user text: the token too, when one is set */
+#define R_PREFIX   0x10 /* path is a prefix; the handler reads the rest */
 
 typedef struct dm_api_route {
     const char *method;
@@ -83,6 +85,7 @@ static const dm_api_route_t routes[] = {
     {"POST", "/drift/check", dm_api_h_check, R_MUTATING | R_BODY | R_SLOW},
     {"GET", "/drift/metrics", dm_api_h_checks, 0},
     {"GET", "/drift/summary", dm_api_h_summary, 0},
+    {"GET", "/drift/checks/", dm_api_h_check_get, R_PRIVATE | R_PREFIX},
     {"POST", "/drift/trigger-finetuning", dm_api_h_trigger,
      R_MUTATING | R_BODY | R_SLOW},
     {"POST", "/feedback", dm_api_h_feedback, R_MUTATING | R_BODY},
@@ -369,6 +372,11 @@ static bool authorized(dm_api_req_t *req)
     return const_time_eq(h, strlen(h), tok, strlen(tok));
 }
 
+bool dm_api_authorized(dm_api_req_t *req)
+{
+    return authorized(req);
+}
+
 /* application/json, optionally with parameters (charset). */
 static bool is_json_type(const char *ct)
 {
@@ -393,7 +401,11 @@ static const dm_api_route_t *route_find(const char *method, const char *path,
     *path_known = false;
     allow[0] = '\0';
     for (size_t i = 0; i < N_ROUTES; i++) {
-        if (strcmp(routes[i].path, path) != 0)
+        size_t plen = strlen(routes[i].path);
+
+        if ((routes[i].flags & R_PREFIX)
+                ? strncmp(routes[i].path, path, plen) != 0 || path[plen] == '\0'
+                : strcmp(routes[i].path, path) != 0)
             continue;
         *path_known = true;
         if (strcmp(routes[i].method, method) == 0 ||
@@ -456,7 +468,7 @@ static enum MHD_Result first_call(dm_api_req_t *req, const char *method,
         resp.allow = allow;
         return send_resp(req, &resp);
     }
-    if ((req->route->flags & R_MUTATING) && !authorized(req)) {
+    if ((req->route->flags & (R_MUTATING | R_PRIVATE)) && !authorized(req)) {
         dm_api_resp_t resp = {0};
 
         dm_api_resp_error(&resp, 401, "unauthorized",

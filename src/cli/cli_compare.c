@@ -1,8 +1,9 @@
 /*
  * cli_compare.c - `driftmon compare`: an offline drift comparison of two
  * JSONL files, one object per line with any of "embedding" (array of
- * numbers), "intent" (string) and "positive" (boolean).  Every signal
- * both files carry is computed with the thresholds and significance
+ * numbers), "intent" (string), "positive" (boolean) and "text" or
+ * "query" (string: with embeddings, the topics of the explanation).  Every
+ * signal both files carry is computed with the thresholds and significance
  * settings of the config, and printed as a table or, with --json, as one
  * JSON object.  Exit code: 0 no drift, 1 drift, 2 bad input.
  */
@@ -78,8 +79,46 @@ static int read_embedding(dm_cli_compare_side_t *s, json_t *arr, size_t line,
  * ingest: a misspelt "positiv" must not be dropped silently.
  */
 static const char *const known_fields[] = {
-    "embedding", "intent", "positive", "id", "query", "response", "created_at",
+    "embedding", "intent", "positive", "text",
+    "id",        "query",  "response", "created_at",
 };
+void dm_cli_compare_side_cleanup(dm_cli_compare_side_t *s)
+{
+    for (size_t i = 0; i < s->n_text_rows; i++)
+        free(s->texts[i]);
+    free(s->texts);
+    free(s->rated);
+    free(s->intent_pos);
+    free(s->emb);
+    s->texts = NULL;
+    s->rated = NULL;
+    s->intent_pos = NULL;
+    s->emb = NULL;
+}
+
+/* The text and rating of the embedded row just read. */
+static int keep_text(dm_cli_compare_side_t *s, json_t *obj, size_t line,
+                     char *err, size_t n)
+{
+    json_t *t = json_object_get(obj, "text");
+    json_t *pos = json_object_get(obj, "positive");
+
+    if (t == NULL || json_is_null(t))
+        t = json_object_get(obj, "query");
+    if (t != NULL && !json_is_null(t) && !json_is_string(t))
+        return line_error(err, n, s, line, "text: must be a string");
+    if (s->n_text_rows == s->cap_text) {
+        s->cap_text = s->cap_text ? s->cap_text * 2 : 256;
+        s->texts = dm_reallocarray(s->texts, s->cap_text, sizeof(char *));
+        s->rated = dm_reallocarray(s->rated, s->cap_text, 1);
+    }
+    s->texts[s->n_text_rows] =
+        json_is_string(t) ? dm_strdup(json_string_value(t)) : NULL;
+    s->rated[s->n_text_rows] =
+        json_is_true(pos) || (json_is_integer(pos) && json_integer_value(pos));
+    s->n_text_rows++;
+    return DM_OK;
+}
 
 static int read_row(const dm_config_t *cfg, dm_cli_compare_side_t *s,
                     json_t *obj, size_t line, size_t *dim, char *err, size_t n)
@@ -109,6 +148,8 @@ static int read_row(const dm_config_t *cfg, dm_cli_compare_side_t *s,
 
     if (emb != NULL && !json_is_null(emb)) {
         rc = read_embedding(s, emb, line, dim, err, n);
+        if (rc == DM_OK)
+            rc = keep_text(s, obj, line, err, n);
         if (rc != DM_OK)
             return rc;
     }
@@ -129,7 +170,15 @@ static int read_row(const dm_config_t *cfg, dm_cli_compare_side_t *s,
             return line_error(err, n, s, line,
                               "positive: must be true, false, 0 or 1");
         }
+        if (s->intent_pos == NULL)
+            s->intent_pos =
+                dm_calloc(dm_analyze_categories(cfg), sizeof(uint64_t));
+        s->intent_pos[dm_analyze_category_of(cfg, label)] +=
+            json_is_true(pos) ||
+            (json_is_integer(pos) && json_integer_value(pos) == 1);
         s->feedback++;
+        if (emb != NULL && !json_is_null(emb))
+            s->rated_rows++;
     }
     s->rows++;
     return DM_OK;
@@ -193,7 +242,7 @@ static void usage(FILE *f)
                "                        [--config FILE] [--json]\n\n"
                "Each line of A and B is a JSON object with any of\n"
                "  \"embedding\": [numbers], \"intent\": \"label\", "
-               "\"positive\": true|false\n"
+               "\"positive\": true|false, \"text\": \"the query\"\n"
                "Every signal both files carry is computed.  Exit code: 0 no "
                "drift,\n1 drift, 2 bad arguments or input.\n");
 }
@@ -343,6 +392,24 @@ int dm_cli_compare(int argc, char **argv)
         wb.intent_counts = b.intents;
         wc.intent_counts = c.intents;
     }
+    /* the explanation: topics with texts, accuracy where all are rated */
+    for (size_t i = 0; i < b.n_text_rows && !b.any_text; i++)
+        b.any_text = b.texts[i] != NULL;
+    for (size_t i = 0; i < c.n_text_rows && !c.any_text; i++)
+        c.any_text = c.texts[i] != NULL;
+    if (b.any_text && c.any_text) {
+        wb.queries = (const char *const *)b.texts;
+        wc.queries = (const char *const *)c.texts;
+        if (b.rated_rows == b.rows_emb && c.rated_rows == c.rows_emb) {
+            wb.positive = b.rated;
+            wc.positive = c.rated;
+        }
+    }
+    if (b.feedback == b.rows && c.feedback == c.rows && b.intent_pos != NULL &&
+        c.intent_pos != NULL) {
+        wb.intent_positives = b.intent_pos;
+        wc.intent_positives = c.intent_pos;
+    }
     wb.positives = b.positives;
     wb.total_feedback = b.feedback;
     wc.positives = c.positives;
@@ -369,8 +436,8 @@ out:
         fprintf(stderr, "driftmon: error: %s\n", err);
     else if (rc != DM_OK)
         fprintf(stderr, "driftmon: error: %s\n", dm_strerror(rc));
-    free(b.emb);
-    free(c.emb);
+    dm_cli_compare_side_cleanup(&b);
+    dm_cli_compare_side_cleanup(&c);
     free(b.intents);
     free(c.intents);
     dm_config_free(cfg);

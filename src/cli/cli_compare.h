@@ -30,16 +30,29 @@ typedef struct dm_cli_compare_side {
     bool any_intent;
     uint64_t positives, feedback;
     size_t rows;
+    /* the explanation: per embedded row its "text" (or "query"; NULL
+     * when none) and rating, and positives per category; owned, released
+     * by dm_cli_compare_side_cleanup() */
+    char **texts;
+    unsigned char *rated; /* per embedded row: 1 positive, 0 not */
+    size_t cap_text, n_text_rows, rated_rows;
+    uint64_t *intent_pos;
+    bool any_text;
 } dm_cli_compare_side_t;
+
+/* Frees what the reader allocated (emb, texts, ratings, intent_pos);
+ * not intents, which are the caller's. */
+void dm_cli_compare_side_cleanup(dm_cli_compare_side_t *s);
 
 /*
  * Adds one input line (len bytes, need not be NUL-terminated; number
  * lineno, for messages) to s: a blank line (only spaces and tabs) is
  * skipped, anything else must be a JSON object with optional
  * "embedding" (array of finite numbers, as wide as *dim, which the first
- * embedding sets), "intent" (string) and "positive" (true, false, 0 or
- * 1).  Returns DM_OK or DM_EPARSE with "PATH:LINE: reason" in err; after
- * an error s and *dim may be partly updated, so reading must stop.
+ * embedding sets), "intent" (string), "positive" (true, false, 0 or 1)
+ * and "text" or "query" (string; kept with an embedding, for the
+ * explanation).  Returns DM_OK or DM_EPARSE with "PATH:LINE: reason" in err;
+ * after an error s and *dim may be partly updated, so reading must stop.
  */
 int dm_cli_compare_line(const dm_config_t *cfg, dm_cli_compare_side_t *s,
                         const char *line, size_t len, size_t lineno,

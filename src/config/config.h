@@ -96,8 +96,9 @@ typedef struct dm_config_slack {
 } dm_config_slack_t;
 
 typedef struct dm_config_alerts {
-    bool enabled;        /* true */
-    double repeat_hours; /* 24 */
+    bool enabled;          /* true */
+    double repeat_hours;   /* 24 */
+    bool include_examples; /* false: example queries are user text */
     dm_config_slack_t slack;
 } dm_config_alerts_t;
 

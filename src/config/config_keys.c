@@ -148,6 +148,9 @@ const struct cfg_key dm_cfg_keys[] = {
         0,
         "no repeat of an alert of the same or a lower severity within this "
         "many hours"),
+    NUM("alerts.include_examples", CFG_BOOL, alerts.include_examples, "false",
+        0, 1, 0,
+        "show an example query with each top change in alerts (user text)"),
     NUM("alerts.slack.enabled", CFG_BOOL, alerts.slack.enabled, "true", 0, 1, 0,
         "send alerts to Slack (needs webhook_url)"),
     STR("alerts.slack.webhook_url", alerts.slack.webhook_url,
@@ -333,6 +336,7 @@ static const cyaml_schema_field_t slack_fields[] = {
 static const cyaml_schema_field_t alerts_fields[] = {
     C_BOOL("enabled", dm_config_alerts_t, enabled),
     C_DBL("repeat_hours", dm_config_alerts_t, repeat_hours),
+    C_BOOL("include_examples", dm_config_alerts_t, include_examples),
     C_MAP("slack", dm_config_alerts_t, slack, slack_fields), CYAML_FIELD_END};
 
 static const cyaml_schema_field_t fine_tuning_fields[] = {

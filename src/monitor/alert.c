@@ -56,7 +56,8 @@ void dm_monitor_http_opts(const dm_monitor_t *m, bool slack, dm_http_opts_t *o)
 
 void dm_monitor_slack_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
                            dm_slack_alert_t *a,
-                           dm_slack_metric_t metrics[DM_MONITOR_SLACK_ROWS])
+                           dm_slack_metric_t metrics[DM_MONITOR_SLACK_ROWS],
+                           char *changes, size_t changes_len)
 {
     const dm_config_t *cfg = m->cfg;
     const dm_analysis_t *an = &r->analysis;
@@ -112,6 +113,11 @@ void dm_monitor_slack_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
         .fired = have && an->below_floor};
     a->metrics = metrics;
     a->metrics_count = DM_MONITOR_SLACK_ROWS;
+    if (have && changes_len > 0 &&
+        dm_explanation_top(
+            &an->explanation, an->alpha, DM_MONITOR_SLACK_CHANGES,
+            cfg->alerts.include_examples, "", changes, changes_len) > 0)
+        a->changes = changes;
     if (have) {
         a->severity = (dm_slack_severity_t)an->verdict.severity;
         a->combined_score = an->verdict.combined_score;
@@ -177,11 +183,12 @@ static int send_message(dm_monitor_t *m, const dm_monitor_result_t *r,
 {
     dm_slack_alert_t a;
     dm_slack_metric_t metrics[DM_MONITOR_SLACK_ROWS];
+    char changes[2048];
     dm_http_opts_t o;
     dm_http_result_t res;
     int rc;
 
-    dm_monitor_slack_fill(m, r, &a, metrics);
+    dm_monitor_slack_fill(m, r, &a, metrics, changes, sizeof(changes));
     a.kind = kind;
     if (kind == DM_SLACK_KIND_RESOLVED) {
         a.previous_severity = previous;

@@ -228,6 +228,11 @@ int dm_analyze(const dm_config_t *cfg, const dm_window_data_t *baseline,
 
     decide(out);
 
+    rc = dm_explanation_compute(cfg, baseline, current, dim, &out->explanation,
+                                errbuf, errlen);
+    if (rc != DM_OK)
+        return dm_err_prefix(errbuf, errlen, rc, "explanation: ");
+
     memset(&vin, 0, sizeof(vin));
     vin.have_semantic = out->have_semantic;
     vin.semantic_fired = out->semantic_fired;
@@ -345,6 +350,7 @@ int dm_analysis_to_json(const dm_analysis_t *a, json_t *o)
                     a->acc.floor_p_value, a->acc.floor_p_value, a->below_floor,
                     a->below_floor ? DM_SEVERITY_WARNING : DM_SEVERITY_NONE));
     rc |= set(o, "signals", signals);
+    rc |= set(o, "explanation", dm_explanation_to_json(&a->explanation));
 
     rc |= set(o, "samples",
               json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "baseline_embedded",
@@ -452,4 +458,14 @@ void dm_analysis_print(const dm_analysis_t *a, FILE *f)
     fprintf(f, "\n  combined score %.4f   severity %s   drift %s\n",
             v->combined_score, dm_severity_name(v->severity),
             v->drift_detected ? "DETECTED" : "not detected");
+    if (a->explanation.have_topics || a->explanation.have_intents) {
+        char top[4096];
+
+        fprintf(f, "\n  what changed:\n");
+        if (dm_explanation_top(&a->explanation, a->alpha, 3, false, "    ", top,
+                               sizeof(top)) > 0)
+            fprintf(f, "%s\n", top);
+        else
+            fprintf(f, "    no topic or intent moved significantly\n");
+    }
 }

@@ -31,7 +31,31 @@ typedef struct dm_window_data {
     const uint64_t *intent_counts; /* per category, dm_analyze_categories */
     uint64_t positives;
     uint64_t total_feedback;
+    /* the explanation (DESIGN.md 2.5), all optional: */
+    const char *const *queries;       /* n_embeddings query texts: topics */
+    const unsigned char *positive;    /* n_embeddings flags: topic accuracy */
+    const uint64_t *intent_positives; /* per category: intent accuracy */
 } dm_window_data_t;
+
+/* Longest example or novel query kept, with its NUL (longer ones are cut
+ * at a UTF-8 character boundary). */
+#define DM_EXPLAIN_TEXT 240
+/* Most categories: intents.categories (256) and "other". */
+#define DM_EXPLAIN_INTENTS     257
+#define DM_EXPLAIN_INTENT_NAME 64
+
+/* What changed (DESIGN.md 2.5): plain data, the texts copied in. */
+typedef struct dm_explanation {
+    bool have_topics; /* both windows carried query texts */
+    dm_stats_explain_t topics;
+    char examples[DM_STATS_EXPLAIN_TOPICS_MAX][DM_STATS_EXPLAIN_EXAMPLES]
+                 [DM_EXPLAIN_TEXT];
+    char novel[DM_STATS_EXPLAIN_NOVEL][DM_EXPLAIN_TEXT];
+    bool have_intents; /* both windows carried per-intent positives */
+    size_t n_intents;
+    char intent_names[DM_EXPLAIN_INTENTS][DM_EXPLAIN_INTENT_NAME];
+    dm_stats_intent_t intents[DM_EXPLAIN_INTENTS];
+} dm_explanation_t;
 
 /* Everything a check reports.  Plain data; copy freely. */
 typedef struct dm_analysis {
@@ -69,6 +93,8 @@ typedef struct dm_analysis {
     unsigned permutations;
     unsigned bins;
     dm_kl_estimator_t estimator;
+    /* what changed */
+    dm_explanation_t explanation;
 } dm_analysis_t;
 
 /* "mmd" or "kl". */
@@ -92,7 +118,10 @@ size_t dm_analyze_category_of(const dm_config_t *cfg, const char *label);
  * drift signals' p-values by Holm's procedure so that together they
  * alert at most alpha of the time, then severity and combined score from
  * the signals that fired.  dim is the embedding width (when embeddings
- * given).
+ * given).  With query texts in both windows it also explains the check
+ * (topics and novel queries, dm_stats_explain() with k =
+ * DM_STATS_EXPLAIN_TOPICS and the significance seed), and with
+ * per-intent positives, the intents (dm_stats_intents()).
  * Returns DM_OK or a DM_E* code with a message in errbuf.
  */
 int dm_analyze(const dm_config_t *cfg, const dm_window_data_t *baseline,
@@ -106,12 +135,48 @@ int dm_analyze(const dm_config_t *cfg, const dm_window_data_t *baseline,
  * psi_excess, psi_p_value, baseline_accuracy, ..., quality_below_floor,
  * severity, drift_detected, and a "signals" object (semantic, psi,
  * accuracy, quality_floor) with value/threshold/p_value/p_adjusted/
- * fired/severity each.  Absent signals are JSON null.  Returns DM_OK or
- * DM_ENOMEM.
+ * fired/severity each, and an "explanation" object (topics, novel,
+ * intents; docs/explain.md).  Absent signals are JSON null.  Returns
+ * DM_OK or DM_ENOMEM.
  */
 int dm_analysis_to_json(const dm_analysis_t *a, json_t *obj) DM_MUSTCHECK;
 
-/* Prints a readable table of the analysis to f. */
+/* Prints a readable table of the analysis to f, then the top changes of
+ * its explanation in plain words. */
 void dm_analysis_print(const dm_analysis_t *a, FILE *f);
+
+/*
+ * Computes the explanation of two windows into e (overwritten): topics
+ * and novel queries when both windows carry embeddings and query texts
+ * (dm_stats_explain(), k = DM_STATS_EXPLAIN_TOPICS, seeded by
+ * significance.seed), intents when both carry per-category counts and
+ * positives (dm_stats_intents(), merged as the PSI merges).  The texts
+ * shown are copied into e.  Returns DM_OK or a DM_E* code with a message
+ * in err.
+ */
+int dm_explanation_compute(const dm_config_t *cfg, const dm_window_data_t *b,
+                           const dm_window_data_t *c, size_t dim,
+                           dm_explanation_t *e, char *err,
+                           size_t errlen) DM_MUSTCHECK;
+
+/*
+ * The "explanation" JSON object: {"topics": [...], "novel": [...],
+ * "intents": [...]} (a part the check could not compute is null).  New
+ * reference, or NULL on ENOMEM.
+ */
+json_t *dm_explanation_to_json(const dm_explanation_t *e);
+
+/*
+ * Writes up to n of the largest changes of the explanation, one line
+ * each, to out (NUL-terminated, at most outlen bytes, lines separated by
+ * '\n', prefix before each): topics whose share moved and intents whose
+ * accuracy moved, by at least a point with a Holm-adjusted p below
+ * alpha, largest first ("\u25b2 topic *recipe, oven, garlic*: 0% -> 20%
+ * of queries"); with examples, each topic's line ends with its first
+ * representative query.  Returns the number of lines.
+ */
+size_t dm_explanation_top(const dm_explanation_t *e, double alpha, size_t n,
+                          bool examples, const char *prefix, char *out,
+                          size_t outlen);
 
 #endif

@@ -41,11 +41,14 @@ struct win {
     int64_t start, end;
     dm_store_window_t agg;
     dm_store_sample_t smp;
-    float *vecs;         /* smp.n x dim */
-    bool *found;         /* cached */
-    uint64_t *text_hash; /* of each row's embedded text (the cache key) */
-    double *emb;         /* smp.n x dim, for dm_analyze() */
-    uint64_t *cats;      /* per category (dm_analyze_categories) */
+    float *vecs;             /* smp.n x dim */
+    bool *found;             /* cached */
+    uint64_t *text_hash;     /* of each row's embedded text (the cache key) */
+    double *emb;             /* smp.n x dim, for dm_analyze() */
+    uint64_t *cats;          /* per category (dm_analyze_categories) */
+    uint64_t *cpos;          /* positives per category */
+    const char **queries;    /* smp.n, borrowed from smp: the explanation */
+    unsigned char *positive; /* smp.n */
 };
 
 static void win_cleanup(struct win *w)
@@ -57,6 +60,9 @@ static void win_cleanup(struct win *w)
     free(w->text_hash);
     free(w->emb);
     free(w->cats);
+    free(w->cpos);
+    free(w->queries);
+    free(w->positive);
     memset(w, 0, sizeof(*w));
 }
 
@@ -338,9 +344,26 @@ static void to_double(struct win *w, size_t dim)
 static void count_categories(const dm_config_t *cfg, struct win *w)
 {
     w->cats = dm_calloc(dm_analyze_categories(cfg), sizeof(uint64_t));
-    for (size_t i = 0; i < w->agg.n_intents; i++)
-        w->cats[dm_analyze_category_of(cfg, w->agg.intents[i].intent)] +=
-            w->agg.intents[i].count;
+    w->cpos = dm_calloc(dm_analyze_categories(cfg), sizeof(uint64_t));
+    for (size_t i = 0; i < w->agg.n_intents; i++) {
+        size_t k = dm_analyze_category_of(cfg, w->agg.intents[i].intent);
+
+        w->cats[k] += w->agg.intents[i].count;
+        w->cpos[k] += w->agg.intents[i].positives;
+    }
+}
+
+/* The sampled rows' queries and ratings, for the explanation. */
+static void sample_texts(struct win *w)
+{
+    size_t n = w->smp.n ? w->smp.n : 1;
+
+    w->queries = dm_mallocarray(n, sizeof(*w->queries));
+    w->positive = dm_malloc(n);
+    for (size_t i = 0; i < w->smp.n; i++) {
+        w->queries[i] = w->smp.rows[i].query;
+        w->positive[i] = w->smp.rows[i].positive;
+    }
 }
 
 static json_t *intent_counts_json(const dm_store_window_t *agg)
@@ -571,6 +594,14 @@ static int analyze_windows(dm_monitor_t *m, dm_store_t *st, struct win *b,
     t0 = dm_time_mono_ns();
     count_categories(cfg, b);
     count_categories(cfg, c);
+    sample_texts(b);
+    sample_texts(c);
+    wb.queries = b->queries;
+    wb.positive = b->positive;
+    wb.intent_positives = b->cpos;
+    wc.queries = c->queries;
+    wc.positive = c->positive;
+    wc.intent_positives = c->cpos;
     wb.embeddings = b->emb;
     wb.n_embeddings = b->smp.n;
     wb.intent_counts = b->cats;

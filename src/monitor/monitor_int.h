@@ -99,12 +99,17 @@ void dm_monitor_http_opts(const dm_monitor_t *m, bool slack, dm_http_opts_t *o);
 /* Slack is configured (alerts.enabled, slack.enabled, a webhook URL). */
 bool dm_monitor_slack_on(const dm_monitor_t *m);
 
-/* Fills a Slack message's windows, samples, metrics from a result. */
+/* Fills a Slack message's windows, samples, metrics and the top changes
+ * of the explanation (into changes, changes_len bytes, which a borrows;
+ * example queries only with alerts.include_examples) from a result. */
 /* Rows of the Slack metrics table: semantic, PSI, accuracy drop, floor. */
 #define DM_MONITOR_SLACK_ROWS 4
+/* Changes of the explanation listed in an alert. */
+#define DM_MONITOR_SLACK_CHANGES 3
 void dm_monitor_slack_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
                            dm_slack_alert_t *a,
-                           dm_slack_metric_t metrics[DM_MONITOR_SLACK_ROWS]);
+                           dm_slack_metric_t metrics[DM_MONITOR_SLACK_ROWS],
+                           char *changes, size_t changes_len);
 
 /* Whether the monitor asked for a running check to be abandoned. */
 static inline bool dm_monitor_cancelled(dm_monitor_t *m)

@@ -362,6 +362,12 @@ static void fields_build(const dm_slack_alert_t *a, json_t *fields, bool *ok)
                   true, ok);
         dm_buf_cleanup(&fired);
     }
+    if (a->kind == DM_SLACK_KIND_DRIFT && a->changes && a->changes[0]) {
+        char *c = escaped(a->changes);
+
+        field_add(fields, "What changed", c ? c : "", false, ok);
+        free(c);
+    }
     if (window_shown(a->current_start_ms, a->current_end_ms)) {
         fmt_window(a->current_start_ms, a->current_end_ms, v, sizeof(v));
         field_add(fields, "Current window", v, false, ok);

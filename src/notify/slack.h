@@ -78,7 +78,10 @@ typedef struct dm_slack_alert {
     dm_slack_severity_t previous_severity;
     const char *job_id; /* finetune_started: the Learning Engine job */
     const char *reason; /* finetune_started: one-line summary, optional */
-    int64_t time_ms;    /* attachment time stamp; 0 = none */
+    /* drift: what changed, one line per change (mrkdwn, escaped here);
+     * NULL or "" = not shown */
+    const char *changes;
+    int64_t time_ms; /* attachment time stamp; 0 = none */
 } dm_slack_alert_t;
 
 /*

@@ -270,7 +270,7 @@ double dm_stats_floor_pvalue(uint64_t cur_pos, uint64_t cur_total,
  * alpha.  NAN entries are not tests: they stay NAN and do not count in m.
  * adjusted may alias p.  m <= DM_STATS_HOLM_MAX.
  */
-#define DM_STATS_HOLM_MAX 16
+#define DM_STATS_HOLM_MAX 512
 void dm_stats_holm(const double *p, size_t m, double *adjusted);
 
 /*
@@ -320,5 +320,118 @@ typedef struct dm_stats_verdict {
  * denominator is not > 0).  Band edges compare with dm_stats_gt.
  */
 void dm_stats_verdict(const dm_stats_verdict_in_t *in, dm_stats_verdict_t *out);
+
+/*
+ * What changed (DESIGN.md section 2.5): topics, novel queries and
+ * intents, from the sample a check already holds.
+ */
+#define DM_STATS_EXPLAIN_TOPICS     10 /* default k of the topic k-means */
+#define DM_STATS_EXPLAIN_TOPICS_MAX 16
+#define DM_STATS_EXPLAIN_TERMS      5  /* top terms per topic */
+#define DM_STATS_EXPLAIN_TERM_LEN   32 /* longest term kept, with its NUL */
+#define DM_STATS_EXPLAIN_EXAMPLES   3  /* representative queries per topic */
+#define DM_STATS_EXPLAIN_NOVEL      10 /* novel queries reported */
+#define DM_STATS_EXPLAIN_MAX_ITER   50 /* k-means iterations at most */
+#define DM_STATS_EXPLAIN_INITS      4  /* k-means++ seedings, best kept */
+/* Rows the topic centroids are fitted on (a seeded uniform subsample of
+ * larger samples; every row is then labelled by its nearest centroid). */
+#define DM_STATS_EXPLAIN_FIT_ROWS 2000
+
+/* One topic: a cluster of the pooled sample. */
+typedef struct dm_stats_topic {
+    size_t baseline_count, current_count; /* sampled rows in the topic */
+    double baseline_share, current_share; /* of each window's sample */
+    double change;                        /* current - baseline share */
+    double p_value;    /* two-sided two-proportion z-test of the shares */
+    double p_adjusted; /* Holm over the topics */
+    /* positive share of the topic's rows per window; NAN without
+     * positives or without rows in that window */
+    double baseline_accuracy, current_accuracy;
+    size_t n_terms;
+    char terms[DM_STATS_EXPLAIN_TERMS][DM_STATS_EXPLAIN_TERM_LEN];
+    size_t n_examples;
+    size_t examples[DM_STATS_EXPLAIN_EXAMPLES]; /* pooled row indices */
+} dm_stats_topic_t;
+
+/* A current-window query unlike every baseline query. */
+typedef struct dm_stats_novel {
+    size_t row;      /* pooled row index (>= nb) */
+    double distance; /* 1 - cosine to its nearest baseline row */
+} dm_stats_novel_t;
+
+/* The topics and novel queries of a check.  Plain data; copy freely. */
+typedef struct dm_stats_explain {
+    size_t k;                                             /* topics found */
+    dm_stats_topic_t topics[DM_STATS_EXPLAIN_TOPICS_MAX]; /* by |change| desc */
+    size_t n_novel;
+    dm_stats_novel_t novel[DM_STATS_EXPLAIN_NOVEL]; /* by distance desc */
+    unsigned iterations;                            /* k-means iterations run */
+} dm_stats_explain_t;
+
+/*
+ * Explains the difference between two windows' samples: baseline (nb x
+ * dim, row-major) and current (nc x dim).  Rows are numbered pooled,
+ * baseline first: queries[i] is the query text of row i (nb + nc
+ * entries, borrowed; NULL reads as ""); positive (optional, NULL) is 1
+ * for a row rated positive, 0 otherwise.  Topics: spherical k-means with k =
+ * min(k, rows, DM_STATS_EXPLAIN_TOPICS_MAX) (0 means DM_STATS_EXPLAIN_TOPICS),
+ * seeded k-means++ from (seed, its own stream), at most
+ * DM_STATS_EXPLAIN_MAX_ITER Lloyd iterations with BLAS products, the
+ * best of DM_STATS_EXPLAIN_INITS seedings (largest sum of cosines),
+ * fitted on at most DM_STATS_EXPLAIN_FIT_ROWS rows; per
+ * topic the shares, their change and its Holm-adjusted two-sided
+ * p-value, the top terms by class-based TF-IDF (BERTopic's c-TF-IDF:
+ * tf(t, topic) log(1 + A / f_t), A the mean word count per topic, f_t
+ * the count of t over all topics; lower-cased words of 2 or more
+ * characters, English stop words and numbers dropped, ties by term),
+ * the queries nearest the centroid from the window where the topic is
+ * larger (distinct texts), accuracy per window.  Novel: the current rows
+ * with the largest cosine distance to their nearest baseline row
+ * (distinct texts; ties by row).  Deterministic for a given input and
+ * seed.  Memory: a few copies of the sample.
+ * Returns DM_OK, or DM_EINVAL (message in errbuf) for an empty window,
+ * dim of 0, a non-finite value or more than UINT32_MAX rows.
+ */
+int dm_stats_explain(const double *baseline, size_t nb, const double *current,
+                     size_t nc, size_t dim, const char *const *queries,
+                     const unsigned char *positive, unsigned k, uint64_t seed,
+                     dm_stats_explain_t *out, char *errbuf,
+                     size_t errlen) DM_MUSTCHECK;
+
+/* One intent category of a check's explanation. */
+typedef struct dm_stats_intent {
+    uint64_t baseline_count, current_count; /* rows, after merging */
+    uint64_t baseline_positives, current_positives;
+    double baseline_share, current_share;
+    double psi_term; /* (P - Q) ln(P / Q), proportions floored at eps */
+    /* positive share per window; NAN for a window without rows */
+    double baseline_accuracy, current_accuracy;
+    double accuracy_p_value;    /* two-sided two-proportion; NAN if no test */
+    double accuracy_p_adjusted; /* Holm over the categories tested */
+} dm_stats_intent_t;
+
+/*
+ * Per category of k (other_idx is "other", or SIZE_MAX): the rows and
+ * positives of each window, merged into "other" first exactly as
+ * dm_stats_psi() merges them (fewer than min_samples rows in both
+ * windows together), the shares, the category's term of the PSI (their
+ * sum is dm_stats_psi's psi), accuracy per window and the two-sided
+ * two-proportion p-value of its change, Holm-adjusted over the
+ * categories with rows in both windows.  out has k entries, in category
+ * order (merged ones have zero counts).  Returns DM_OK, or DM_EINVAL
+ * (message in errbuf) for k of 0 or above DM_STATS_HOLM_MAX, a bad
+ * other_idx, an empty window, positives above counts or an overflow.
+ */
+int dm_stats_intents(const uint64_t *base_count, const uint64_t *base_pos,
+                     const uint64_t *cur_count, const uint64_t *cur_pos,
+                     size_t k, size_t other_idx, uint64_t min_samples,
+                     dm_stats_intent_t *out, char *errbuf,
+                     size_t errlen) DM_MUSTCHECK;
+
+/*
+ * Two-sided two-proportion z-test of x1/n1 against x2/n2 with the pooled
+ * proportion; 1 when the pooled variance is 0, NAN when n1 or n2 is 0.
+ */
+double dm_stats_two_prop_p(uint64_t x1, uint64_t n1, uint64_t x2, uint64_t n2);
 
 #endif

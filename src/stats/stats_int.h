@@ -12,11 +12,12 @@
 #include "stats/stats.h"
 
 /* Stream tags, so the KL and PSI tests never share random numbers. */
-#define DM_STATS_STREAM_KL  UINT64_C(0x4b4c2d6e756c6c31) /* "KL-null1" */
-#define DM_STATS_STREAM_PSI UINT64_C(0x5053492d6e756c6c) /* "PSI-null" */
-#define DM_STATS_STREAM_MMD UINT64_C(0x4d4d442d6e756c6c) /* "MMD-null" */
-#define DM_STATS_STREAM_SUB UINT64_C(0x4d4d442d73756273) /* "MMD-subs" */
-#define DM_STATS_STREAM_CV  UINT64_C(0x43562d666f6c6473) /* "CV-folds" */
+#define DM_STATS_STREAM_KL     UINT64_C(0x4b4c2d6e756c6c31) /* "KL-null1" */
+#define DM_STATS_STREAM_PSI    UINT64_C(0x5053492d6e756c6c) /* "PSI-null" */
+#define DM_STATS_STREAM_MMD    UINT64_C(0x4d4d442d6e756c6c) /* "MMD-null" */
+#define DM_STATS_STREAM_SUB    UINT64_C(0x4d4d442d73756273) /* "MMD-subs" */
+#define DM_STATS_STREAM_CV     UINT64_C(0x43562d666f6c6473) /* "CV-folds" */
+#define DM_STATS_STREAM_TOPICS UINT64_C(0x544f50494373706c) /* "TOPICspl" */
 
 /*
  * Checks that every value of an n x dim matrix is finite; DM_EINVAL with
@@ -140,5 +141,41 @@ typedef struct dm_stats_null {
  */
 void dm_stats_null_summarise(const double *null, size_t n, double observed,
                              dm_stats_null_t *out);
+
+/* Spherical k-means of unit rows (kmeans.c). */
+typedef struct dm_stats_kmeans {
+    size_t k;
+    float *centroids; /* k x dim, unit length (or 0); owned */
+    uint32_t *label;  /* n: the topic of each row; owned */
+    float *sim;       /* n: cosine of each row to its centroid; owned */
+    unsigned iterations;
+} dm_stats_kmeans_t;
+
+/*
+ * Clusters the n unit-length (or zero) rows of x (n x dim, row-major)
+ * into k <= n clusters by cosine: inits runs (0 means 1), each a
+ * k-means++ seeding drawn from (seed, DM_STATS_STREAM_TOPICS, run) and
+ * Lloyd iterations (cosines by one BLAS product per iteration; ties to
+ * the lower cluster) until no label changes or max_iter; the run with
+ * the largest sum of cosines to the centroids wins.  A cluster left
+ * empty takes the row farthest from its own centroid.  With k <=
+ * fit_rows < n the centroids are fitted on fit_rows rows drawn
+ * uniformly (seeded) and every row is then labelled by its nearest
+ * centroid: the cost no longer grows with the sample.  out is
+ * initialised here; release it with dm_stats_kmeans_cleanup.
+ */
+void dm_stats_kmeans_run(const float *x, size_t n, size_t dim, size_t k,
+                         unsigned max_iter, unsigned inits, size_t fit_rows,
+                         uint64_t seed, dm_stats_kmeans_t *out);
+void dm_stats_kmeans_cleanup(dm_stats_kmeans_t *km);
+
+/*
+ * The top terms of each of k classes by class-based TF-IDF (terms.c):
+ * texts[i] (NULL reads as "") belongs to class label[i].  Writes up to
+ * DM_STATS_EXPLAIN_TERMS terms per class to topics[c].terms and their
+ * number to topics[c].n_terms.
+ */
+void dm_stats_ctfidf(const char *const *texts, size_t n, const uint32_t *label,
+                     size_t k, dm_stats_topic_t *topics);
 
 #endif

@@ -877,12 +877,14 @@ static int sample_fill(dm_store_t *s, dm_store_sample_t *smp, char *errbuf,
     dm_buf_init(&sql, SQL_MAX);
     rc = dm_buf_printf(&sql,
                        D(s,
-                         "SELECT CAST(%s AS TEXT), %s, %s FROM %s WHERE %s IN "
+                         "SELECT CAST(%s AS TEXT), %s, %s, CASE WHEN %s THEN "
+                         "1 ELSE 0 END FROM %s WHERE %s IN "
                          "(SELECT value FROM json_each($1))",
-                         "SELECT %s::text, %s, %s FROM %s WHERE %s::text IN "
+                         "SELECT %s::text, %s, %s, COALESCE(%s::int, 0) FROM "
+                         "%s WHERE %s::text IN "
                          "(SELECT jsonb_array_elements_text($1::jsonb))"),
-                       s->fb.id, s->fb.query, s->fb.response, s->fb.table,
-                       s->fb.id);
+                       s->fb.id, s->fb.query, s->fb.response, s->fb.positive,
+                       s->fb.table, s->fb.id);
     for (size_t done = 0; rc == DM_OK && done < smp->n;) {
         size_t k = smp->n - done < LOOKUP_BATCH ? smp->n - done : LOOKUP_BATCH;
         json_t *arr = json_array();
@@ -914,6 +916,7 @@ static int sample_fill(dm_store_t *s, dm_store_sample_t *smp, char *errbuf,
                 const char *a = s->ops->col_text(r, 2);
                 hit->query = dm_strdup(q ? q : "");
                 hit->response = dm_strdup(a ? a : "");
+                hit->positive = s->ops->col_int(r, 3) != 0;
             }
         }
         if (rc == 0)
@@ -963,6 +966,7 @@ int dm_store_window_sample(dm_store_t *s, int64_t start_ms, int64_t end_ms,
         cand.hash = dm_store_sample_hash(id);
         cand.id = (char *)(uintptr_t)id; /* borrowed until kept */
         cand.query = cand.response = NULL;
+        cand.positive = false;
         if (max_rows == 0 || n < max_rows) {
             if (n == cap) {
                 cap = cap ? 2 * cap : 256;

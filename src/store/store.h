@@ -189,6 +189,7 @@ typedef struct dm_store_sample_row {
     char *query;
     char *response;
     uint64_t hash; /* dm_store_sample_hash(id) */
+    bool positive; /* the row's rating was positive */
 } dm_store_sample_row_t;
 
 typedef struct dm_store_sample {
@@ -336,6 +337,14 @@ int dm_store_check_list(dm_store_t *s, int64_t since_ms, size_t limit,
                         unsigned flags, dm_store_check_t **out, size_t *n,
                         char *errbuf, size_t errlen) DM_MUSTCHECK;
 void dm_store_check_list_free(dm_store_check_t *list, size_t n);
+
+/*
+ * The check with this id, whole (details included), into *out (release
+ * with dm_store_check_cleanup() whenever *found); *found false when there
+ * is none.
+ */
+int dm_store_check_get(dm_store_t *s, int64_t id, dm_store_check_t *out,
+                       bool *found, char *errbuf, size_t errlen) DM_MUSTCHECK;
 
 /* Summary over the checks since a time; release with
  * dm_store_summary_cleanup(). */

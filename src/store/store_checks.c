@@ -393,6 +393,34 @@ int dm_store_check_list(dm_store_t *s, int64_t since_ms, size_t limit,
     return DM_OK;
 }
 
+int dm_store_check_get(dm_store_t *s, int64_t id, dm_store_check_t *out,
+                       bool *found, char *errbuf, size_t errlen)
+{
+    dm_sparam_t p = {.kind = DM_SP_INT, .i = id};
+    dm_sres_t *r = NULL;
+    dm_buf_t sql;
+    int rc;
+
+    *found = false;
+    dm_store_check_init(out);
+    dm_buf_init(&sql, SQL_MAX);
+    rc = build_select(s, &sql, "drift_metrics", check_cols, N_CHECK_COLS);
+    if (rc == DM_OK)
+        rc = dm_buf_puts(&sql, " WHERE id = $1");
+    if (rc == DM_OK)
+        rc = s->ops->query(s, dm_buf_str(&sql), &p, 1, &r, errbuf, errlen);
+    if (rc == DM_OK && (rc = s->ops->next(r, errbuf, errlen)) == 1) {
+        read_struct(s, r, out, &out->id, check_cols, N_CHECK_COLS);
+        *found = true;
+    }
+    if (rc == 0 || rc == 1)
+        rc = DM_OK;
+    if (r)
+        s->ops->res_free(r);
+    dm_buf_cleanup(&sql);
+    return rc;
+}
+
 void dm_store_summary_cleanup(dm_store_summary_t *sum)
 {
     if (!sum)

@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     for (int i = 0; i < 2; i++) {
-        free(side[i].emb);
+        dm_cli_compare_side_cleanup(&side[i]);
         free(side[i].intents);
     }
     return 0;

@@ -36,6 +36,7 @@ SLACK_URL = SLACK.url + "/services/T000/B000/SECRETWEBHOOKPATH"
 S = dmtest.Service(TMP, slack_url=SLACK_URL, le_url=LE.url)
 ROWS = dmtest.feedback_rows()
 SECRETS = [dmtest.TOKEN, "SECRETWEBHOOKPATH"]
+LAST_CHECK = {}  # id and explanation of the check t_check_ok ran
 if dmtest.BACKEND == "postgres":
     SECRETS.append(os.environ["DM_PG_URL"])
 
@@ -282,6 +283,11 @@ def t_check_ok():
     after = dmtest.store_counts(TMP)
     check(after[1] == before[1] + 1, "one check stored", before, after)
     no_secret(r.body.decode(), "check result")
+    ex = j.get("explanation")
+    check(isinstance(ex, dict) and isinstance(ex.get("topics"), list) and
+          isinstance(ex.get("novel"), list) and
+          isinstance(ex.get("intents"), list), "explanation", ex)
+    LAST_CHECK.update(id=j["id"], explanation=ex)
     # an empty body uses the configured window
     r = S.request("POST", "/drift/check", auth=True)
     check(r.status == 200 and r.json()["window_days"] == 7,
@@ -447,11 +453,52 @@ def t_metrics_list():
     ids = [c["id"] for c in j["checks"]]
     check(ids == sorted(ids, reverse=True), "newest first", ids)
     check("details" not in j["checks"][0], "no details by default")
+    # details hold example queries (user text): the token is needed
     r = S.request("GET", "/drift/metrics?days=1&limit=2&details=1")
+    err(r, 401, "unauthorized")
+    r = S.request("GET", "/drift/metrics?days=1&limit=2&details=1", auth=True)
     j = r.json()
     check(j["count"] == 2 and isinstance(j["checks"][0]["details"], dict),
           "limit and details", j["count"])
     no_secret(r.body.decode(), "/drift/metrics")
+
+
+def t_check_get():
+    cid = LAST_CHECK["id"]
+    # a stored check holds user text: the token is needed
+    r = S.request("GET", "/drift/checks/%d" % cid)
+    err(r, 401, "unauthorized")
+    check(r.header("WWW-Authenticate").startswith("Bearer"),
+          "WWW-Authenticate", r.header("WWW-Authenticate"))
+    r = S.request("GET", "/drift/checks/%d" % cid, auth=True)
+    check(r.status == 200, "check get 200", r.status, r.body[:300])
+    j = r.json()
+    check(j["id"] == cid, "the check asked for", j.get("id"), cid)
+    check(isinstance(j.get("details"), dict), "details", j.keys())
+    ex = j.get("explanation")
+    check(ex == LAST_CHECK["explanation"],
+          "the explanation as POST /drift/check returned it", ex)
+    check(ex == j["details"]["explanation"], "explanation in details")
+    topics = ex["topics"]
+    check(len(topics) >= 2, "topics", len(topics))
+    for t in topics:
+        for k in ("terms", "examples", "baseline_share", "current_share",
+                  "change", "p_value", "p_adjusted", "baseline_accuracy",
+                  "current_accuracy"):
+            check(k in t, "topic field " + k, t)
+    changes = [abs(t["change"]) for t in topics]
+    check(changes == sorted(changes, reverse=True), "by |change|", changes)
+    for n in ex["novel"]:
+        check(isinstance(n["query"], str) and 0 <= n["distance"] <= 2,
+              "novel query", n)
+    check(all("intent" in i and "psi_term" in i for i in ex["intents"]),
+          "intents", ex["intents"])
+    no_secret(r.body.decode(), "/drift/checks/{id}")
+    for path in ("/drift/checks/999999", "/drift/checks/abc",
+                 "/drift/checks/12x", "/drift/checks/1234567890123456789"):
+        err(S.request("GET", path, auth=True), 404, "not_found")
+    err(S.request("POST", "/drift/checks/%d" % cid, auth=True), 405,
+        "method_not_allowed")
 
 
 def t_summary():
@@ -785,9 +832,9 @@ def main():
     order = ["health", "not_found", "method_not_allowed", "auth",
              "feedback_ok", "feedback_bad", "oversize", "check_bad",
              "query_bad", "check_ok", "concurrent_check", "metrics_list",
-             "summary", "trigger", "prometheus", "adhoc_check",
-             "last_check_from_store", "dashboard", "empty_token_warning", "connection_limits",
-             "http_errors_json",
+             "check_get", "summary", "trigger", "prometheus", "adhoc_check",
+             "last_check_from_store", "dashboard", "empty_token_warning",
+             "connection_limits", "http_errors_json",
              "store_down",
              "stop_during_check", "log"]
     fns = dict(tests)

@@ -516,6 +516,9 @@ Test(store, sample_is_deterministic_and_smallest_hashes)
         snprintf(expect, sizeof(expect), "query %s", a.rows[i].id + 4);
         cr_assert(STREQ(a.rows[i].query, expect));
         cr_assert(STREQ(a.rows[i].response, "resp"));
+        /* and so does the rating (even row numbers are positive) */
+        cr_assert(eq(int, a.rows[i].positive, atoi(a.rows[i].id + 4) % 2 == 0),
+                  "%s", a.rows[i].id);
     }
     dm_store_sample_cleanup(&a);
     dm_store_sample_cleanup(&b);
@@ -708,6 +711,26 @@ Test(store, checks_insert_list_summary_alert)
     cr_assert(eq(sz, n, 3));
     cr_assert(eq(i64, list[0].id, id3));
     cr_assert(eq(i64, list[2].id, id1));
+    {
+        /* one check by id, whole, as the list has it */
+        dm_store_check_t g;
+        bool found = false;
+
+        cr_assert(eq(int,
+                     dm_store_check_get(s, id1, &g, &found, err, sizeof(err)),
+                     DM_OK),
+                  "%s", err);
+        cr_assert(found);
+        cr_assert(eq(i64, g.id, id1));
+        cr_assert(STREQ(g.severity, list[2].severity));
+        cr_assert(STREQ(g.details, list[2].details));
+        cr_assert(eq(dbl, g.kl_divergence, list[2].kl_divergence));
+        dm_store_check_cleanup(&g);
+        cr_assert(eq(
+            int, dm_store_check_get(s, id3 + 100, &g, &found, err, sizeof(err)),
+            DM_OK));
+        cr_assert(not(found));
+    }
     cr_assert(STREQ(list[0].status, "insufficient_data"));
     const dm_store_check_t *o = &list[2];
     cr_assert(eq(i64, o->checked_at_ms, T0));

@@ -13,7 +13,9 @@
 
 #include "common/rng.h"
 #include "config/config.h"
+#include "embed/hashing.h"
 #include "monitor/analyze.h"
+#include "stats/stats.h"
 
 TestSuite(compare, .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
 
@@ -192,6 +194,93 @@ Test(compare, same_distribution_is_quiet, .init = setup_dir,
      * permutation null is what keeps the check quiet */
     cr_assert(json_real_value(json_object_get(o, "kl_divergence")) > 0.1);
     json_decref(o);
+}
+
+/* Rows with a "text" (query) and its hashing embedding: topics drawn
+ * from vocab[0..2], and from vocab[3] with probability new_share. */
+static char *write_texts(const char *name, uint64_t seed, int n,
+                         double new_share)
+{
+    static char path[4][600];
+    static int next;
+    static const char *const vocab[4][6] = {
+        {"python", "pandas", "dataframe", "numpy", "decorator", "pip"},
+        {"flight", "hotel", "passport", "luggage", "airport", "visa"},
+        {"integral", "matrix", "theorem", "eigenvalue", "proof", "limit"},
+        {"tomato", "compost", "seedling", "mulch", "orchard", "harvest"},
+    };
+    char *p = path[next++ % 4];
+    float v[64];
+    dm_rng_t r;
+    FILE *f;
+
+    dm_rng_seed(&r, seed);
+    snprintf(p, 600, "%s/%s", tmpdir, name);
+    f = fopen(p, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < n; i++) {
+        int t = dm_rng_uniform(&r) < new_share ? 3 : (int)dm_rng_below(&r, 3);
+        char q[256];
+
+        snprintf(q, sizeof(q), "%s %s %s and %s %s",
+                 vocab[t][dm_rng_below(&r, 6)], vocab[t][dm_rng_below(&r, 6)],
+                 vocab[t][dm_rng_below(&r, 6)], vocab[t][dm_rng_below(&r, 6)],
+                 vocab[t][dm_rng_below(&r, 6)]);
+        dm_hashing_embed(q, strlen(q), 64, v);
+        fputs("{\"embedding\":[", f);
+        for (int d = 0; d < 64; d++)
+            fprintf(f, "%s%.6f", d ? "," : "", (double)v[d]);
+        fprintf(f, "],\"text\":\"%s\",\"intent\":\"code\",\"positive\":%s}\n",
+                q, i % 10 ? "true" : "false");
+    }
+    fclose(f);
+    return p;
+}
+
+/* With texts, compare explains like a check: the new topic first. */
+Test(compare, texts_give_the_explanation, .init = setup_dir,
+     .fini = teardown_dir)
+{
+    static char out[1 << 18], err[4096];
+    char args[2048];
+    char *a = write_texts("a.jsonl", 5, 300, 0.0);
+    char *b = write_texts("b.jsonl", 6, 300, 0.25);
+    json_t *o, *ex, *t0, *terms;
+    bool named = false;
+    int rc;
+
+    snprintf(args, sizeof(args), "compare --json --baseline %s --current %s", a,
+             b);
+    rc = run(args, out, sizeof(out), err, sizeof(err));
+    cr_assert(rc == 0 || rc == 1, "exit %d: %s", rc, err);
+    o = json_loads(out, 0, NULL);
+    cr_assert_not_null(o, "%s", out);
+    ex = json_object_get(o, "explanation");
+    t0 = json_array_get(json_object_get(ex, "topics"), 0);
+    terms = json_object_get(t0, "terms");
+    cr_assert_not_null(t0, "%s", out);
+    for (size_t i = 0; i < json_array_size(terms); i++)
+        named |= strstr("tomato compost seedling mulch orchard harvest",
+                        json_string_value(json_array_get(terms, i))) != NULL;
+    cr_assert(named, "first topic: %s",
+              json_string_value(json_array_get(terms, 0)));
+    cr_assert_lt(json_real_value(json_object_get(t0, "baseline_share")), 0.02);
+    /* four real topics in ten clusters: the new one may be split, so
+     * its first piece holds part of its 25% (docs/explain.md) */
+    cr_assert_gt(json_real_value(json_object_get(t0, "current_share")), 0.05);
+    cr_assert_float_eq(json_real_value(json_object_get(t0, "current_accuracy")),
+                       0.9, 0.1);
+    cr_assert_eq(json_array_size(json_object_get(ex, "novel")),
+                 DM_STATS_EXPLAIN_NOVEL);
+    cr_assert_gt(json_array_size(json_object_get(ex, "intents")), 0);
+    json_decref(o);
+
+    /* the human output says it in words */
+    snprintf(args, sizeof(args), "compare --baseline %s --current %s", a, b);
+    run(args, out, sizeof(out), err, sizeof(err));
+    cr_assert(strstr(out, "what changed:") != NULL &&
+                  strstr(out, "topic *") != NULL,
+              "%s", out);
 }
 
 Test(compare, embedding_shift_fires_semantic, .init = setup_dir,

@@ -345,6 +345,7 @@ static const struct {
     {"intents.min_samples_per_intent", "0", "0"},
     {"alerts.enabled", "false", "false"},
     {"alerts.repeat_hours", "0", "0"},
+    {"alerts.include_examples", "yes", "true"},
     {"alerts.slack.enabled", "off", "false"},
     {"alerts.slack.webhook_url",
      "\"https://hooks.example/T/B/" SECRET_MARK "\"", "\"<redacted>\""},

@@ -54,7 +54,8 @@ static bool is_pg;
 static fake_http_t *slack, *le;
 static dm_config_t *cfg;
 static dm_monitor_t *mon;
-static const char *interval = "6"; /* monitoring.check_interval_hours */
+static const char *interval = "6";    /* monitoring.check_interval_hours */
+static const char *alerts_extra = ""; /* more alerts.* keys */
 /* "now" of the monitor's live/ad hoc rule: the checks replay 2026-01-15 */
 static int64_t live_now = ASOF;
 
@@ -146,7 +147,7 @@ static void write_cfg_with(const char *embeddings, const char *extra)
         "  check_interval_hours: %s\n"
         "embeddings:\n%s"
         "significance:\n  permutations: 100\n"
-        "alerts:\n  enabled: true\n  repeat_hours: 24\n  slack:\n"
+        "alerts:\n  enabled: true\n  repeat_hours: 24\n%s  slack:\n"
         "    webhook_url: \"%s/services/T000/B000/" SECRET_WORD "\"\n"
         "    channel: \"#drift\"\n    mention_users: [\"U012AB3CD\"]\n"
         "    timeout_seconds: 1\n    max_retries: 2\n"
@@ -157,8 +158,9 @@ static void write_cfg_with(const char *embeddings, const char *extra)
         "logging:\n  level: error\n",
         interval,
         embeddings ? embeddings : "  model: hashing\n  dimension: 384\n",
-        fake_http_url(slack), fake_http_url(le), is_pg ? "postgres" : "sqlite",
-        is_pg ? "url" : "path", db_url, extra ? extra : "");
+        alerts_extra, fake_http_url(slack), fake_http_url(le),
+        is_pg ? "postgres" : "sqlite", is_pg ? "url" : "path", db_url,
+        extra ? extra : "");
     write_file(cfg_path, yaml);
 }
 
@@ -495,6 +497,205 @@ Test(monitor, steady_weeks_are_quiet)
     cr_assert(STREQ(dm_severity_name(r.analysis.verdict.severity), "none"));
     cr_assert(eq(dbl, r.analysis.verdict.combined_score, 0.0));
     cr_assert(eq(sz, fake_http_request_count(slack), 0));
+}
+
+/* Vocabulary of synth.c's topic 9 ("tutorials"). */
+static const char *const tutorial_words[] = {
+    "readme",  "tutorial", "guide",    "markdown",   "example", "installation",
+    "chapter", "diagram",  "glossary", "quickstart", "section", "wiki"};
+
+static bool has_tutorial_word(const char *text)
+{
+    for (size_t i = 0; i < sizeof(tutorial_words) / sizeof(*tutorial_words);
+         i++)
+        if (strstr(text, tutorial_words[i]) != NULL)
+            return true;
+    return false;
+}
+
+/*
+ * The explanation of a check in which a topic appears at 20%: the topic
+ * that grew most is it (terms, examples, share), most novel queries are
+ * from it, the human lines name it, and the stored details carry the
+ * same explanation (the API returns them).
+ */
+Test(monitor, explanation_names_the_new_topic_and_is_stored)
+{
+    static const double before[DM_SYNTH_TOPICS] = {1, 1, 1, 1, 1,
+                                                   1, 1, 1, 1, 0};
+    static const double after[DM_SYNTH_TOPICS] = {1, 1, 1, 1, 1,
+                                                  1, 1, 1, 1, 2.25};
+    size_t terms = 0, examples = 0, novel = 0;
+    char top[2048];
+
+    setup_default();
+    add_rows("b", 21, 2 * ROWS, BSTART, CSTART, before, uniform5, 0.86);
+    add_rows("c", 22, 2 * ROWS, CSTART, ASOF, after, uniform5, 0.86);
+    dm_monitor_result_t *r = malloc(sizeof(*r));
+    *r = run_check(DM_OK);
+    const dm_explanation_t *e = &r->analysis.explanation;
+    const dm_stats_topic_t *t = &e->topics.topics[0];
+
+    cr_assert(e->have_topics && e->have_intents);
+    cr_assert(eq(sz, e->topics.k, DM_STATS_EXPLAIN_TOPICS));
+    for (size_t i = 1; i < e->topics.k; i++)
+        cr_assert(t->change >= e->topics.topics[i].change,
+                  "topic %zu grew more (%g > %g)", i,
+                  e->topics.topics[i].change, t->change);
+    /*
+     * synth.c's rows share long query and response templates, and the
+     * hashing embedder is lexical, so part of the new topic's rows sit
+     * with their templates: its cluster holds 0.12-0.2 of the current
+     * week, not all of it (test_explain.c checks the 0 -> 0.2 reading on
+     * topic-dense text).
+     */
+    cr_assert(t->baseline_share < 0.02 && t->current_share > 0.1 &&
+                  t->current_share < 0.26,
+              "share %g -> %g", t->baseline_share, t->current_share);
+    cr_assert(t->p_adjusted < 1e-6, "p_adjusted %g", t->p_adjusted);
+    for (size_t j = 0; j < t->n_terms; j++)
+        terms += has_tutorial_word(t->terms[j]);
+    cr_assert(terms >= 3, "%zu of %zu terms from the new topic (%s, %s)", terms,
+              t->n_terms, t->terms[0], t->terms[1]);
+    for (size_t j = 0; j < t->n_examples; j++)
+        examples += has_tutorial_word(e->examples[0][j]);
+    cr_assert(examples >= 2, "%zu of %zu examples (%s)", examples,
+              t->n_examples, e->examples[0][0]);
+    for (size_t j = 0; j < e->topics.n_novel; j++)
+        novel += has_tutorial_word(e->novel[j]);
+    cr_assert(novel >= 6, "%zu of %zu novel queries (%s)", novel,
+              e->topics.n_novel, e->novel[0]);
+    /* topic accuracy: every window at 0.86, give or take a topic's luck */
+    cr_assert(t->current_accuracy > 0.6 && t->current_accuracy <= 1.0);
+    cr_assert(dm_explanation_top(e, 0.05, 3, false, "", top, sizeof(top)) >= 1);
+    if (strchr(top, '\n') != NULL)
+        *strchr(top, '\n') = '\0'; /* the first line: the new topic */
+    cr_assert(strncmp(top, "\u25b2 topic *", strlen("\u25b2 topic *")) == 0 &&
+                  has_tutorial_word(top),
+              "%s", top);
+
+    dm_store_check_t c = latest_check();
+    json_t *d = json_loads(c.details, 0, NULL);
+    json_t *ex = json_object_get(d, "explanation");
+    json_t *t0 = json_array_get(json_object_get(ex, "topics"), 0);
+
+    cr_assert(ex != NULL && json_typeof(ex) == JSON_OBJECT, "details: %s",
+              c.details);
+    cr_assert(eq(sz, json_array_size(json_object_get(ex, "topics")),
+                 DM_STATS_EXPLAIN_TOPICS));
+    cr_assert(STREQ(
+        json_string_value(json_array_get(json_object_get(t0, "terms"), 0)),
+        t->terms[0]));
+    cr_assert(STREQ(
+        json_string_value(json_array_get(json_object_get(t0, "examples"), 0)),
+        e->examples[0][0]));
+    cr_assert(eq(dbl, json_real_value(json_object_get(t0, "current_share")),
+                 t->current_share));
+    cr_assert(eq(sz, json_array_size(json_object_get(ex, "novel")),
+                 e->topics.n_novel));
+    cr_assert(
+        eq(sz, json_array_size(json_object_get(ex, "intents")), e->n_intents));
+    json_decref(d);
+    dm_store_check_cleanup(&c);
+
+    /* Slack: the top changes, without user text by default */
+    cr_assert(eq(sz, fake_http_request_count(slack), 1));
+    cr_assert(slack_text_has(0, "What changed"));
+    cr_assert(slack_text_has(0, "topic *"));
+    cr_assert(slack_text_has(0, t->terms[0]));
+    cr_assert(not(slack_text_has(0, "e.g.")));
+    cr_assert(not(slack_text_has(0, e->examples[0][0])));
+    free(r);
+}
+
+/* The same store and config give the same explanation, byte for byte. */
+Test(monitor, explanation_is_deterministic)
+{
+    static const double after[DM_SYNTH_TOPICS] = {1, 1, 1, 1, 1,
+                                                  1, 1, 1, 1, 2.25};
+    char *text[2];
+
+    setup_default();
+    baseline(0.86);
+    add_rows("c", 52, ROWS, CSTART, ASOF, after, uniform5, 0.8);
+    for (int i = 0; i < 2; i++) {
+        dm_monitor_result_t *r = malloc(sizeof(*r));
+        json_t *j;
+
+        *r = run_check(DM_OK);
+        cr_assert(r->analysis.explanation.have_topics);
+        j = dm_explanation_to_json(&r->analysis.explanation);
+        text[i] = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        json_decref(j);
+        free(r);
+        /* a new monitor: nothing carried over in memory */
+        monitor_new();
+    }
+    cr_assert(STREQ(text[0], text[1]));
+    free(text[0]);
+    free(text[1]);
+}
+
+/* alerts.include_examples: true adds an example query to each topic. */
+Test(monitor, slack_examples_only_when_asked)
+{
+    static const double before[DM_SYNTH_TOPICS] = {1, 1, 1, 1, 1,
+                                                   1, 1, 1, 1, 0};
+    static const double after[DM_SYNTH_TOPICS] = {1, 1, 1, 1, 1,
+                                                  1, 1, 1, 1, 2.25};
+
+    alerts_extra = "  include_examples: true\n";
+    setup_default();
+    alerts_extra = "";
+    cr_assert(cfg->alerts.include_examples);
+    add_rows("b", 21, 2 * ROWS, BSTART, CSTART, before, uniform5, 0.86);
+    add_rows("c", 22, 2 * ROWS, CSTART, ASOF, after, uniform5, 0.86);
+    dm_monitor_result_t *r = malloc(sizeof(*r));
+    *r = run_check(DM_OK);
+    cr_assert(eq(sz, fake_http_request_count(slack), 1));
+    cr_assert(slack_text_has(0, "What changed"));
+    cr_assert(slack_text_has(0, "(e.g. "));
+    free(r);
+}
+
+/* One intent's accuracy falls from 0.9 to 0.6, the others hold: the
+ * explanation names it, and only it. */
+Test(monitor, explanation_names_the_intent_whose_accuracy_fell)
+{
+    static const double debug[DM_SYNTH_INTENTS] = {0, 0, 0, 1, 0};
+    static const double others[DM_SYNTH_INTENTS] = {1, 1, 1, 0, 1};
+    char top[2048];
+
+    setup_default();
+    add_rows("bd", 41, 150, BSTART, CSTART, uniform10, debug, 0.9);
+    add_rows("bo", 42, 400, BSTART, CSTART, uniform10, others, 0.9);
+    add_rows("cd", 43, 150, CSTART, ASOF, uniform10, debug, 0.6);
+    add_rows("co", 44, 400, CSTART, ASOF, uniform10, others, 0.9);
+    dm_monitor_result_t *r = malloc(sizeof(*r));
+    *r = run_check(DM_OK);
+    const dm_explanation_t *e = &r->analysis.explanation;
+    size_t named = 0;
+
+    cr_assert(e->have_intents);
+    for (size_t i = 0; i < e->n_intents; i++) {
+        const dm_stats_intent_t *it = &e->intents[i];
+
+        if (strcmp(e->intent_names[i], "debug") == 0) {
+            cr_assert(eq(dbl, it->baseline_accuracy, 0.9));
+            cr_assert(eq(dbl, it->current_accuracy, 0.6));
+            cr_assert(it->accuracy_p_adjusted < 0.001, "p %g",
+                      it->accuracy_p_adjusted);
+            named++;
+        } else if (it->baseline_count > 0 && it->current_count > 0) {
+            cr_assert(it->accuracy_p_adjusted > 0.05, "%s: p %g",
+                      e->intent_names[i], it->accuracy_p_adjusted);
+        }
+    }
+    cr_assert(eq(sz, named, 1));
+    cr_assert(dm_explanation_top(e, 0.05, 3, false, "", top, sizeof(top)) >= 1);
+    cr_assert(strstr(top, "intent *debug*: accuracy 90% -> 60%") != NULL, "%s",
+              top);
+    free(r);
 }
 
 /* A stable 72% is a quality problem, not drift: alerted as below the
