@@ -160,6 +160,8 @@ void dm_api_h_trigger(dm_api_req_t *req, dm_api_resp_t *resp);
 void dm_api_h_feedback(dm_api_req_t *req, dm_api_resp_t *resp);
 void dm_api_h_prometheus(dm_api_req_t *req, dm_api_resp_t *resp);
 void dm_api_h_dashboard(dm_api_req_t *req, dm_api_resp_t *resp);
+/* GET /checks/{id}: one check's page, what changed (holds user text). */
+void dm_api_h_check_page(dm_api_req_t *req, dm_api_resp_t *resp);
 
 /* ---- shared helpers (handlers.c) ---- */
 

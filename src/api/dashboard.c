@@ -298,7 +298,8 @@ static void checks_table(dm_buf_t *b, const dm_store_check_t *list, size_t n)
         const dm_store_check_t *c = &list[i];
         double th;
 
-        out(b, "<tr><td>%lld</td><td>", (long long)c->id);
+        out(b, "<tr><td><a href=\"/checks/%lld\">%lld</a></td><td>",
+            (long long)c->id, (long long)c->id);
         time_cell(b, c->checked_at_ms);
         out(b, "</td><td>");
         html(b, c->status);
@@ -479,4 +480,317 @@ void dm_api_h_dashboard(dm_api_req_t *req, dm_api_resp_t *resp)
     resp->no_store = true;
     dm_api_resp_text(resp, rc == DM_OK ? 200 : 503, "text/html; charset=utf-8",
                      dm_buf_steal(&b), len);
+}
+
+/* ---- /checks/{id}: what changed in one check ------------------------- */
+
+/* A number member of o, NAN when absent or not a number. */
+static double jnum(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+
+    return json_is_number(v) ? json_number_value(v) : (double)NAN;
+}
+
+#define BAR_W     420.0 /* width of a share of 1 */
+#define BAR_LABEL 230.0 /* left column for the label */
+
+/*
+ * Baseline-vs-current bars, one pair per item of arr (the item's label
+ * from label_fn), scaled to the largest share shown; values printed at
+ * the bar ends.  data-* attributes carry the shares for tests.
+ */
+static void share_bars(dm_buf_t *b, const char *id, const json_t *arr,
+                       void (*label_fn)(dm_buf_t *, const json_t *))
+{
+    size_t n = json_array_size(arr), i;
+    double top = 0.05, h = 34.0;
+    const json_t *it;
+
+    json_array_foreach(arr, i, it)
+    {
+        double s0 = jnum(it, "baseline_share"), s1 = jnum(it, "current_share");
+
+        if (isfinite(s0) && s0 > top)
+            top = s0;
+        if (isfinite(s1) && s1 > top)
+            top = s1;
+    }
+    out(b,
+        "<svg id=\"%s\" class=\"bars\" width=\"%.0f\" height=\"%.0f\" "
+        "role=\"img\">\n",
+        id, BAR_LABEL + BAR_W + 70, 16 + h * (double)(n ? n : 1));
+    out(b,
+        "<rect x=\"%.0f\" y=\"2\" width=\"10\" height=\"8\" "
+        "class=\"b0\"/><text class=\"lab\" x=\"%.0f\" y=\"10\">baseline"
+        "</text><rect x=\"%.0f\" y=\"2\" width=\"10\" height=\"8\" "
+        "class=\"b1\"/><text class=\"lab\" x=\"%.0f\" y=\"10\">current"
+        "</text>\n",
+        BAR_LABEL, BAR_LABEL + 14, BAR_LABEL + 80, BAR_LABEL + 94);
+    json_array_foreach(arr, i, it)
+    {
+        double y = 16 + h * (double)i;
+        double s[2] = {jnum(it, "baseline_share"), jnum(it, "current_share")};
+
+        out(b, "<g data-baseline=\"%.4f\" data-current=\"%.4f\">",
+            isfinite(s[0]) ? s[0] : 0.0, isfinite(s[1]) ? s[1] : 0.0);
+        out(b, "<text class=\"lab\" x=\"0\" y=\"%.1f\">", y + 18);
+        label_fn(b, it);
+        out(b, "</text>");
+        for (int w = 0; w < 2; w++) {
+            double v = isfinite(s[w]) ? s[w] : 0.0;
+            double len = BAR_W * v / top;
+
+            out(b,
+                "<rect class=\"b%d\" x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" "
+                "height=\"12\"/><text class=\"lab\" x=\"%.1f\" y=\"%.1f\">"
+                "%.1f%%</text>",
+                w, BAR_LABEL, y + 3 + 14 * w, len > 0.5 ? len : 0.5,
+                BAR_LABEL + len + 4, y + 13 + 14 * w, 100 * v);
+        }
+        out(b, "</g>\n");
+    }
+    out(b, "</svg>\n");
+}
+
+static void topic_label(dm_buf_t *b, const json_t *t)
+{
+    const json_t *terms = json_object_get(t, "terms"), *w;
+    size_t i;
+
+    json_array_foreach(terms, i, w)
+    {
+        if (i >= 3)
+            break;
+        if (i)
+            out(b, ", ");
+        html(b, json_string_value(w));
+    }
+    if (json_array_size(terms) == 0)
+        out(b, "(no terms)");
+}
+
+static void intent_label(dm_buf_t *b, const json_t *t)
+{
+    html(b, json_string_value(json_object_get(t, "intent")));
+}
+
+/* "0.85 -> 0.72" accuracy cells and the change's adjusted p-value. */
+static void acc_cells(dm_buf_t *b, const json_t *it, const char *padj)
+{
+    num_cell(b, jnum(it, "baseline_accuracy"), "%.3f");
+    num_cell(b, jnum(it, "current_accuracy"), "%.3f");
+    num_cell(b, jnum(it, padj), "%.2g");
+}
+
+static void topics_section(dm_buf_t *b, const json_t *topics)
+{
+    const json_t *t, *ex;
+    size_t i, j;
+
+    out(b, "<section><h2>Topics: baseline vs current share</h2>\n");
+    share_bars(b, "topic-bars", topics, topic_label);
+    out(b, "<table id=\"topics\"><thead><tr><th>topic (top terms)</th>"
+           "<th>baseline</th><th>current</th><th>change</th>"
+           "<th>p (Holm)</th><th>accuracy baseline</th>"
+           "<th>accuracy current</th><th>example queries</th></tr></thead>"
+           "<tbody>\n");
+    json_array_foreach(topics, i, t)
+    {
+        const json_t *terms = json_object_get(t, "terms"), *w;
+
+        out(b, "<tr><td>");
+        json_array_foreach(terms, j, w)
+        {
+            if (j)
+                out(b, ", ");
+            html(b, json_string_value(w));
+        }
+        out(b, "</td>");
+        num_cell(b, 100 * jnum(t, "baseline_share"), "%.1f%%");
+        num_cell(b, 100 * jnum(t, "current_share"), "%.1f%%");
+        num_cell(b, 100 * jnum(t, "change"), "%+.1f pts");
+        num_cell(b, jnum(t, "p_adjusted"), "%.2g");
+        num_cell(b, jnum(t, "baseline_accuracy"), "%.3f");
+        num_cell(b, jnum(t, "current_accuracy"), "%.3f");
+        out(b, "<td><ul class=\"ex\">");
+        json_array_foreach(json_object_get(t, "examples"), j, ex)
+        {
+            out(b, "<li>");
+            html(b, json_string_value(ex));
+            out(b, "</li>");
+        }
+        out(b, "</ul></td></tr>\n");
+    }
+    out(b, "</tbody></table></section>\n");
+}
+
+static void intents_section(dm_buf_t *b, const json_t *intents)
+{
+    const json_t *it;
+    size_t i;
+
+    out(b, "<section><h2>Intents: share and accuracy per window</h2>\n");
+    share_bars(b, "intent-bars", intents, intent_label);
+    out(b, "<table id=\"intents\"><thead><tr><th>intent</th><th>baseline "
+           "rows</th><th>current rows</th><th>PSI term</th><th>accuracy "
+           "baseline</th><th>accuracy current</th><th>p (Holm)</th></tr>"
+           "</thead><tbody>\n");
+    json_array_foreach(intents, i, it)
+    {
+        out(b, "<tr><td>");
+        html(b, json_string_value(json_object_get(it, "intent")));
+        out(b, "</td>");
+        num_cell(b, jnum(it, "baseline_count"), "%.0f");
+        num_cell(b, jnum(it, "current_count"), "%.0f");
+        num_cell(b, jnum(it, "psi_term"), "%.4f");
+        acc_cells(b, it, "accuracy_p_adjusted");
+        out(b, "</tr>\n");
+    }
+    out(b, "</tbody></table></section>\n");
+}
+
+static void novel_section(dm_buf_t *b, const json_t *novel)
+{
+    const json_t *q;
+    size_t i;
+
+    out(b, "<section><h2>Novel queries (farthest from any baseline query)"
+           "</h2>\n<table id=\"novel\"><thead><tr><th>query</th><th>cosine "
+           "distance</th></tr></thead><tbody>\n");
+    json_array_foreach(novel, i, q)
+    {
+        out(b, "<tr><td>");
+        html(b, json_string_value(json_object_get(q, "query")));
+        out(b, "</td>");
+        num_cell(b, jnum(q, "distance"), "%.3f");
+        out(b, "</tr>\n");
+    }
+    out(b, "</tbody></table></section>\n");
+}
+
+/* The signals of the check, as decided (docs/drift-math.md). */
+static void signals_table(dm_buf_t *b, const dm_store_check_t *c)
+{
+    double th;
+
+    out(b, "<table id=\"signals\"><thead><tr><th>signal</th><th>value</th>"
+           "<th>threshold</th><th>fired</th></tr></thead><tbody>\n");
+    out(b, "<tr><td>semantic (share of traffic unlike the baseline)</td>");
+    num_cell(b, semantic_value(c, &th), "%.4f");
+    num_cell(b, th, "%.4g");
+    out(b, "<td>%s</td></tr>\n<tr><td>intent (PSI above its null)</td>",
+        c->semantic_fired || c->kl_fired ? "yes" : "no");
+    num_cell(b, psi_value(c, &th), "%.4f");
+    num_cell(b, th, "%.4g");
+    out(b, "<td>%s</td></tr>\n<tr><td>accuracy drop</td>",
+        c->psi_fired ? "yes" : "no");
+    num_cell(b, c->accuracy_delta, "%.4f");
+    num_cell(b, c->accuracy_min_drop, "%.4g");
+    out(b, "<td>%s</td></tr>\n<tr><td>accuracy vs floor (not drift)</td>",
+        c->accuracy_fired ? "yes" : "no");
+    num_cell(b, c->current_accuracy, "%.4f");
+    num_cell(b, c->accuracy_min, "%.4g");
+    out(b, "<td>%s</td></tr>\n</tbody></table>\n",
+        c->quality_below_floor ? "below" : "no");
+}
+
+void dm_api_h_check_page(dm_api_req_t *req, dm_api_resp_t *resp)
+{
+    const char *s = req->path + strlen("/checks/");
+    dm_store_t *st = NULL;
+    dm_store_check_t c;
+    char err[DM_ERRBUF_SIZE] = "";
+    bool found = false;
+    int64_t id = 0;
+    json_t *details = NULL, *ex;
+    size_t len;
+    dm_buf_t b;
+    int rc;
+
+    for (size_t i = 0; s[i] || i == 0; i++) {
+        if (s[i] < '0' || s[i] > '9' || i >= 18) {
+            dm_api_resp_error(resp, 404, "not_found", "no such check");
+            return;
+        }
+        id = id * 10 + (s[i] - '0');
+    }
+    rc = dm_api_store_get(req->api, &st, err, sizeof(err));
+    if (rc == DM_OK)
+        rc = dm_store_check_get(st, id, &c, &found, err, sizeof(err));
+    dm_api_store_put(req->api, st, rc != DM_OK);
+    if (rc != DM_OK) {
+        dm_api_resp_store_error(resp, "check page", err);
+        return;
+    }
+    if (!found) {
+        dm_api_resp_error(resp, 404, "not_found", "no check with id %lld",
+                          (long long)id);
+        return;
+    }
+    details = c.details ? json_loads(c.details, 0, NULL) : NULL;
+    ex = json_object_get(details, "explanation");
+    dm_buf_init(&b, PAGE_MAX);
+    out(&b,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
+        "charset=\"utf-8\"><meta name=\"viewport\" "
+        "content=\"width=device-width, initial-scale=1\">"
+        "<link rel=\"icon\" href=\"data:,\">"
+        "<title>driftmon check %lld</title><style>",
+        (long long)id);
+    if (dm_buf_puts(&b, STYLE) != DM_OK ||
+        dm_buf_puts(&b,
+                    ".b0{fill:#8a9bb0}.b1{fill:#4a6fa5}"
+                    "svg.bars{background:#fff;border:1px solid #ddd;"
+                    "margin:4px 0}ul.ex{margin:0;padding-left:16px}") != DM_OK)
+        dm_log_warn("dashboard: page truncated");
+    out(&b,
+        "</style></head><body>\n<p><a href=\"/\">&larr; all checks</a>"
+        "</p>\n<h1>Check %lld</h1>\n<div class=\"state\"><div>",
+        (long long)id);
+    time_cell(&b, c.checked_at_ms);
+    out(&b, "</div><div>");
+    html(&b, c.status);
+    out(&b, " &middot; ");
+    html(&b, c.kind ? c.kind : "live");
+    out(&b,
+        "</div><div><span class=\"badge sev-%s\">%s</span> drift %s%s"
+        "</div><div>rows: baseline %lld, current %lld</div></div>\n",
+        sev_class(c.severity), sev_class(c.severity),
+        c.drift_detected ? "detected" : "not detected",
+        c.quality_below_floor ? ", quality below floor" : "",
+        (long long)c.baseline_count, (long long)c.current_count);
+    out(&b, "<p>baseline ");
+    time_cell(&b, c.baseline_start_ms);
+    out(&b, " .. ");
+    time_cell(&b, c.baseline_end_ms);
+    out(&b, ", current ");
+    time_cell(&b, c.current_start_ms);
+    out(&b, " .. ");
+    time_cell(&b, c.current_end_ms);
+    out(&b, "</p>\n");
+    if (c.error) {
+        out(&b, "<p class=\"error\">");
+        html(&b, c.error);
+        out(&b, "</p>\n");
+    }
+    signals_table(&b, &c);
+    if (json_is_object(ex)) {
+        topics_section(&b, json_object_get(ex, "topics"));
+        intents_section(&b, json_object_get(ex, "intents"));
+        novel_section(&b, json_object_get(ex, "novel"));
+    } else {
+        out(&b, "<p id=\"no-explanation\">This check has no explanation "
+                "(stored before explanations existed, or without enough "
+                "rows).</p>\n");
+    }
+    out(&b, "<p><small>JSON: /drift/checks/%lld</small></p>\n</body></html>\n",
+        (long long)id);
+    json_decref(details);
+    dm_store_check_cleanup(&c);
+    len = b.len;
+    resp->csp = CSP;
+    resp->no_store = true;
+    dm_api_resp_text(resp, 200, "text/html; charset=utf-8", dm_buf_steal(&b),
+                     len);
 }

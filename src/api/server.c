@@ -86,6 +86,7 @@ static const dm_api_route_t routes[] = {
     {"GET", "/drift/metrics", dm_api_h_checks, 0},
     {"GET", "/drift/summary", dm_api_h_summary, 0},
     {"GET", "/drift/checks/", dm_api_h_check_get, R_PRIVATE | R_PREFIX},
+    {"GET", "/checks/", dm_api_h_check_page, R_PRIVATE | R_PREFIX},
     {"POST", "/drift/trigger-finetuning", dm_api_h_trigger,
      R_MUTATING | R_BODY | R_SLOW},
     {"POST", "/feedback", dm_api_h_feedback, R_MUTATING | R_BODY},

@@ -82,12 +82,67 @@ def t_dom_points():
                                 r'data-check="(\d+)"', svg))
         check(ids == ok, chart + ": one point per live ok check", ids, ok)
         check('class="thr"' in svg, chart + ": threshold line drawn")
-    check(re.search(r'<table id="checks">.*?<td>%s</td>' % ok[-1], dom, re.S),
-          "latest live check in the table")
-    check(re.search(r'<table id="checks">.*?<td>%s</td><td>[^<]*</td><td>'
-                    r'[a-z_]+ <small>\(adhoc\)</small>' % adhoc[0], dom, re.S),
+    check(re.search(r'<table id="checks">.*?<td><a href="/checks/%s">%s</a>'
+                    r'</td>' % (ok[-1], ok[-1]), dom, re.S),
+          "latest live check in the table, linked to its page")
+    check(re.search(r'<table id="checks">.*?<td><a href="/checks/%s">%s</a>'
+                    r'</td><td>[^<]*</td><td>[a-z_]+ <small>\(adhoc\)'
+                    r'</small>' % (adhoc[0], adhoc[0]), dom, re.S),
           "the ad hoc check in the table, marked", adhoc)
     check('id="next-check"' in dom, "next check shown")
+
+
+def t_check_page():
+    """Issue 12: /checks/{id}, what changed in one check: topic and intent
+    share bars, the topics' terms, accuracy and examples, the novel
+    queries; it holds user text, so it takes the token when one is set."""
+    checks = S.request("GET", "/drift/metrics?days=90").json()["checks"]
+    cid = max(c["id"] for c in checks if c["status"] == "ok")
+    r = S.request("GET", "/checks/%d" % cid)
+    check(r.status == 401, "the page takes the token when one is set",
+          r.status)
+    r = S.request("GET", "/checks/%d" % cid, auth=True)
+    check(r.status == 200, "page 200 with the token", r.status)
+    check(r.header("Content-Type").startswith("text/html"), "HTML")
+    j = S.request("GET", "/drift/checks/%d" % cid, auth=True).json()
+    ex = j["explanation"]
+    check(ex and ex["topics"], "the check has an explanation", j)
+    page = r.body.decode()
+    for t in ex["topics"]:
+        check(t["terms"][0] in page, "topic term shown", t["terms"][0])
+    check(S.request("GET", "/checks/999999", auth=True).status == 404,
+          "unknown check 404")
+    check(S.request("GET", "/checks/x1", auth=True).status == 404,
+          "bad id 404")
+    # in the browser, from a service without a token on the same store
+    T = dmtest.Service(TMP, token="", args=["--no-monitor"])
+    try:
+        T.wait_up()
+        url = "http://127.0.0.1:%d/checks/%d" % (T.port, cid)
+        dom, console = chromium(url, "--dump-dom")
+        check(not console, "no console messages", console)
+        m = re.search(r'<svg id="topic-bars"(.*?)</svg>', dom, re.S)
+        check(m, "topic bars drawn")
+        check(len(re.findall(r"<g data-baseline=", m.group(1))) ==
+              len(ex["topics"]), "one bar pair per topic")
+        check(re.search(r'<svg id="intent-bars"', dom), "intent bars drawn")
+        check(re.search(r'<table id="novel">', dom) and
+              ex["novel"][0]["query"].split()[0] in dom,
+              "novel queries listed")
+        # the main page links to it
+        dom, _ = chromium("http://127.0.0.1:%d/" % T.port, "--dump-dom")
+        check('href="/checks/%d"' % cid in dom, "linked from the list")
+        shot = os.path.join(os.environ.get("DM_BUILD_ROOT", TMP),
+                            "tests-tmp", "check-page.png")
+        os.makedirs(os.path.dirname(shot), exist_ok=True)
+        if os.path.exists(shot):
+            os.remove(shot)
+        _, console = chromium(url, "--screenshot=" + shot, "--hide-scrollbars")
+        check(not console, "no console messages", console)
+        check(os.path.getsize(shot) > 10000, "screenshot written", shot)
+        print("     screenshot: " + shot)
+    finally:
+        T.stop()
 
 
 def t_screenshot():
@@ -111,7 +166,7 @@ def main():
         return 1
     tests = [("console_capture_works", t_console_capture_works),
              ("setup", t_setup), ("dom_points", t_dom_points),
-             ("screenshot", t_screenshot)]
+             ("check_page", t_check_page), ("screenshot", t_screenshot)]
     try:
         rc = dmtest.run(tests)
     finally:
