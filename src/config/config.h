@@ -150,6 +150,10 @@ typedef struct dm_config_api {
     uint32_t idle_timeout_seconds;   /* an idle connection is closed: 30 */
 } dm_config_api_t;
 
+typedef struct dm_config_explain {
+    uint32_t topics; /* k of the topic k-means: 10 */
+} dm_config_explain_t;
+
 typedef struct dm_config_logging {
     char *level; /* "info" */
 } dm_config_logging_t;
@@ -170,6 +174,7 @@ typedef struct dm_config {
     dm_config_fine_tuning_t fine_tuning;
     dm_config_database_t database;
     dm_config_api_t api;
+    dm_config_explain_t explain;
     dm_config_logging_t logging;
     /*
      * Not keys (no YAML of their own): for the i-th secret key in key

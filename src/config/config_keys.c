@@ -247,6 +247,11 @@ const struct cfg_key dm_cfg_keys[] = {
     NUM("api.idle_timeout_seconds", CFG_U32, api.idle_timeout_seconds, "30", 1,
         3600, 0, "a connection that sends nothing for this long is closed"),
 
+    NUM("explain.topics", CFG_U32, explain.topics, "10", 2, 16, 0,
+        "topics the explanation of a check clusters its sample into "
+        "(spherical k-means); more splits big topics, fewer merges small "
+        "ones"),
+
     STR("logging.level", logging.level, "info", 1, 16, 0, CHK_CHOICE,
         "debug|info|warn|error", "lowest level logged"),
 };
@@ -382,6 +387,9 @@ static const cyaml_schema_field_t api_fields[] = {
     C_U("idle_timeout_seconds", dm_config_api_t, idle_timeout_seconds),
     CYAML_FIELD_END};
 
+static const cyaml_schema_field_t explain_fields[] = {
+    C_U("topics", dm_config_explain_t, topics), CYAML_FIELD_END};
+
 static const cyaml_schema_field_t logging_fields[] = {
     C_STR("level", dm_config_logging_t, level), CYAML_FIELD_END};
 
@@ -395,6 +403,7 @@ static const cyaml_schema_field_t top_fields[] = {
     C_MAP("fine_tuning", dm_config_t, fine_tuning, fine_tuning_fields),
     C_MAP("database", dm_config_t, database, database_fields),
     C_MAP("api", dm_config_t, api, api_fields),
+    C_MAP("explain", dm_config_t, explain, explain_fields),
     C_MAP("logging", dm_config_t, logging, logging_fields),
     CYAML_FIELD_END};
 

@@ -120,7 +120,7 @@ size_t dm_analyze_category_of(const dm_config_t *cfg, const char *label);
  * the signals that fired.  dim is the embedding width (when embeddings
  * given).  With query texts in both windows it also explains the check
  * (topics and novel queries, dm_stats_explain() with k =
- * DM_STATS_EXPLAIN_TOPICS and the significance seed), and with
+ * explain.topics and the significance seed), and with
  * per-intent positives, the intents (dm_stats_intents()).
  * Returns DM_OK or a DM_E* code with a message in errbuf.
  */
@@ -148,7 +148,7 @@ void dm_analysis_print(const dm_analysis_t *a, FILE *f);
 /*
  * Computes the explanation of two windows into e (overwritten): topics
  * and novel queries when both windows carry embeddings and query texts
- * (dm_stats_explain(), k = DM_STATS_EXPLAIN_TOPICS, seeded by
+ * (dm_stats_explain(), k = explain.topics, seeded by
  * significance.seed), intents when both carry per-category counts and
  * positives (dm_stats_intents(), merged as the PSI merges).  The texts
  * shown are copied into e.  Returns DM_OK or a DM_E* code with a message

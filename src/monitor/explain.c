@@ -49,7 +49,7 @@ static int topics(const dm_config_t *cfg, const dm_window_data_t *b,
         memcpy(pos + nb, c->positive, nc);
     }
     rc = dm_stats_explain(b->embeddings, nb, c->embeddings, nc, dim, q, pos,
-                          DM_STATS_EXPLAIN_TOPICS, cfg->significance.seed,
+                          cfg->explain.topics, cfg->significance.seed,
                           &e->topics, err, errlen);
     if (rc == DM_OK) {
         for (size_t t = 0; t < e->topics.k; t++)

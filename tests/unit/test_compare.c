@@ -275,6 +275,30 @@ Test(compare, texts_give_the_explanation, .init = setup_dir,
     cr_assert_gt(json_array_size(json_object_get(ex, "intents")), 0);
     json_decref(o);
 
+    /* explain.topics: 4 clusters for the four real topics, and the new
+     * one is whole: ~0 -> ~0.25 */
+    {
+        char *cfg = write_file("c.yaml", "explain:\n  topics: 4\n");
+
+        snprintf(args, sizeof(args),
+                 "compare --json --config %s --baseline %s --current %s", cfg,
+                 a, b);
+        rc = run(args, out, sizeof(out), err, sizeof(err));
+        cr_assert(rc == 0 || rc == 1, "exit %d: %s", rc, err);
+        o = json_loads(out, 0, NULL);
+        cr_assert_not_null(o, "%s", out);
+        ex = json_object_get(o, "explanation");
+        cr_assert_eq(json_integer_value(json_object_get(ex, "k")), 4, "%s",
+                     out);
+        t0 = json_array_get(json_object_get(ex, "topics"), 0);
+        cr_assert_lt(json_real_value(json_object_get(t0, "baseline_share")),
+                     0.02);
+        cr_assert_float_eq(
+            json_real_value(json_object_get(t0, "current_share")), 0.25, 0.06,
+            "%s", out);
+        json_decref(o);
+    }
+
     /* the human output says it in words */
     snprintf(args, sizeof(args), "compare --baseline %s --current %s", a, b);
     run(args, out, sizeof(out), err, sizeof(err));

@@ -385,6 +385,7 @@ static const struct {
     {"api.max_connections", "500", "500"},
     {"api.max_connections_per_ip", "8", "8"},
     {"api.idle_timeout_seconds", "5", "5"},
+    {"explain.topics", "12", "12"},
     {"logging.level", "debug", "\"debug\""},
 };
 
