@@ -160,6 +160,15 @@ void dm_api_h_trigger(dm_api_req_t *req, dm_api_resp_t *resp);
 void dm_api_h_feedback(dm_api_req_t *req, dm_api_resp_t *resp);
 void dm_api_h_prometheus(dm_api_req_t *req, dm_api_resp_t *resp);
 void dm_api_h_dashboard(dm_api_req_t *req, dm_api_resp_t *resp);
+/*
+ * Reads the stored check whose id is id_text (1 to 18 digits) into *c
+ * (release with dm_store_check_cleanup()); on false resp holds the answer
+ * already: 404 for a bad or unknown id, 503 when the store is down (what
+ * names the caller in the message).
+ */
+bool dm_api_check_fetch(dm_api_req_t *req, const char *id_text,
+                        const char *what, dm_store_check_t *c,
+                        dm_api_resp_t *resp);
 /* GET /checks/{id}: one check's page, what changed (holds user text). */
 void dm_api_h_check_page(dm_api_req_t *req, dm_api_resp_t *resp);
 

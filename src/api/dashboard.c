@@ -697,37 +697,14 @@ static void signals_table(dm_buf_t *b, const dm_store_check_t *c)
 
 void dm_api_h_check_page(dm_api_req_t *req, dm_api_resp_t *resp)
 {
-    const char *s = req->path + strlen("/checks/");
-    dm_store_t *st = NULL;
     dm_store_check_t c;
-    char err[DM_ERRBUF_SIZE] = "";
-    bool found = false;
-    int64_t id = 0;
     json_t *details = NULL, *ex;
     size_t len;
     dm_buf_t b;
-    int rc;
 
-    for (size_t i = 0; s[i] || i == 0; i++) {
-        if (s[i] < '0' || s[i] > '9' || i >= 18) {
-            dm_api_resp_error(resp, 404, "not_found", "no such check");
-            return;
-        }
-        id = id * 10 + (s[i] - '0');
-    }
-    rc = dm_api_store_get(req->api, &st, err, sizeof(err));
-    if (rc == DM_OK)
-        rc = dm_store_check_get(st, id, &c, &found, err, sizeof(err));
-    dm_api_store_put(req->api, st, rc != DM_OK);
-    if (rc != DM_OK) {
-        dm_api_resp_store_error(resp, "check page", err);
+    if (!dm_api_check_fetch(req, req->path + strlen("/checks/"), "check page",
+                            &c, resp))
         return;
-    }
-    if (!found) {
-        dm_api_resp_error(resp, 404, "not_found", "no check with id %lld",
-                          (long long)id);
-        return;
-    }
     details = c.details ? json_loads(c.details, 0, NULL) : NULL;
     ex = json_object_get(details, "explanation");
     dm_buf_init(&b, PAGE_MAX);
@@ -737,7 +714,7 @@ void dm_api_h_check_page(dm_api_req_t *req, dm_api_resp_t *resp)
         "content=\"width=device-width, initial-scale=1\">"
         "<link rel=\"icon\" href=\"data:,\">"
         "<title>driftmon check %lld</title><style>",
-        (long long)id);
+        (long long)c.id);
     if (dm_buf_puts(&b, STYLE) != DM_OK ||
         dm_buf_puts(&b,
                     ".b0{fill:#8a9bb0}.b1{fill:#4a6fa5}"
@@ -747,7 +724,7 @@ void dm_api_h_check_page(dm_api_req_t *req, dm_api_resp_t *resp)
     out(&b,
         "</style></head><body>\n<p><a href=\"/\">&larr; all checks</a>"
         "</p>\n<h1>Check %lld</h1>\n<div class=\"state\"><div>",
-        (long long)id);
+        (long long)c.id);
     time_cell(&b, c.checked_at_ms);
     out(&b, "</div><div>");
     html(&b, c.status);
@@ -785,7 +762,7 @@ void dm_api_h_check_page(dm_api_req_t *req, dm_api_resp_t *resp)
                 "rows).</p>\n");
     }
     out(&b, "<p><small>JSON: /drift/checks/%lld</small></p>\n</body></html>\n",
-        (long long)id);
+        (long long)c.id);
     json_decref(details);
     dm_store_check_cleanup(&c);
     len = b.len;

@@ -526,38 +526,48 @@ void dm_api_h_checks(dm_api_req_t *req, dm_api_resp_t *resp)
 
 /* ---- GET /drift/checks/{id} ----------------------------------------- */
 
-void dm_api_h_check_get(dm_api_req_t *req, dm_api_resp_t *resp)
+bool dm_api_check_fetch(dm_api_req_t *req, const char *id_text,
+                        const char *what, dm_store_check_t *c,
+                        dm_api_resp_t *resp)
 {
-    const char *s = req->path + strlen("/drift/checks/");
     dm_store_t *st = NULL;
-    dm_store_check_t c;
     char err[DM_ERRBUF_SIZE] = "";
     bool found = false;
     int64_t id = 0;
-    json_t *o, *ex;
     int rc;
 
     /* 1 to 18 digits: an id, never an overflow */
-    for (size_t i = 0; s[i]; i++) {
-        if (s[i] < '0' || s[i] > '9' || i >= 18) {
+    for (size_t i = 0; id_text[i] || i == 0; i++) {
+        if (id_text[i] < '0' || id_text[i] > '9' || i >= 18) {
             dm_api_resp_error(resp, 404, "not_found", "no such check");
-            return;
+            return false;
         }
-        id = id * 10 + (s[i] - '0');
+        id = id * 10 + (id_text[i] - '0');
     }
     rc = dm_api_store_get(req->api, &st, err, sizeof(err));
     if (rc == DM_OK)
-        rc = dm_store_check_get(st, id, &c, &found, err, sizeof(err));
+        rc = dm_store_check_get(st, id, c, &found, err, sizeof(err));
     dm_api_store_put(req->api, st, rc != DM_OK);
     if (rc != DM_OK) {
-        dm_api_resp_store_error(resp, "drift check", err);
-        return;
+        dm_api_resp_store_error(resp, what, err);
+        return false;
     }
     if (!found) {
         dm_api_resp_error(resp, 404, "not_found", "no check with id %lld",
                           (long long)id);
-        return;
+        return false;
     }
+    return true;
+}
+
+void dm_api_h_check_get(dm_api_req_t *req, dm_api_resp_t *resp)
+{
+    dm_store_check_t c;
+    json_t *o, *ex;
+
+    if (!dm_api_check_fetch(req, req->path + strlen("/drift/checks/"),
+                            "drift check", &c, resp))
+        return;
     o = dm_api_check_json(&c, true);
     dm_store_check_cleanup(&c);
     /* the explanation where check --json has it, too */
