@@ -37,6 +37,7 @@
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/time.h"
 #include "store/store_int.h"
 
 #define BUSY_TIMEOUT_MS 10000
@@ -247,6 +248,47 @@ static int open_read_only_wal(struct lite *l, const char *path)
     return rc;
 }
 
+/*
+ * Runs a connection-setup statement, waiting out SQLITE_BUSY.  The busy
+ * handler does not cover every case here: switching a new file to WAL
+ * needs an exclusive lock, and a connection whose read lock would have to
+ * be upgraded while another writer waits gets SQLITE_BUSY at once (SQLite
+ * refuses to wait then, to avoid a deadlock).  Both happen when the
+ * scheduler and an API request (or a CLI command) open a store at the same
+ * moment; retrying the whole statement after a short sleep is safe, as
+ * these statements hold no lock between attempts.
+ */
+static int exec_setup(sqlite3 *db, const char *sql)
+{
+    uint64_t deadline = dm_time_mono_ns() + BUSY_TIMEOUT_MS * UINT64_C(1000000);
+    unsigned delay_us = 1000;
+    int rc;
+
+    while ((rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) != SQLITE_OK &&
+           (rc & 0xff) == SQLITE_BUSY && dm_time_mono_ns() < deadline) {
+        usleep(delay_us);
+        if (delay_us < 50000)
+            delay_us *= 2;
+    }
+    return rc;
+}
+
+/* Whether the database is in WAL mode already (it stays so once set). */
+static bool journal_is_wal(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    bool wal = false;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *m = sqlite3_column_text(st, 0);
+        wal = m && strcmp((const char *)m, "wal") == 0;
+    }
+    sqlite3_finalize(st);
+    return wal;
+}
+
 static int lite_open(dm_store_t *s, const dm_config_t *cfg, char *eb, size_t el)
 {
     struct lite *l = dm_calloc(1, sizeof(*l));
@@ -269,16 +311,14 @@ static int lite_open(dm_store_t *s, const dm_config_t *cfg, char *eb, size_t el)
     sqlite3_extended_result_codes(l->db, 1);
     sqlite3_busy_timeout(l->db, BUSY_TIMEOUT_MS);
     /* WAL cannot be set on a read-only handle; that is not an error. */
-    if (!sqlite3_db_readonly(l->db, "main")) {
-        rc = sqlite3_exec(l->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+    if (!sqlite3_db_readonly(l->db, "main") && !journal_is_wal(l->db)) {
+        rc = exec_setup(l->db, "PRAGMA journal_mode=WAL");
         if (rc != SQLITE_OK) {
             fail(l->db, rc, eb, el, "open");
             goto fail;
         }
     }
-    rc =
-        sqlite3_exec(l->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
-                     NULL, NULL, NULL);
+    rc = exec_setup(l->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON");
     if (rc != SQLITE_OK) {
         fail(l->db, rc, eb, el, "open");
         goto fail;

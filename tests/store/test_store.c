@@ -14,6 +14,7 @@
 #include <criterion/new/assert.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -998,6 +999,105 @@ Test(store, concurrent_writer_processes)
     concurrent_writers(3, 2000);
     cr_assert(eq(u64, count_rows(s), 6000));
     dm_store_free(s);
+}
+
+/*
+ * Opens and migrates of a store nobody has created yet, all at once, from
+ * threads of one process (the server's scheduler and its API) and from
+ * processes (a CLI command started beside the server): each open must
+ * wait for the others, never fail with "database is locked" (SQLite
+ * switches a new file to WAL under an exclusive lock, and a reader racing
+ * a writer's lock upgrade gets SQLITE_BUSY without its busy handler).
+ */
+enum { FRESH_ROUNDS = 6, FRESH_OPENERS = 4, FRESH_OPENS = 20 };
+
+struct opener {
+    const dm_config_t *cfg;
+    char err[EB];
+    int rc;
+};
+
+static void *open_and_migrate(void *arg)
+{
+    struct opener *o = arg;
+
+    o->rc = DM_OK;
+    for (int i = 0; i < FRESH_OPENS && o->rc == DM_OK; i++) {
+        dm_store_t *s = NULL;
+        int v = 0;
+        o->rc = dm_store_open(o->cfg, &s, o->err, sizeof(o->err));
+        if (o->rc == DM_OK)
+            o->rc = dm_store_migrate(s, &v, o->err, sizeof(o->err));
+        dm_store_free(s);
+    }
+    return NULL;
+}
+
+static void fresh_store_config(int round)
+{
+    char yaml[1024];
+
+    if (is_pg)
+        return; /* one database: concurrent migrations of it */
+    snprintf(db_url, sizeof(db_url), "%s/fresh%d.db", dir, round);
+    snprintf(yaml, sizeof(yaml),
+             "database:\n  backend: sqlite\n  path: \"%s\"\n", db_url);
+    write_file(cfg_path, yaml);
+}
+
+Test(store, concurrent_first_opens_from_threads)
+{
+    for (int round = 0; round < FRESH_ROUNDS; round++) {
+        pthread_t t[FRESH_OPENERS];
+        struct opener o[FRESH_OPENERS];
+
+        fresh_store_config(round);
+        dm_config_t *cfg = load_cfg();
+        for (int i = 0; i < FRESH_OPENERS; i++) {
+            o[i].cfg = cfg;
+            cr_assert(eq(
+                int, pthread_create(&t[i], NULL, open_and_migrate, &o[i]), 0));
+        }
+        for (int i = 0; i < FRESH_OPENERS; i++)
+            pthread_join(t[i], NULL);
+        for (int i = 0; i < FRESH_OPENERS; i++)
+            cr_assert(eq(int, o[i].rc, DM_OK), "round %d thread %d: %s", round,
+                      i, o[i].err);
+        dm_config_free(cfg);
+    }
+}
+
+Test(store, concurrent_first_opens_from_processes)
+{
+    for (int round = 0; round < FRESH_ROUNDS; round++) {
+        pid_t pids[FRESH_OPENERS];
+
+        fresh_store_config(round);
+        for (int p = 0; p < FRESH_OPENERS; p++) {
+            pids[p] = fork();
+            cr_assert(pids[p] >= 0);
+            if (pids[p] == 0) {
+                struct opener o = {.cfg = NULL};
+                dm_config_t *cfg = NULL;
+                if (dm_config_load(cfg_path, &cfg, o.err, sizeof(o.err)) !=
+                    DM_OK)
+                    _exit(10);
+                o.cfg = cfg;
+                open_and_migrate(&o);
+                if (o.rc != DM_OK)
+                    fprintf(stderr, "round %d process %d: %s\n", round, p,
+                            o.err);
+                dm_config_free(cfg);
+                _exit(o.rc == DM_OK ? 0 : 11);
+            }
+        }
+        for (int p = 0; p < FRESH_OPENERS; p++) {
+            int st = 0;
+            cr_assert(eq(int, waitpid(pids[p], &st, 0), pids[p]));
+            cr_assert(child_ok(st), "round %d: process %d failed (status %d)",
+                      round, p, st);
+        }
+    }
 }
 
 /* ---- the ingest command, against this backend ------------------------ */
