@@ -174,8 +174,6 @@ void dm_api_h_check_page(dm_api_req_t *req, dm_api_resp_t *resp);
 
 /* ---- shared helpers (handlers.c) ---- */
 
-/* A stored check as JSON (new reference; details parsed when asked). */
-json_t *dm_api_check_json(const dm_store_check_t *c, bool details);
 /* A trigger attempt as JSON (new reference). */
 json_t *dm_api_trigger_json(const dm_store_trigger_t *t);
 /* RFC 3339 string of ms, or JSON null for 0. */

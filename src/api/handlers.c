@@ -40,88 +40,6 @@ static json_t *str_json(const char *s)
     return s ? json_string(s) : json_null();
 }
 
-json_t *dm_api_check_json(const dm_store_check_t *c, bool details)
-{
-    json_t *o = json_object(), *dims = json_array();
-
-    if (o == NULL || dims == NULL) {
-        json_decref(o);
-        json_decref(dims);
-        return NULL;
-    }
-    for (size_t i = 0; i < c->n_top_dims; i++)
-        json_array_append_new(dims, json_integer(c->kl_top_dims[i]));
-    json_object_set_new(o, "id", json_integer(c->id));
-    json_object_set_new(o, "timestamp", dm_api_time_json(c->checked_at_ms));
-    json_object_set_new(o, "kind", str_json(c->kind));
-    json_object_set_new(o, "status", str_json(c->status));
-    json_object_set_new(o, "error", str_json(c->error));
-    json_object_set_new(o, "baseline_start",
-                        dm_api_time_json(c->baseline_start_ms));
-    json_object_set_new(o, "baseline_end",
-                        dm_api_time_json(c->baseline_end_ms));
-    json_object_set_new(o, "current_start",
-                        dm_api_time_json(c->current_start_ms));
-    json_object_set_new(o, "current_end", dm_api_time_json(c->current_end_ms));
-    json_object_set_new(o, "baseline_count", json_integer(c->baseline_count));
-    json_object_set_new(o, "current_count", json_integer(c->current_count));
-    json_object_set_new(o, "baseline_sampled",
-                        json_integer(c->baseline_sampled));
-    json_object_set_new(o, "current_sampled", json_integer(c->current_sampled));
-    json_object_set_new(o, "model", str_json(c->model));
-    json_object_set_new(o, "semantic_test", str_json(c->semantic_test));
-    json_object_set_new(o, "semantic_effect", dm_json_real(c->semantic_effect));
-    json_object_set_new(o, "semantic_p_value",
-                        dm_json_real(c->semantic_p_value));
-    json_object_set_new(o, "semantic_threshold",
-                        dm_json_real(c->semantic_threshold));
-    json_object_set_new(o, "mmd", dm_json_real(c->mmd));
-    json_object_set_new(o, "domain_auc", dm_json_real(c->domain_auc));
-    json_object_set_new(o, "witness_auc", dm_json_real(c->witness_auc));
-    json_object_set_new(o, "kl_divergence", dm_json_real(c->kl_divergence));
-    json_object_set_new(o, "kl_excess", dm_json_real(c->kl_excess));
-    json_object_set_new(o, "kl_p_value", dm_json_real(c->kl_p_value));
-    json_object_set_new(o, "kl_max", dm_json_real(c->kl_max));
-    json_object_set_new(o, "kl_top_dims", dims);
-    json_object_set_new(o, "psi", dm_json_real(c->psi));
-    json_object_set_new(o, "psi_excess", dm_json_real(c->psi_excess));
-    json_object_set_new(o, "psi_p_value", dm_json_real(c->psi_p_value));
-    json_object_set_new(o, "psi_method", str_json(c->psi_method));
-    json_object_set_new(o, "baseline_accuracy",
-                        dm_json_real(c->baseline_accuracy));
-    json_object_set_new(o, "current_accuracy",
-                        dm_json_real(c->current_accuracy));
-    json_object_set_new(o, "accuracy_delta", dm_json_real(c->accuracy_delta));
-    json_object_set_new(o, "accuracy_p_value",
-                        dm_json_real(c->accuracy_p_value));
-    json_object_set_new(o, "floor_p_value", dm_json_real(c->floor_p_value));
-    json_object_set_new(o, "quality_below_floor",
-                        json_boolean(c->quality_below_floor));
-    json_object_set_new(o, "combined_score", dm_json_real(c->combined_score));
-    json_object_set_new(o, "severity", str_json(c->severity));
-    json_object_set_new(o, "drift_detected", json_boolean(c->drift_detected));
-    json_object_set_new(o, "semantic_fired", json_boolean(c->semantic_fired));
-    json_object_set_new(o, "kl_fired", json_boolean(c->kl_fired));
-    json_object_set_new(o, "psi_fired", json_boolean(c->psi_fired));
-    json_object_set_new(o, "accuracy_fired", json_boolean(c->accuracy_fired));
-    json_object_set_new(o, "kl_threshold", dm_json_real(c->kl_threshold));
-    json_object_set_new(o, "psi_threshold", dm_json_real(c->psi_threshold));
-    json_object_set_new(o, "accuracy_min", dm_json_real(c->accuracy_min));
-    json_object_set_new(o, "accuracy_min_drop",
-                        dm_json_real(c->accuracy_min_drop));
-    json_object_set_new(o, "alpha", dm_json_real(c->alpha));
-    json_object_set_new(o, "permutations", json_integer(c->permutations));
-    json_object_set_new(o, "kl_estimator", str_json(c->kl_estimator));
-    json_object_set_new(o, "alert_status", str_json(c->alert_status));
-    json_object_set_new(o, "alert_error", str_json(c->alert_error));
-    if (details) {
-        json_t *d = c->details ? json_loads(c->details, 0, NULL) : NULL;
-
-        json_object_set_new(o, "details", d ? d : json_null());
-    }
-    return o;
-}
-
 json_t *dm_api_trigger_json(const dm_store_trigger_t *t)
 {
     json_t *m = t->metrics_json ? json_loads(t->metrics_json, 0, NULL) : NULL;
@@ -514,7 +432,8 @@ void dm_api_h_checks(dm_api_req_t *req, dm_api_resp_t *resp)
     }
     arr = json_array();
     for (size_t i = 0; arr && i < n; i++)
-        json_array_append_new(arr, dm_api_check_json(&list[i], details != 0));
+        json_array_append_new(arr,
+                              dm_store_check_to_json(&list[i], details != 0));
     dm_store_check_list_free(list, n);
     dm_api_resp_json(resp, 200,
                      json_pack("{s:i, s:I, s:o}", "days", (int)days, "count",
@@ -563,18 +482,13 @@ bool dm_api_check_fetch(dm_api_req_t *req, const char *id_text,
 void dm_api_h_check_get(dm_api_req_t *req, dm_api_resp_t *resp)
 {
     dm_store_check_t c;
-    json_t *o, *ex;
+    json_t *o;
 
     if (!dm_api_check_fetch(req, req->path + strlen("/drift/checks/"),
                             "drift check", &c, resp))
         return;
-    o = dm_api_check_json(&c, true);
+    o = dm_store_check_to_json(&c, true);
     dm_store_check_cleanup(&c);
-    /* the explanation where check --json has it, too */
-    ex = o ? json_object_get(json_object_get(o, "details"), "explanation")
-           : NULL;
-    if (o)
-        json_object_set(o, "explanation", ex ? ex : json_null());
     dm_api_resp_json(resp, 200, o);
 }
 
@@ -651,7 +565,8 @@ void dm_api_h_summary(dm_api_req_t *req, dm_api_resp_t *resp)
         "total_checks", (json_int_t)sum.total, "by_severity", bs, "by_status",
         bst, "drift_detected", (json_int_t)sum.detected, "detection_rate",
         dm_json_real(sum.detection_rate), "latest_check",
-        sum.have_latest ? dm_api_check_json(&sum.latest, false) : json_null(),
+        sum.have_latest ? dm_store_check_to_json(&sum.latest, false)
+                        : json_null(),
         "finetuning", "total_triggers", (json_int_t)n_trig,
         "successful_triggers", (json_int_t)n_ok, "last_trigger",
         n_last ? dm_api_trigger_json(&last[0]) : json_null(), "last_success",

@@ -158,10 +158,13 @@ int dm_cli_check(int argc, char **argv)
     rc = dm_monitor_check(m, &co, r, err, sizeof(err));
     if (json && (rc == DM_OK || r->check_id != 0)) {
         json_t *o = NULL;
+        char jerr[DM_ERRBUF_SIZE];
 
-        if (dm_monitor_result_to_json(r, &o) == DM_OK) {
-            json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+        if (dm_monitor_result_json(m, r, &o, jerr, sizeof(jerr)) == DM_OK) {
+            json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
             fputc('\n', stdout);
+        } else {
+            fprintf(stderr, "driftmon check: %s\n", jerr);
         }
         json_decref(o);
     } else if (rc == DM_OK || r->check_id != 0) {

@@ -416,12 +416,12 @@ int dm_cli_demo(int argc, char **argv)
     if (json) {
         json_t *o = NULL;
 
-        if (dm_monitor_result_to_json(r, &o) == DM_OK) {
+        if (dm_monitor_result_json(m, r, &o, err, sizeof(err)) == DM_OK) {
             json_object_set_new(o, "demo",
                                 json_pack("{s:s, s:s, s:s, s:I}", "dir", absdir,
                                           "database", db, "config", cfg_path,
                                           "rows_per_day", (json_int_t)per_day));
-            json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+            json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
             fputc('\n', stdout);
         }
         json_decref(o);

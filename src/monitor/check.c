@@ -377,30 +377,44 @@ static json_t *intent_counts_json(const dm_store_window_t *agg)
     return o;
 }
 
+static void row_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
+                     dm_store_check_t *c);
+
+/* Removes from o the keys the check record has (they have one home). */
+static void drop_record_keys(const dm_monitor_t *m,
+                             const dm_monitor_result_t *r, json_t *o)
+{
+    dm_store_check_t c;
+    json_t *rec;
+    const char *key;
+    json_t *v;
+
+    row_fill(m, r, &c);
+    rec = dm_store_check_to_json(&c, false);
+    json_object_foreach(rec, key, v) json_object_del(o, key);
+    json_decref(rec);
+}
+
 /* The "details" JSON of a check (owned string; NULL on ENOMEM). */
 static char *details_text(const dm_monitor_t *m, const dm_monitor_result_t *r,
                           const dm_monitor_check_opts_t *opts,
-                          const struct win *base, const struct win *cur,
-                          const char *phase)
+                          const struct win *base, const struct win *cur)
 {
     json_t *o = json_object(), *t = json_object();
     char *s = NULL;
 
     if (o == NULL || t == NULL)
         goto out;
-    if (r->have_analysis && dm_analysis_to_json(&r->analysis, o) != DM_OK)
-        goto out;
-    json_object_set_new(o, "embedder", json_string(r->embedder));
-    json_object_set_new(o, "model_fingerprint", json_string(r->fingerprint));
-    json_object_set_new(o, "window_days", json_integer(r->window_days));
+    if (r->have_analysis) {
+        if (dm_analysis_to_json(&r->analysis, o) != DM_OK)
+            goto out;
+        /* the figures the record has a field for live there only; the
+         * top dimensions keep their KL values here */
+        json_object_set(o, "kl_top", json_object_get(o, "kl_top_dims"));
+        drop_record_keys(m, r, o);
+    }
     json_object_set_new(o, "manual", json_boolean(opts->manual));
     json_object_set_new(o, "as_of", json_integer((json_int_t)opts->as_of_ms));
-    json_object_set_new(o, "baseline_sampled",
-                        json_integer((json_int_t)r->baseline_sampled));
-    json_object_set_new(o, "current_sampled",
-                        json_integer((json_int_t)r->current_sampled));
-    json_object_set_new(o, "embedded_now",
-                        json_integer((json_int_t)r->embedded_now));
     json_object_set_new(o, "min_samples",
                         json_integer(m->cfg->monitoring.min_samples));
     json_object_set_new(
@@ -410,8 +424,6 @@ static char *details_text(const dm_monitor_t *m, const dm_monitor_result_t *r,
                         json_pack("{s:o, s:o}", "baseline",
                                   intent_counts_json(&base->agg), "current",
                                   intent_counts_json(&cur->agg)));
-    if (phase)
-        json_object_set_new(o, "failed_phase", json_string(phase));
     for (int p = 0; p <= DM_MONITOR_PHASE_STATS; p++)
         json_object_set_new(t, dm_monitor_phase_name((dm_monitor_phase_t)p),
                             json_real(r->phase_ms[p]));
@@ -422,6 +434,12 @@ out:
     json_decref(t);
     json_decref(o);
     return s;
+}
+
+/* An outcome text of the result as a column: "" (not reached) is NULL. */
+static char *outcome(const char *s)
+{
+    return s[0] ? (char *)(uintptr_t)s : NULL;
 }
 
 /* Fills the stored row from the result (pointers borrowed from r/cfg). */
@@ -444,7 +462,17 @@ static void row_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
     c->current_count = (int64_t)r->current_count;
     c->baseline_sampled = (int64_t)r->baseline_sampled;
     c->current_sampled = (int64_t)r->current_sampled;
+    c->failed_phase = (char *)(uintptr_t)r->failed_phase;
+    c->window_days = r->window_days;
+    c->embedded_now = (int64_t)r->embedded_now;
+    c->embedder = r->embedder[0] ? (char *)(uintptr_t)r->embedder : NULL;
     c->model = r->fingerprint[0] ? (char *)(uintptr_t)r->fingerprint : NULL;
+    c->alert_status = outcome(r->alert_status);
+    c->alert_error = outcome(r->alert_error);
+    c->trigger_status = outcome(r->trigger_status);
+    c->trigger_job_id = outcome(r->trigger_job_id);
+    c->trigger_error = outcome(r->trigger_error);
+    c->trigger_id = r->trigger_id;
     c->severity = (char *)(uintptr_t) "none";
     c->kl_threshold = cfg->thresholds.kl_threshold;
     c->psi_threshold = cfg->thresholds.psi_threshold;
@@ -506,11 +534,10 @@ static void row_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
 
 static int store_row(dm_monitor_t *m, dm_store_t *st, dm_monitor_result_t *r,
                      const dm_monitor_check_opts_t *opts, const struct win *b,
-                     const struct win *c, const char *failed_phase, char *err,
-                     size_t n)
+                     const struct win *c, char *err, size_t n)
 {
     dm_store_check_t row;
-    char *details = details_text(m, r, opts, b, c, failed_phase);
+    char *details = details_text(m, r, opts, b, c);
     int rc;
 
     row_fill(m, r, &row);
@@ -518,6 +545,60 @@ static int store_row(dm_monitor_t *m, dm_store_t *st, dm_monitor_result_t *r,
     rc = dm_store_check_insert(st, &row, &r->check_id, err, n);
     free(details);
     return rc;
+}
+
+/*
+ * Stores what followed the check (the alert and the trigger outcome), so
+ * the stored record is the whole check.  The check itself is stored
+ * already: a failure here is logged, not the check's.
+ */
+static void record_outcomes(dm_store_t *st, const dm_monitor_result_t *r)
+{
+    char err[DM_ERRBUF_SIZE];
+
+    if (dm_store_check_set_alert(st, r->check_id, outcome(r->alert_status),
+                                 outcome(r->alert_error), err,
+                                 sizeof(err)) != DM_OK ||
+        dm_store_check_set_trigger(st, r->check_id, outcome(r->trigger_status),
+                                   outcome(r->trigger_job_id),
+                                   outcome(r->trigger_error), r->trigger_id,
+                                   err, sizeof(err)) != DM_OK)
+        dm_log_error("check %lld: outcome not stored: %s",
+                     (long long)r->check_id, err);
+}
+
+int dm_monitor_result_json(dm_monitor_t *m, const dm_monitor_result_t *r,
+                           json_t **out, char *errbuf, size_t errlen)
+{
+    dm_store_check_t c;
+    dm_store_t *st = NULL;
+    bool found = false;
+    int rc;
+
+    *out = NULL;
+    if (r->check_id > 0) {
+        /* the stored record, as GET /drift/checks/{id} will serve it */
+        rc = dm_monitor_store_open(m, &st, errbuf, errlen);
+        if (rc == DM_OK)
+            rc =
+                dm_store_check_get(st, r->check_id, &c, &found, errbuf, errlen);
+        dm_store_free(st);
+        if (rc != DM_OK)
+            return rc;
+        if (found) {
+            *out = dm_store_check_to_json(&c, true);
+            dm_store_check_cleanup(&c);
+            return *out
+                       ? DM_OK
+                       : dm_err_set(errbuf, errlen, DM_ENOMEM, "out of memory");
+        }
+    }
+    /* not stored (the store failed): the same record, without details */
+    row_fill(m, r, &c);
+    c.id = 0;
+    *out = dm_store_check_to_json(&c, true);
+    return *out ? DM_OK
+                : dm_err_set(errbuf, errlen, DM_ENOMEM, "out of memory");
 }
 
 static void set_windows(dm_monitor_result_t *r, int64_t end, uint32_t days)
@@ -717,7 +798,7 @@ int dm_monitor_check_run(dm_monitor_t *m, dm_store_t *st,
     if ((rc = checkpoint(m, err, sizeof(err))) != DM_OK)
         goto out;
     t0 = dm_time_mono_ns();
-    rc = store_row(m, st, r, &o, &b, &c, NULL, err, sizeof(err));
+    rc = store_row(m, st, r, &o, &b, &c, err, sizeof(err));
     r->phase_ms[DM_MONITOR_PHASE_STORE] = ms_since(t0);
     if (rc != DM_OK)
         goto out;
@@ -738,6 +819,7 @@ int dm_monitor_check_run(dm_monitor_t *m, dm_store_t *st,
         snprintf(r->alert_status, sizeof(r->alert_status), "none");
         snprintf(r->trigger_status, sizeof(r->trigger_status), "no_drift");
     }
+    record_outcomes(st, r);
 out:
     if (rc != DM_OK) {
         r->status = "failed";
@@ -753,8 +835,7 @@ out:
             dm_log_error("check failed in phase %s: %s",
                          dm_monitor_phase_name(phase), r->error);
             r->check_id = 0;
-            if (store_row(m, st, r, &o, &b, &c, dm_monitor_phase_name(phase),
-                          err2, sizeof(err2)) != DM_OK) {
+            if (store_row(m, st, r, &o, &b, &c, err2, sizeof(err2)) != DM_OK) {
                 r->check_id = 0;
                 dm_log_error("the failed check could not be stored: %s", err2);
             }

@@ -236,8 +236,11 @@ int dm_monitor_check_json(dm_monitor_t *m, const dm_monitor_check_opts_t *opts,
 
     *out = NULL;
     if (rc == DM_OK || r->check_id != 0) {
-        if (dm_monitor_result_to_json(r, out) != DM_OK && rc == DM_OK)
-            rc = dm_err_set(errbuf, errlen, DM_ENOMEM, "out of memory");
+        char err2[DM_ERRBUF_SIZE];
+        int rc2 = dm_monitor_result_json(m, r, out, err2, sizeof(err2));
+
+        if (rc2 != DM_OK && rc == DM_OK)
+            rc = dm_err_set(errbuf, errlen, rc2, "%s", err2);
     }
     free(r);
     return rc;
@@ -277,84 +280,6 @@ int64_t dm_monitor_next_due_ms(bool have_last, int64_t last_ms,
 }
 
 /* ---- result output ------------------------------------------------- */
-
-static json_t *time_json(int64_t ms)
-{
-    char b[DM_TIME_STRLEN];
-
-    return json_string(dm_time_format_s(ms, b, sizeof(b)));
-}
-
-static json_t *str_or_null(const char *s)
-{
-    return s && s[0] ? json_string(s) : json_null();
-}
-
-int dm_monitor_result_to_json(const dm_monitor_result_t *r, json_t **out)
-{
-    json_t *o = json_object(), *t = json_object();
-
-    *out = NULL;
-    if (o == NULL || t == NULL)
-        goto fail;
-    json_object_set_new(o, "id",
-                        r->check_id ? json_integer(r->check_id) : json_null());
-    json_object_set_new(o, "kind", json_string(r->adhoc ? "adhoc" : "live"));
-    json_object_set_new(o, "status",
-                        json_string(r->status ? r->status : "failed"));
-    json_object_set_new(o, "error", str_or_null(r->error));
-    json_object_set_new(o, "failed_phase", str_or_null(r->failed_phase));
-    json_object_set_new(o, "checked_at", time_json(r->checked_at_ms));
-    json_object_set_new(o, "window_days", json_integer(r->window_days));
-    json_object_set_new(o, "baseline_window",
-                        json_pack("{s:o, s:o}", "start",
-                                  time_json(r->baseline_start_ms), "end",
-                                  time_json(r->baseline_end_ms)));
-    json_object_set_new(o, "current_window",
-                        json_pack("{s:o, s:o}", "start",
-                                  time_json(r->current_start_ms), "end",
-                                  time_json(r->current_end_ms)));
-    json_object_set_new(o, "baseline_count",
-                        json_integer((json_int_t)r->baseline_count));
-    json_object_set_new(o, "current_count",
-                        json_integer((json_int_t)r->current_count));
-    json_object_set_new(o, "baseline_sampled",
-                        json_integer((json_int_t)r->baseline_sampled));
-    json_object_set_new(o, "current_sampled",
-                        json_integer((json_int_t)r->current_sampled));
-    json_object_set_new(o, "embedded_now",
-                        json_integer((json_int_t)r->embedded_now));
-    json_object_set_new(o, "embedder", str_or_null(r->embedder));
-    json_object_set_new(o, "model_fingerprint", str_or_null(r->fingerprint));
-    if (r->have_analysis) {
-        if (dm_analysis_to_json(&r->analysis, o) != DM_OK)
-            goto fail;
-    } else {
-        json_object_set_new(o, "drift_detected", json_false());
-        json_object_set_new(o, "severity", json_string("none"));
-    }
-    json_object_set_new(o, "alert",
-                        json_pack("{s:o, s:o}", "status",
-                                  str_or_null(r->alert_status), "error",
-                                  str_or_null(r->alert_error)));
-    json_object_set_new(
-        o, "trigger",
-        json_pack("{s:o, s:o, s:o, s:o}", "status",
-                  str_or_null(r->trigger_status), "job_id",
-                  str_or_null(r->trigger_job_id), "error",
-                  str_or_null(r->trigger_error), "id",
-                  r->trigger_id ? json_integer(r->trigger_id) : json_null()));
-    for (int p = 0; p < DM_MONITOR_PHASES; p++)
-        json_object_set_new(t, phase_names[p], json_real(r->phase_ms[p]));
-    json_object_set_new(t, "total", json_real(r->total_ms));
-    json_object_set_new(o, "timings_ms", t);
-    *out = o;
-    return DM_OK;
-fail:
-    json_decref(t);
-    json_decref(o);
-    return DM_ENOMEM;
-}
 
 void dm_monitor_result_print(const dm_monitor_result_t *r, FILE *f)
 {

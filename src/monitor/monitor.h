@@ -183,7 +183,7 @@ int dm_monitor_check(dm_monitor_t *m, const dm_monitor_check_opts_t *opts,
 
 /*
  * Like dm_monitor_check() with the result as a new JSON object in *out
- * (dm_monitor_result_to_json()), for the HTTP API.  *out is set whenever
+ * (dm_monitor_result_json()), for the HTTP API.  *out is set whenever
  * a result exists (also for a failed check), else NULL.
  */
 int dm_monitor_check_json(dm_monitor_t *m, const dm_monitor_check_opts_t *opts,
@@ -191,14 +191,17 @@ int dm_monitor_check_json(dm_monitor_t *m, const dm_monitor_check_opts_t *opts,
                           size_t errlen) DM_MUSTCHECK;
 
 /*
- * The result as JSON (new reference in *out): id, kind, status, error,
- * checked_at, window_days, the windows, counts, sample sizes, embedder,
- * every figure of the analysis (dm_analysis_to_json) when there is one,
- * "alert" {status, error}, "trigger" {status, job_id, error, id} and
- * "timings_ms".  Never holds a secret.  Returns DM_OK or DM_ENOMEM.
+ * The check as JSON (new reference in *out): the stored record read
+ * back and serialised by dm_store_check_to_json() with its details, so
+ * `driftmon check --json`, POST /drift/check, GET /drift/checks/{id} and
+ * each item of GET /drift/metrics show the same keys and values (the
+ * record of docs/api.md).  A check that could not be stored gives the
+ * same record built from the result, with "id" and "details" null.
+ * Never holds a secret.  Returns DM_OK or a DM_E* code with a message.
  */
-int dm_monitor_result_to_json(const dm_monitor_result_t *r,
-                              json_t **out) DM_MUSTCHECK;
+int dm_monitor_result_json(dm_monitor_t *m, const dm_monitor_result_t *r,
+                           json_t **out, char *errbuf,
+                           size_t errlen) DM_MUSTCHECK;
 
 /* Prints a readable report of the result (the analysis table included). */
 void dm_monitor_result_print(const dm_monitor_result_t *r, FILE *f);

@@ -498,6 +498,35 @@ static const char migrate3_pg[] =
     "NOTHING;\n";
 
 /*
+ * Version 4, one record per check (docs/api.md): the fields a check's
+ * JSON always had but the table did not (the failed phase, the window,
+ * the embedder and how many rows it embedded), and the fine-tuning
+ * trigger's outcome beside the alert's.  Rows before it read them as
+ * NULL and 0.
+ */
+static const char migrate4_sqlite[] =
+    "ALTER TABLE drift_metrics ADD COLUMN failed_phase TEXT;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN window_days INTEGER;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN embedded_now INTEGER;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN embedder TEXT;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN trigger_status TEXT;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN trigger_job_id TEXT;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN trigger_error TEXT;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN trigger_id INTEGER;\n"
+    "INSERT OR IGNORE INTO schema_version (version) VALUES (4);\n";
+static const char migrate4_pg[] =
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS failed_phase TEXT;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS window_days BIGINT;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS embedded_now BIGINT;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS embedder TEXT;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS trigger_status TEXT;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS trigger_job_id TEXT;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS trigger_error TEXT;\n"
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS trigger_id BIGINT;\n"
+    "INSERT INTO schema_version (version) VALUES (4) ON CONFLICT DO "
+    "NOTHING;\n";
+
+/*
  * The DDL that takes a database to each version, in ascending order; a
  * fresh database runs them all (version 1 is the base schema of
  * init-scripts/postgres/init.sql and schema_sqlite.sql).  Each script
@@ -512,6 +541,7 @@ static const struct migration {
     {1, dm_store_schema_sqlite, dm_store_schema_pg},
     {2, migrate2_sqlite, migrate2_pg},
     {3, migrate3_sqlite, migrate3_pg},
+    {4, migrate4_sqlite, migrate4_pg},
 };
 
 int dm_store_migrate(dm_store_t *s, int *version, char *errbuf, size_t errlen)

@@ -31,6 +31,7 @@
 #ifndef DM_STORE_STORE_H
 #define DM_STORE_STORE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,7 +42,7 @@
 typedef struct dm_store dm_store_t;
 
 /* Latest schema version this build knows (see dm_store_migrate()). */
-#define DM_STORE_SCHEMA_VERSION 3
+#define DM_STORE_SCHEMA_VERSION 4
 /* Caps on feedback fields accepted by the store and by ingest. */
 #define DM_STORE_MAX_ID     256
 #define DM_STORE_MAX_INTENT 128
@@ -263,11 +264,15 @@ typedef struct dm_store_check {
        schedule) or "adhoc" (a backfill or an investigation: stored and
        listed only); NULL on insert means "live" */
     char *kind;
+    char *failed_phase; /* status "failed": the phase that failed */
+    int64_t window_days;
     int64_t baseline_start_ms, baseline_end_ms;
     int64_t current_start_ms, current_end_ms;
     int64_t baseline_count, current_count;     /* feedback rows */
     int64_t baseline_sampled, current_sampled; /* rows embedded */
-    char *model;                               /* model fingerprint */
+    int64_t embedded_now; /* of them computed by this check (not cached) */
+    char *embedder;       /* the embedder's honest name */
+    char *model;          /* model fingerprint (the cache key) */
     /* semantic drift: the deciding test (schema 2; NULL before) */
     char *semantic_test; /* "mmd" or "kl" */
     double semantic_effect, semantic_p_value, semantic_threshold;
@@ -298,6 +303,13 @@ typedef struct dm_store_check {
        "suppressed", "disabled" */
     char *alert_status;
     char *alert_error;
+    /* fine-tuning trigger outcome (schema 4): NULL until set; "success",
+       "failed", "cooldown", "below_score", "no_drift", "disabled",
+       "adhoc"; trigger_id is the finetuning_triggers row (0 = none) */
+    char *trigger_status;
+    char *trigger_job_id;
+    char *trigger_error;
+    int64_t trigger_id;
     char *details; /* JSON text */
 } dm_store_check_t;
 
@@ -370,6 +382,27 @@ void dm_store_summary_cleanup(dm_store_summary_t *sum);
 int dm_store_check_set_alert(dm_store_t *s, int64_t id, const char *status,
                              const char *error, char *errbuf,
                              size_t errlen) DM_MUSTCHECK;
+
+/*
+ * Records the fine-tuning trigger outcome of stored check id (status
+ * borrowed; job_id, error may be NULL; trigger_id 0 = no trigger row).
+ * DM_ENOTFOUND when no check has that id.
+ */
+int dm_store_check_set_trigger(dm_store_t *s, int64_t id, const char *status,
+                               const char *job_id, const char *error,
+                               int64_t trigger_id, char *errbuf,
+                               size_t errlen) DM_MUSTCHECK;
+
+/*
+ * The JSON of a check: one object with every field of the record under
+ * its documented key (docs/api.md, "The check record"), generated from
+ * the same table as the drift_metrics columns, so every place that shows
+ * a check shows the same keys and values.  Times are RFC 3339 (seconds),
+ * absent figures null; "details" (the stored details JSON: signals,
+ * explanation, samples, settings, timings) only when details is true.
+ * New reference, or NULL on ENOMEM.
+ */
+json_t *dm_store_check_to_json(const dm_store_check_t *c, bool details);
 
 /* ---- finetuning_triggers ----------------------------------------------- */
 

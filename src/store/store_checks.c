@@ -18,6 +18,7 @@
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/json.h"
 #include "common/time.h"
 #include "store/store_int.h"
 
@@ -26,66 +27,98 @@
 enum col_kind { C_TS, C_STR, C_INT, C_DBL, C_BOOL, C_JSON, C_TOPDIMS, C_REF };
 
 struct col {
-    const char *name;
+    const char *name; /* SQL column */
+    const char *key;  /* JSON key (checks; NULL for triggers) */
     enum col_kind kind;
     size_t off;
 };
 
-#define CK(name, kind, field)                                                  \
+/*
+ * The check record, field by field: the one table behind the
+ * drift_metrics columns (insert, select, read back) and the JSON of a
+ * check (dm_store_check_to_json(): POST /drift/check, GET /drift/metrics,
+ * GET /drift/checks/{id}, `driftmon check --json`), in the order the JSON
+ * shows them.  A new figure is one line here (and one migration).
+ */
+#define CK(name, key, kind, field)                                             \
     {                                                                          \
-        name, kind, offsetof(dm_store_check_t, field)                          \
+        name, key, kind, offsetof(dm_store_check_t, field)                     \
     }
 static const struct col check_cols[] = {
-    CK("\"timestamp\"", C_TS, checked_at_ms), CK("status", C_STR, status),
-    CK("error", C_STR, error), CK("kind", C_STR, kind),
-    CK("baseline_start", C_TS, baseline_start_ms),
-    CK("baseline_end", C_TS, baseline_end_ms),
-    CK("current_start", C_TS, current_start_ms),
-    CK("current_end", C_TS, current_end_ms),
-    CK("baseline_count", C_INT, baseline_count),
-    CK("current_count", C_INT, current_count),
-    CK("baseline_sampled", C_INT, baseline_sampled),
-    CK("current_sampled", C_INT, current_sampled),
-    CK("model_fingerprint", C_STR, model),
-    CK("kl_divergence", C_DBL, kl_divergence),
-    CK("kl_excess", C_DBL, kl_excess), CK("kl_p_value", C_DBL, kl_p_value),
-    CK("kl_max", C_DBL, kl_max), CK("kl_top_dims", C_TOPDIMS, kl_top_dims),
-    CK("psi", C_DBL, psi), CK("psi_p_value", C_DBL, psi_p_value),
-    CK("psi_method", C_STR, psi_method),
-    CK("baseline_accuracy", C_DBL, baseline_accuracy),
-    CK("current_accuracy", C_DBL, current_accuracy),
-    CK("accuracy_delta", C_DBL, accuracy_delta),
-    CK("accuracy_p_value", C_DBL, accuracy_p_value),
-    CK("combined_score", C_DBL, combined_score),
-    CK("severity", C_STR, severity),
-    CK("drift_detected", C_BOOL, drift_detected),
-    CK("kl_fired", C_BOOL, kl_fired), CK("psi_fired", C_BOOL, psi_fired),
-    CK("accuracy_fired", C_BOOL, accuracy_fired),
-    CK("kl_threshold", C_DBL, kl_threshold),
-    CK("psi_threshold", C_DBL, psi_threshold),
-    CK("accuracy_min", C_DBL, accuracy_min), CK("alpha", C_DBL, alpha),
-    CK("permutations", C_INT, permutations),
-    CK("kl_estimator", C_STR, kl_estimator),
-    CK("alert_status", C_STR, alert_status),
-    CK("alert_error", C_STR, alert_error),
-    /* schema 2: statistics v2 */
-    CK("semantic_test", C_STR, semantic_test),
-    CK("semantic_effect", C_DBL, semantic_effect),
-    CK("semantic_p_value", C_DBL, semantic_p_value),
-    CK("semantic_threshold", C_DBL, semantic_threshold),
-    CK("semantic_fired", C_BOOL, semantic_fired), CK("mmd", C_DBL, mmd),
-    CK("domain_auc", C_DBL, domain_auc), CK("witness_auc", C_DBL, witness_auc),
-    CK("psi_excess", C_DBL, psi_excess),
-    CK("accuracy_min_drop", C_DBL, accuracy_min_drop),
-    CK("quality_below_floor", C_BOOL, quality_below_floor),
-    CK("floor_p_value", C_DBL, floor_p_value),
-    CK("details", C_JSON, details), /* last: lists may leave it out */
+    CK("kind", "kind", C_STR, kind), CK("status", "status", C_STR, status),
+    CK("error", "error", C_STR, error),
+    CK("failed_phase", "failed_phase", C_STR, failed_phase),
+    CK("\"timestamp\"", "checked_at", C_TS, checked_at_ms),
+    CK("window_days", "window_days", C_INT, window_days),
+    CK("baseline_start", "baseline_start", C_TS, baseline_start_ms),
+    CK("baseline_end", "baseline_end", C_TS, baseline_end_ms),
+    CK("current_start", "current_start", C_TS, current_start_ms),
+    CK("current_end", "current_end", C_TS, current_end_ms),
+    CK("baseline_count", "baseline_count", C_INT, baseline_count),
+    CK("current_count", "current_count", C_INT, current_count),
+    CK("baseline_sampled", "baseline_sampled", C_INT, baseline_sampled),
+    CK("current_sampled", "current_sampled", C_INT, current_sampled),
+    CK("embedded_now", "embedded_now", C_INT, embedded_now),
+    CK("embedder", "embedder", C_STR, embedder),
+    CK("model_fingerprint", "model_fingerprint", C_STR, model),
+    /* semantic drift (schema 2) */
+    CK("semantic_test", "semantic_test", C_STR, semantic_test),
+    CK("semantic_effect", "semantic_effect", C_DBL, semantic_effect),
+    CK("semantic_p_value", "semantic_p_value", C_DBL, semantic_p_value),
+    CK("semantic_threshold", "semantic_threshold", C_DBL, semantic_threshold),
+    CK("semantic_fired", "semantic_fired", C_BOOL, semantic_fired),
+    CK("mmd", "mmd", C_DBL, mmd),
+    CK("domain_auc", "domain_auc", C_DBL, domain_auc),
+    CK("witness_auc", "witness_auc", C_DBL, witness_auc),
+    /* the seed's KL */
+    CK("kl_divergence", "kl_divergence", C_DBL, kl_divergence),
+    CK("kl_excess", "kl_excess", C_DBL, kl_excess),
+    CK("kl_p_value", "kl_p_value", C_DBL, kl_p_value),
+    CK("kl_max", "kl_max", C_DBL, kl_max),
+    CK("kl_top_dims", "kl_top_dims", C_TOPDIMS, kl_top_dims),
+    CK("kl_fired", "kl_fired", C_BOOL, kl_fired),
+    /* intent drift */
+    CK("psi", "psi", C_DBL, psi),
+    CK("psi_excess", "psi_excess", C_DBL, psi_excess),
+    CK("psi_p_value", "psi_p_value", C_DBL, psi_p_value),
+    CK("psi_method", "psi_test", C_STR, psi_method),
+    CK("psi_fired", "psi_fired", C_BOOL, psi_fired),
+    /* quality */
+    CK("baseline_accuracy", "baseline_accuracy", C_DBL, baseline_accuracy),
+    CK("current_accuracy", "current_accuracy", C_DBL, current_accuracy),
+    CK("accuracy_delta", "accuracy_delta", C_DBL, accuracy_delta),
+    CK("accuracy_p_value", "accuracy_p_value", C_DBL, accuracy_p_value),
+    CK("accuracy_fired", "accuracy_fired", C_BOOL, accuracy_fired),
+    CK("quality_below_floor", "quality_below_floor", C_BOOL,
+       quality_below_floor),
+    CK("floor_p_value", "floor_p_value", C_DBL, floor_p_value),
+    /* verdict */
+    CK("combined_score", "combined_score", C_DBL, combined_score),
+    CK("severity", "severity", C_STR, severity),
+    CK("drift_detected", "drift_detected", C_BOOL, drift_detected),
+    /* settings used */
+    CK("kl_threshold", "kl_threshold", C_DBL, kl_threshold),
+    CK("psi_threshold", "psi_threshold", C_DBL, psi_threshold),
+    CK("accuracy_min", "accuracy_min", C_DBL, accuracy_min),
+    CK("accuracy_min_drop", "accuracy_min_drop", C_DBL, accuracy_min_drop),
+    CK("alpha", "alpha", C_DBL, alpha),
+    CK("permutations", "permutations", C_INT, permutations),
+    CK("kl_estimator", "kl_estimator", C_STR, kl_estimator),
+    /* what followed: the alert and the fine-tuning trigger (schema 4) */
+    CK("alert_status", "alert_status", C_STR, alert_status),
+    CK("alert_error", "alert_error", C_STR, alert_error),
+    CK("trigger_status", "trigger_status", C_STR, trigger_status),
+    CK("trigger_job_id", "trigger_job_id", C_STR, trigger_job_id),
+    CK("trigger_error", "trigger_error", C_STR, trigger_error),
+    CK("trigger_id", "trigger_id", C_REF, trigger_id),
+    CK("details", "details", C_JSON,
+       details), /* last: lists may leave it out */
 };
 #define N_CHECK_COLS (sizeof(check_cols) / sizeof(check_cols[0]))
 
 #define TK(name, kind, field)                                                  \
     {                                                                          \
-        name, kind, offsetof(dm_store_trigger_t, field)                        \
+        name, NULL, kind, offsetof(dm_store_trigger_t, field)                  \
     }
 static const struct col trigger_cols[] = {
     TK("trigger_timestamp", C_TS, triggered_at_ms),
@@ -496,6 +529,95 @@ int dm_store_check_set_alert(dm_store_t *s, int64_t id, const char *status,
         rc = dm_err_set(errbuf, errlen, DM_ENOTFOUND,
                         "no drift check with id %" PRId64, id);
     return rc;
+}
+
+int dm_store_check_set_trigger(dm_store_t *s, int64_t id, const char *status,
+                               const char *job_id, const char *error,
+                               int64_t trigger_id, char *errbuf, size_t errlen)
+{
+    dm_sparam_t p[5] = {
+        {.kind = status ? DM_SP_TEXT : DM_SP_NULL, .s = status},
+        {.kind = job_id ? DM_SP_TEXT : DM_SP_NULL, .s = job_id},
+        {.kind = error ? DM_SP_TEXT : DM_SP_NULL, .s = error},
+        {.kind = trigger_id > 0 ? DM_SP_INT : DM_SP_NULL, .i = trigger_id},
+        {.kind = DM_SP_INT, .i = id}};
+    int64_t changes = 0;
+    int rc;
+
+    rc = s->ops->exec(s,
+                      "UPDATE drift_metrics SET trigger_status = $1, "
+                      "trigger_job_id = $2, trigger_error = $3, "
+                      "trigger_id = $4 WHERE id = $5",
+                      p, 5, &changes, errbuf, errlen);
+    if (rc == DM_OK && changes == 0)
+        rc = dm_err_set(errbuf, errlen, DM_ENOTFOUND,
+                        "no drift check with id %" PRId64, id);
+    return rc;
+}
+
+static json_t *ts_json(int64_t ms)
+{
+    char b[DM_TIME_STRLEN];
+
+    return ms ? json_string(dm_time_format_s(ms, b, sizeof(b))) : json_null();
+}
+
+static json_t *col_json(const dm_store_check_t *ck, const struct col *c)
+{
+    switch (c->kind) {
+    case C_TS:
+        return ts_json(*CFIELD(ck, c, int64_t));
+    case C_INT:
+        return json_integer((json_int_t)*CFIELD(ck, c, int64_t));
+    case C_REF: {
+        int64_t v = *CFIELD(ck, c, int64_t);
+        return v > 0 ? json_integer((json_int_t)v) : json_null();
+    }
+    case C_DBL:
+        return dm_json_real(*CFIELD(ck, c, double));
+    case C_BOOL:
+        return json_boolean(*CFIELD(ck, c, bool));
+    case C_STR: {
+        const char *v = *CFIELD(ck, c, char *const);
+        return v ? json_string(v) : json_null();
+    }
+    case C_JSON: {
+        const char *v = *CFIELD(ck, c, char *const);
+        json_t *o = v ? json_loads(v, 0, NULL) : NULL;
+        return o ? o : json_null();
+    }
+    case C_TOPDIMS: {
+        json_t *a = json_array();
+        for (size_t k = 0; a && k < ck->n_top_dims; k++)
+            json_array_append_new(a, json_integer(ck->kl_top_dims[k]));
+        return a;
+    }
+    }
+    return json_null();
+}
+
+json_t *dm_store_check_to_json(const dm_store_check_t *c, bool details)
+{
+    json_t *o = json_object();
+    int rc;
+
+    if (o == NULL)
+        return NULL;
+    rc = json_object_set_new(o, "id",
+                             c->id > 0 ? json_integer(c->id) : json_null());
+    for (size_t i = 0; rc == 0 && i < N_CHECK_COLS; i++) {
+        json_t *v;
+
+        if (check_cols[i].kind == C_JSON && !details)
+            continue;
+        v = col_json(c, &check_cols[i]);
+        rc = v ? json_object_set_new(o, check_cols[i].key, v) : -1;
+    }
+    if (rc != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 /* ---- finetuning_triggers ------------------------------------------------- */

@@ -278,12 +278,12 @@ def t_check_ok():
               "psi_excess", "current_accuracy", "quality_below_floor",
               "combined_score", "severity"):
         check(k in j, "field " + k, j)
-    check(j["alert"]["status"] == "sent", "alert sent", j["alert"])
+    check(j["alert_status"] == "sent", "alert sent", j)
     check(SLACK.count("/services/") == slack_before + 1, "Slack called")
     after = dmtest.store_counts(TMP)
     check(after[1] == before[1] + 1, "one check stored", before, after)
     no_secret(r.body.decode(), "check result")
-    ex = j.get("explanation")
+    ex = j["details"].get("explanation")
     check(isinstance(ex, dict) and isinstance(ex.get("topics"), list) and
           isinstance(ex.get("novel"), list) and
           isinstance(ex.get("intents"), list), "explanation", ex)
@@ -311,9 +311,9 @@ def t_adhoc_check():
     check(r.status == 200, "ad hoc check 200", r.status, r.body[:300])
     j = r.json()
     check(j["kind"] == "adhoc", "kind adhoc", j.get("kind"))
-    check(j["current_window"]["end"] == as_of, "window ends at as_of", j)
-    check(j["alert"]["status"] == "adhoc", "no alert", j["alert"])
-    check(j["trigger"]["status"] == "adhoc", "no trigger", j["trigger"])
+    check(j["current_end"] == as_of, "window ends at as_of", j)
+    check(j["alert_status"] == "adhoc", "no alert", j)
+    check(j["trigger_status"] == "adhoc", "no trigger", j)
     check(SLACK.count("/services/") == slack_before, "Slack not called")
     check(LE.count("/train") == le_before, "Learning Engine not called")
     listed = {c["id"]: c["kind"] for c in
@@ -435,7 +435,7 @@ def t_concurrent_check():
         res = out["r"].json() if "r" in out else {}
         check(still, "the check was still running after the other requests "
               "(took %.2fs; alert %s, drift %s, severity %s)"
-              % (took, res.get("alert"), res.get("drift_detected"),
+              % (took, res.get("alert_status"), res.get("drift_detected"),
                  res.get("severity")))
     finally:
         if t is not None and t.is_alive():
@@ -475,10 +475,9 @@ def t_check_get():
     j = r.json()
     check(j["id"] == cid, "the check asked for", j.get("id"), cid)
     check(isinstance(j.get("details"), dict), "details", j.keys())
-    ex = j.get("explanation")
+    ex = j["details"].get("explanation")
     check(ex == LAST_CHECK["explanation"],
           "the explanation as POST /drift/check returned it", ex)
-    check(ex == j["details"]["explanation"], "explanation in details")
     topics = ex["topics"]
     check(len(topics) >= 2, "topics", len(topics))
     for t in topics:
@@ -499,6 +498,61 @@ def t_check_get():
         err(S.request("GET", path, auth=True), 404, "not_found")
     err(S.request("POST", "/drift/checks/%d" % cid, auth=True), 405,
         "method_not_allowed")
+
+
+def t_one_shape():
+    """Issue 13: a check is one record with one JSON shape, whichever way
+    it is asked for: POST /drift/check, GET /drift/checks/{id}, an item of
+    GET /drift/metrics and `driftmon check --json` carry the same keys,
+    and the same values for the same check."""
+    r = S.request("POST", "/drift/check", body={}, auth=True)
+    check(r.status == 200, "check 200", r.status, r.body[:300])
+    posted = r.json()
+    got = S.request("GET", "/drift/checks/%d" % posted["id"], auth=True).json()
+    check(got == posted, "GET /drift/checks/{id} == POST /drift/check",
+          [k for k in set(got) | set(posted) if got.get(k) != posted.get(k)])
+    listed = S.request("GET", "/drift/metrics?days=30&details=1",
+                       auth=True).json()["checks"]
+    item = [c for c in listed if c["id"] == posted["id"]]
+    check(len(item) == 1 and item[0] == posted,
+          "the /drift/metrics item == POST /drift/check",
+          item and [k for k in set(item[0]) | set(posted)
+                    if item[0].get(k) != posted.get(k)])
+    plain = S.request("GET", "/drift/metrics?days=30").json()["checks"]
+    check(all(set(c) == set(posted) - {"details"} for c in plain),
+          "every listed check has the record's keys (details on demand)",
+          [sorted(set(c) ^ (set(posted) - {"details"})) for c in plain][:3])
+    cli = subprocess.run([dmtest.BINARY, "check", "--config", S.cfg_path,
+                          "--json"], capture_output=True, timeout=120)
+    check(cli.returncode in (0, 1), "driftmon check --json ran",
+          cli.returncode, cli.stderr[-500:])
+    c = json.loads(cli.stdout)
+    check(set(c) == set(posted), "check --json has the same keys",
+          sorted(set(c) ^ set(posted)))
+    check(c["id"] > posted["id"], "the CLI's check is stored", c["id"])
+    served = S.request("GET", "/drift/checks/%d" % c["id"], auth=True).json()
+    check(served == c, "GET /drift/checks/{id} == driftmon check --json",
+          [k for k in set(served) | set(c) if served.get(k) != c.get(k)])
+    # a check stored by another process is listed within the list's
+    # cache lifetime (DM_API_CACHE_MS, 1 s), the same record again
+    deadline, item = time.time() + 3, []
+    while not item and time.time() < deadline:
+        item = [x for x in S.request("GET", "/drift/metrics?details=1",
+                                     auth=True).json()["checks"]
+                if x["id"] == c["id"]]
+        time.sleep(0.2)
+    check(item == [c], "the CLI's check listed, as check --json gave it",
+          item and [k for k in set(item[0]) | set(c)
+                    if item[0].get(k) != c.get(k)])
+    for k in ("checked_at", "baseline_start", "current_end", "embedder",
+              "model_fingerprint", "psi_test", "kl_top_dims", "alert_status",
+              "trigger_status", "trigger_id", "severity", "details"):
+        check(k in posted, "record key " + k, sorted(posted))
+    check(all(isinstance(d, int) for d in posted["kl_top_dims"]),
+          "kl_top_dims are dimension numbers", posted["kl_top_dims"])
+    for k in ("signals", "explanation", "samples", "settings", "timings_ms"):
+        check(k in posted["details"], "details key " + k,
+              sorted(posted["details"]))
 
 
 def t_summary():
@@ -832,7 +886,7 @@ def main():
     order = ["health", "not_found", "method_not_allowed", "auth",
              "feedback_ok", "feedback_bad", "oversize", "check_bad",
              "query_bad", "check_ok", "concurrent_check", "metrics_list",
-             "check_get", "summary", "trigger", "prometheus", "adhoc_check",
+             "check_get", "one_shape", "summary", "trigger", "prometheus", "adhoc_check",
              "last_check_from_store", "dashboard", "empty_token_warning",
              "connection_limits", "http_errors_json",
              "store_down",

@@ -105,7 +105,7 @@ def t_check_page():
     check(r.status == 200, "page 200 with the token", r.status)
     check(r.header("Content-Type").startswith("text/html"), "HTML")
     j = S.request("GET", "/drift/checks/%d" % cid, auth=True).json()
-    ex = j["explanation"]
+    ex = j["details"]["explanation"]
     check(ex and ex["topics"], "the check has an explanation", j)
     page = r.body.decode()
     for t in ex["topics"]:

@@ -339,12 +339,12 @@ def verify_failed_notifications(s, db_path, r, took, mode, alert_expect,
           "a drifting check (%s)" % mode, j["status"])
     check(took < CHECK_MAX_S, "the check ends within its budget "
           "(%s: %.2fs < %.1fs)" % (mode, took, CHECK_MAX_S))
-    check(j["alert"]["status"] == alert_expect, "alert %s (%s)"
-          % (alert_expect, mode), j["alert"])
-    check(j["trigger"]["status"] == "failed" and j["trigger"]["error"],
-          "trigger failed with a reason (%s)" % mode, j["trigger"])
-    check(words in j["trigger"]["error"], "trigger error names the "
-          "problem (%s): %s" % (mode, words), j["trigger"]["error"])
+    check(j["alert_status"] == alert_expect, "alert %s (%s)"
+          % (alert_expect, mode), j)
+    check(j["trigger_status"] == "failed" and j["trigger_error"],
+          "trigger failed with a reason (%s)" % mode, j)
+    check(words in j["trigger_error"], "trigger error names the "
+          "problem (%s): %s" % (mode, words), j["trigger_error"])
     want = RETRIES + 1 if retried else 1
     if slack_seen is not None:
         check(slack_seen == want, "Slack saw %d attempt(s) (%s)"
@@ -358,7 +358,7 @@ def verify_failed_notifications(s, db_path, r, took, mode, alert_expect,
           (st, drift, alert_status, alert_error))
     check((alert_error is not None) == (alert_expect == "failed"),
           "alert error stored iff it failed (%s)" % mode, alert_error)
-    t = stored_trigger(db_path, j["trigger"]["id"])
+    t = stored_trigger(db_path, j["trigger_id"])
     check(t[0] == "failed" and words in (t[1] or "") and t[2] == j["id"]
           and t[3] is None, "stored failed trigger of this check (%s)"
           % mode, t)
@@ -370,12 +370,12 @@ def verify_failed_notifications(s, db_path, r, took, mode, alert_expect,
           "no cooldown after a failed trigger (%s)" % mode, f)
     figure("%-11s check %.2fs; alert %s (%s attempts); trigger failed "
            "(%s attempts): %s" % (
-               mode, took, j["alert"]["status"],
+               mode, took, j["alert_status"],
                slack_seen if slack_seen is not None else
-               attempts_in(j["alert"]["error"]),
+               attempts_in(j["alert_error"]),
                le_seen if le_seen is not None else
-               attempts_in(j["trigger"]["error"]),
-               j["trigger"]["error"][:150]))
+               attempts_in(j["trigger_error"]),
+               j["trigger_error"][:150]))
     return t
 
 
@@ -498,15 +498,15 @@ def t_recovery_then_cooldown():
     l0 = LE.count()
     r = S.request("POST", "/drift/check", body={}, auth=True)
     j = r.json()
-    check(r.status == 200 and j["trigger"]["status"] == "success" and
-          j["alert"]["status"] == "sent", "healthy peers: sent, success",
+    check(r.status == 200 and j["trigger_status"] == "success" and
+          j["alert_status"] == "sent", "healthy peers: sent, success",
           r.body[:600])
     check(LE.count() == l0 + 1, "one call to the Learning Engine")
     f = S.request("GET", "/drift/summary").json()["finetuning"]
     check(f["cooldown_remaining_hours"] > 167, "cooldown started by the "
           "success", f)
     r = S.request("POST", "/drift/check", body={}, auth=True)
-    check(r.status == 200 and r.json()["trigger"]["status"] == "cooldown",
+    check(r.status == 200 and r.json()["trigger_status"] == "cooldown",
           "the next check is in cooldown", r.body[:600])
     check(LE.count() == l0 + 1, "no call during the cooldown")
 
@@ -533,11 +533,12 @@ def t_down():
         verify_failed_notifications(d, db, r, took, "down#%d" % (i + 1),
                                     "failed", True, "after", None, None)
         for what in ("alert", "trigger"):
-            check(attempts_in(j[what]["error"]) == RETRIES + 1,
-                  "%s: %d attempts" % (what, RETRIES + 1), j[what]["error"])
+            err = j[what + "_error"]
+            check(attempts_in(err) == RETRIES + 1,
+                  "%s: %d attempts" % (what, RETRIES + 1), err)
             check("127.0.0.1:%d" % (slack_port if what == "alert" else
-                                    le_port) in j[what]["error"],
-                  "the error names the endpoint", j[what]["error"])
+                                    le_port) in err,
+                  "the error names the endpoint", err)
         after = counts(db)
         check(after[2] == before[2] + 1, "a trigger attempt per check",
               before, after)

@@ -344,7 +344,7 @@ Test(store, version_1_store_migrates_checks_are_live)
     cr_assert(eq(int, v, 1));
     cr_assert(eq(int, dm_store_migrate(s, &v, err, sizeof(err)), DM_OK), "%s",
               err);
-    cr_assert(eq(int, v, 3));
+    cr_assert(eq(int, v, DM_STORE_SCHEMA_VERSION));
     cr_assert(eq(int,
                  dm_store_check_list(s, 0, 0, DM_STORE_CHECK_LIVE_ONLY, &list,
                                      &n, err, sizeof(err)),

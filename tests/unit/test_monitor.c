@@ -379,7 +379,10 @@ Test(monitor, no_drift_nothing_fires)
     cr_assert(STREQ(c.model, "hashing:v1:384"));
     cr_assert(eq(i64, c.current_sampled, ROWS));
     cr_assert(not(c.drift_detected));
-    cr_assert(c.details && strstr(c.details, "\"embedder\""));
+    cr_assert(STREQ(c.embedder, "hashing-384"));
+    cr_assert(eq(i64, c.window_days, 7));
+    cr_assert(STREQ(c.trigger_status, "no_drift"));
+    cr_assert(c.details && strstr(c.details, "\"explanation\""));
     dm_store_check_cleanup(&c);
     cr_assert(eq(u64, trigger_count(false), 0));
 
@@ -924,7 +927,9 @@ Test(monitor, adhoc_checks_never_alert_resolve_or_trigger)
     cr_assert(STREQ(r.trigger_status, "adhoc"));
     cr_assert(STREQ(stored_kind(r.check_id), "adhoc"));
     json_t *j = NULL;
-    cr_assert(eq(int, dm_monitor_result_to_json(&r, &j), DM_OK));
+    cr_assert(
+        eq(int, dm_monitor_result_json(mon, &r, &j, err, sizeof(err)), DM_OK),
+        "%s", err);
     cr_assert(STREQ(json_string_value(json_object_get(j, "kind")), "adhoc"));
     json_decref(j);
 
@@ -1469,9 +1474,8 @@ Test(monitor, cli_check_exit_codes_and_json)
     cr_assert(j != NULL, "not JSON: %s\n%s", je.text, out);
     cr_assert(eq(int, json_is_true(json_object_get(j, "drift_detected")), 1));
     cr_assert(eq(int, (int)json_integer_value(json_object_get(j, "id")), 2));
-    cr_assert(STREQ(json_string_value(
-                        json_object_get(json_object_get(j, "alert"), "status")),
-                    "sent"));
+    cr_assert(
+        STREQ(json_string_value(json_object_get(j, "alert_status")), "sent"));
     cr_assert(STREQ(json_string_value(json_object_get(j, "kind")), "live"));
     json_decref(j);
     cr_assert(strstr(out, SECRET_WORD) == NULL);
@@ -1488,9 +1492,8 @@ Test(monitor, cli_check_exit_codes_and_json)
     j = json_loads(out, 0, &je);
     cr_assert(j != NULL, "not JSON: %s\n%s", je.text, out);
     cr_assert(STREQ(json_string_value(json_object_get(j, "kind")), "adhoc"));
-    cr_assert(STREQ(json_string_value(
-                        json_object_get(json_object_get(j, "alert"), "status")),
-                    "adhoc"));
+    cr_assert(
+        STREQ(json_string_value(json_object_get(j, "alert_status")), "adhoc"));
     json_decref(j);
 
     /* as_of in the future is a usage error; nothing is stored */
