@@ -244,8 +244,6 @@ int dm_api_query_known(dm_api_req_t *req, const char *const *known,
 int dm_api_store_get(dm_api_t *api, dm_store_t **out, char *errbuf,
                      size_t errlen)
 {
-    int rc;
-
     *out = NULL;
     pthread_mutex_lock(&api->pool_mu);
     if (api->pool_n > 0)
@@ -253,19 +251,10 @@ int dm_api_store_get(dm_api_t *api, dm_store_t **out, char *errbuf,
     pthread_mutex_unlock(&api->pool_mu);
     if (*out)
         return DM_OK;
-    rc = dm_store_open(api->cfg, out, errbuf, errlen);
     /* The first connection brings the schema up to date (idempotent), so
      * a fresh database answers every endpoint before the first check. */
-    if (rc == DM_OK && !atomic_load(&api->migrated)) {
-        rc = dm_store_migrate(*out, NULL, errbuf, errlen);
-        if (rc == DM_OK)
-            atomic_store(&api->migrated, true);
-        else {
-            dm_store_free(*out);
-            *out = NULL;
-        }
-    }
-    return rc;
+    return dm_store_open_migrated(api->cfg, &api->migrated, out, NULL, errbuf,
+                                  errlen);
 }
 
 void dm_api_store_put(dm_api_t *api, dm_store_t *st, bool broken)

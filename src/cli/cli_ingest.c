@@ -126,9 +126,7 @@ int dm_cli_ingest(int argc, char **argv)
         ret = DM_EXIT_USAGE;
         goto out;
     }
-    rc = dm_store_open(cfg, &st, err, sizeof(err));
-    if (rc == DM_OK)
-        rc = dm_store_migrate(st, NULL, err, sizeof(err));
+    rc = dm_store_open_migrated(cfg, NULL, &st, NULL, err, sizeof(err));
     if (rc == DM_OK && !skip_invalid) {
         rc = dm_store_tx_begin(st, err, sizeof(err));
         in_tx = rc == DM_OK;

@@ -45,9 +45,7 @@ int dm_cli_migrate(int argc, char **argv)
         ret = DM_EXIT_USAGE;
         goto out;
     }
-    rc = dm_store_open(cfg, &store, err, sizeof(err));
-    if (rc == DM_OK)
-        rc = dm_store_migrate(store, &version, err, sizeof(err));
+    rc = dm_store_open_migrated(cfg, NULL, &store, &version, err, sizeof(err));
     if (rc != DM_OK)
         goto out;
     printf("%s: schema version %d\n", dm_store_backend(store), version);

@@ -104,18 +104,8 @@ void dm_monitor_free(dm_monitor_t *m)
 int dm_monitor_store_open(dm_monitor_t *m, dm_store_t **out, char *errbuf,
                           size_t errlen)
 {
-    int rc = dm_store_open(m->cfg, out, errbuf, errlen);
-
-    if (rc == DM_OK && !atomic_load(&m->migrated)) {
-        rc = dm_store_migrate(*out, NULL, errbuf, errlen);
-        if (rc == DM_OK)
-            atomic_store(&m->migrated, true);
-        else {
-            dm_store_free(*out);
-            *out = NULL;
-        }
-    }
-    return rc;
+    return dm_store_open_migrated(m->cfg, &m->migrated, out, NULL, errbuf,
+                                  errlen);
 }
 
 static void sleep_ms(long ms)

@@ -32,6 +32,7 @@
 #define DM_STORE_STORE_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -94,6 +95,21 @@ const char *dm_store_backend(const dm_store_t *s);
  */
 int dm_store_migrate(dm_store_t *s, int *version, char *errbuf,
                      size_t errlen) DM_MUSTCHECK;
+
+/*
+ * dm_store_open() then dm_store_migrate(): the one way a command or a
+ * server gets a store whose schema is current.  once (may be NULL) is
+ * the caller's "already migrated" flag, shared by the threads of one
+ * server: when it is set the migration is skipped (a plain open), and it
+ * is set after a migration succeeds; NULL migrates on every call.
+ * *version (may be NULL) receives the schema version (this build's when
+ * the migration was skipped).  Errors and messages are those of the two
+ * calls, unchanged; on any error *out is NULL (nothing to free).
+ * Thread-safe as long as each thread has its own out.
+ */
+int dm_store_open_migrated(const dm_config_t *cfg, atomic_bool *once,
+                           dm_store_t **out, int *version, char *errbuf,
+                           size_t errlen) DM_MUSTCHECK;
 
 /* Current schema version (0 for an empty database). */
 int dm_store_schema_version(dm_store_t *s, int *version, char *errbuf,

@@ -6,8 +6,8 @@
  * typed column getters, insert many rows with one prepared or multi-row
  * statement, and a named lock.  Everything the store does (aggregates,
  * sampling, checks, triggers, the embedding cache, migrations) is written
- * once in store.c and the other store_*.c files on top of this table,
- * with SQL chosen per dialect where the two differ.
+ * once in the store_*.c files (store.c says which holds what) on top of
+ * this table, with SQL chosen per dialect where the two differ.
  *
  * SQL conventions: placeholders are written "$1", "$2", ... for both
  * dialects (the SQLite driver turns them into "?1", "?2").  A DM_SP_TS
@@ -114,7 +114,15 @@ struct dm_store {
     void *impl; /* the backend's own state */
 };
 
-/* ---- helpers shared by the backends (store.c) -------------------------- */
+/* ---- helpers shared by the store_*.c files (store.c) ------------------- */
+
+/* Rows per multi-row statement batch and ids per IN (...) lookup. */
+#define DM_STORE_INSERT_BATCH 1000
+#define DM_STORE_LOOKUP_BATCH 500
+
+/* Runs a query expected to give one integer in its first column. */
+int dm_store_query_int(dm_store_t *s, const char *sql, const dm_sparam_t *p,
+                       size_t np, int64_t *v, char *eb, size_t el);
 
 /* Transaction that a multi-row call opens only when none is active. */
 int dm_store_tx_auto_begin(dm_store_t *s, bool *owned, char *eb, size_t el);
