@@ -81,6 +81,13 @@ static double details_seconds(const char *details)
     return any ? ms / 1000.0 : (double)NAN;
 }
 
+static void record_gauge(const char *name, const char *help, double v, void *b)
+{
+    gauge(b, name, help, v);
+}
+
+/* The gauges of the newest ok check: its record's own (the field table of
+ * store_checks.c names them) and the labelled families. */
 static void latest_figures(dm_buf_t *b, const dm_store_check_t *c)
 {
     static const char *const sev[4] = {"none", "info", "warning", "critical"};
@@ -90,33 +97,7 @@ static void latest_figures(dm_buf_t *b, const dm_store_check_t *c)
           "Id of the newest ok check, whose figures the driftmon_latest "
           "gauges below report.",
           (double)c->id);
-    gauge(b, "driftmon_latest_check_timestamp_seconds",
-          "Time of the newest ok check (Unix seconds).",
-          (double)c->checked_at_ms / 1000.0);
-    gauge(b, "driftmon_semantic_effect",
-          "Effect of the semantic drift test: the share of current traffic "
-          "unlike the baseline (mmd), or the KL effect (kl).",
-          c->semantic_effect);
-    gauge(b, "driftmon_semantic_p_value",
-          "p-value of the semantic drift test (before Holm).",
-          c->semantic_p_value);
-    gauge(b, "driftmon_mmd", "Unbiased MMD^2 of the embeddings (test mmd).",
-          c->mmd);
-    gauge(b, "driftmon_kl_divergence",
-          "Mean per-dimension KL divergence of the embedding histograms.",
-          c->kl_divergence);
-    gauge(b, "driftmon_kl_excess",
-          "KL divergence above the mean of its permutation null.",
-          c->kl_excess);
-    gauge(b, "driftmon_kl_p_value", "Permutation p-value of the KL divergence.",
-          c->kl_p_value);
-    gauge(b, "driftmon_psi", "Population Stability Index of the intent mix.",
-          c->psi);
-    gauge(b, "driftmon_psi_excess",
-          "PSI above the mean of its permutation null (the decision's "
-          "figure).",
-          c->psi_excess);
-    gauge(b, "driftmon_psi_p_value", "p-value of the PSI.", c->psi_p_value);
+    dm_store_check_gauges(c, record_gauge, b);
     if (isfinite(c->baseline_accuracy) || isfinite(c->current_accuracy)) {
         family(b, "driftmon_accuracy", "gauge",
                "Share of positive feedback per window.");
@@ -125,26 +106,6 @@ static void latest_figures(dm_buf_t *b, const dm_store_check_t *c)
         sample(b, "driftmon_accuracy", "{window=\"current\"}",
                c->current_accuracy);
     }
-    gauge(b, "driftmon_accuracy_delta",
-          "Baseline minus current accuracy (positive = worse).",
-          c->accuracy_delta);
-    gauge(b, "driftmon_accuracy_p_value",
-          "Two-proportion test p-value of the accuracy drop.",
-          c->accuracy_p_value);
-    gauge(b, "driftmon_accuracy_floor_p_value",
-          "Binomial test p-value of the current accuracy being below "
-          "accuracy_min.",
-          c->floor_p_value);
-    gauge(b, "driftmon_quality_below_floor",
-          "1 when the current accuracy is significantly below accuracy_min "
-          "(a quality alert, not drift).",
-          c->quality_below_floor ? 1 : 0);
-    gauge(b, "driftmon_combined_score",
-          "Mean of the fired signals' scores relative to their thresholds.",
-          c->combined_score);
-    gauge(b, "driftmon_drift_detected",
-          "1 when any drift signal fired in the newest ok check.",
-          c->drift_detected ? 1 : 0);
     family(b, "driftmon_severity", "gauge",
            "Severity of the newest ok check: 1 for its level, 0 otherwise.");
     for (int i = 0; i < 4; i++) {

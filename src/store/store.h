@@ -420,6 +420,17 @@ int dm_store_check_set_trigger(dm_store_t *s, int64_t id, const char *status,
  */
 json_t *dm_store_check_to_json(const dm_store_check_t *c, bool details);
 
+/*
+ * Calls fn(name, help, value, arg) for each figure of the record that
+ * has a Prometheus gauge of its own (named in the same field table as
+ * its column and JSON key), in table order; timestamps in seconds,
+ * booleans 0/1, an absent figure NaN (the caller leaves it out).
+ */
+typedef void (*dm_store_gauge_fn)(const char *name, const char *help,
+                                  double value, void *arg);
+void dm_store_check_gauges(const dm_store_check_t *c, dm_store_gauge_fn fn,
+                           void *arg);
+
 /* ---- finetuning_triggers ----------------------------------------------- */
 
 /* One trigger attempt; pointer ownership as dm_store_check_t. */

@@ -31,6 +31,8 @@ struct col {
     const char *key;  /* JSON key (checks; NULL for triggers) */
     enum col_kind kind;
     size_t off;
+    const char *gauge; /* Prometheus gauge of the newest ok check, or NULL */
+    const char *help;  /* its HELP text */
 };
 
 /*
@@ -38,17 +40,25 @@ struct col {
  * drift_metrics columns (insert, select, read back) and the JSON of a
  * check (dm_store_check_to_json(): POST /drift/check, GET /drift/metrics,
  * GET /drift/checks/{id}, `driftmon check --json`), in the order the JSON
- * shows them.  A new figure is one line here (and one migration).
+ * shows them, and the gauges of /metrics (dm_store_check_gauges()).  A
+ * new figure is one line here (and one migration).
  */
 #define CK(name, key, kind, field)                                             \
     {                                                                          \
-        name, key, kind, offsetof(dm_store_check_t, field)                     \
+        name, key, kind, offsetof(dm_store_check_t, field), NULL, NULL         \
+    }
+/* A field with a gauge of its own on /metrics (dm_store_check_gauges()). */
+#define CKG(name, key, kind, field, gauge, help)                               \
+    {                                                                          \
+        name, key, kind, offsetof(dm_store_check_t, field), gauge, help        \
     }
 static const struct col check_cols[] = {
     CK("kind", "kind", C_STR, kind), CK("status", "status", C_STR, status),
     CK("error", "error", C_STR, error),
     CK("failed_phase", "failed_phase", C_STR, failed_phase),
-    CK("\"timestamp\"", "checked_at", C_TS, checked_at_ms),
+    CKG("\"timestamp\"", "checked_at", C_TS, checked_at_ms,
+        "driftmon_latest_check_timestamp_seconds",
+        "Time of the newest ok check (Unix seconds)."),
     CK("window_days", "window_days", C_INT, window_days),
     CK("baseline_start", "baseline_start", C_TS, baseline_start_ms),
     CK("baseline_end", "baseline_end", C_TS, baseline_end_ms),
@@ -63,39 +73,65 @@ static const struct col check_cols[] = {
     CK("model_fingerprint", "model_fingerprint", C_STR, model),
     /* semantic drift (schema 2) */
     CK("semantic_test", "semantic_test", C_STR, semantic_test),
-    CK("semantic_effect", "semantic_effect", C_DBL, semantic_effect),
-    CK("semantic_p_value", "semantic_p_value", C_DBL, semantic_p_value),
+    CKG("semantic_effect", "semantic_effect", C_DBL, semantic_effect,
+        "driftmon_semantic_effect",
+        "Effect of the semantic drift test: the share of current traffic "
+        "unlike the baseline (mmd), or the KL effect (kl)."),
+    CKG("semantic_p_value", "semantic_p_value", C_DBL, semantic_p_value,
+        "driftmon_semantic_p_value",
+        "p-value of the semantic drift test (before Holm)."),
     CK("semantic_threshold", "semantic_threshold", C_DBL, semantic_threshold),
     CK("semantic_fired", "semantic_fired", C_BOOL, semantic_fired),
-    CK("mmd", "mmd", C_DBL, mmd),
+    CKG("mmd", "mmd", C_DBL, mmd, "driftmon_mmd",
+        "Unbiased MMD^2 of the embeddings (test mmd)."),
     CK("domain_auc", "domain_auc", C_DBL, domain_auc),
     CK("witness_auc", "witness_auc", C_DBL, witness_auc),
     /* the seed's KL */
-    CK("kl_divergence", "kl_divergence", C_DBL, kl_divergence),
-    CK("kl_excess", "kl_excess", C_DBL, kl_excess),
-    CK("kl_p_value", "kl_p_value", C_DBL, kl_p_value),
+    CKG("kl_divergence", "kl_divergence", C_DBL, kl_divergence,
+        "driftmon_kl_divergence",
+        "Mean per-dimension KL divergence of the embedding histograms."),
+    CKG("kl_excess", "kl_excess", C_DBL, kl_excess, "driftmon_kl_excess",
+        "KL divergence above the mean of its permutation null."),
+    CKG("kl_p_value", "kl_p_value", C_DBL, kl_p_value, "driftmon_kl_p_value",
+        "Permutation p-value of the KL divergence."),
     CK("kl_max", "kl_max", C_DBL, kl_max),
     CK("kl_top_dims", "kl_top_dims", C_TOPDIMS, kl_top_dims),
     CK("kl_fired", "kl_fired", C_BOOL, kl_fired),
     /* intent drift */
-    CK("psi", "psi", C_DBL, psi),
-    CK("psi_excess", "psi_excess", C_DBL, psi_excess),
-    CK("psi_p_value", "psi_p_value", C_DBL, psi_p_value),
+    CKG("psi", "psi", C_DBL, psi, "driftmon_psi",
+        "Population Stability Index of the intent mix."),
+    CKG("psi_excess", "psi_excess", C_DBL, psi_excess, "driftmon_psi_excess",
+        "PSI above the mean of its permutation null (the decision's figure)."),
+    CKG("psi_p_value", "psi_p_value", C_DBL, psi_p_value,
+        "driftmon_psi_p_value", "p-value of the PSI."),
     CK("psi_method", "psi_test", C_STR, psi_method),
     CK("psi_fired", "psi_fired", C_BOOL, psi_fired),
     /* quality */
     CK("baseline_accuracy", "baseline_accuracy", C_DBL, baseline_accuracy),
     CK("current_accuracy", "current_accuracy", C_DBL, current_accuracy),
-    CK("accuracy_delta", "accuracy_delta", C_DBL, accuracy_delta),
-    CK("accuracy_p_value", "accuracy_p_value", C_DBL, accuracy_p_value),
+    CKG("accuracy_delta", "accuracy_delta", C_DBL, accuracy_delta,
+        "driftmon_accuracy_delta",
+        "Baseline minus current accuracy (positive = worse)."),
+    CKG("accuracy_p_value", "accuracy_p_value", C_DBL, accuracy_p_value,
+        "driftmon_accuracy_p_value",
+        "Two-proportion test p-value of the accuracy drop."),
     CK("accuracy_fired", "accuracy_fired", C_BOOL, accuracy_fired),
-    CK("quality_below_floor", "quality_below_floor", C_BOOL,
-       quality_below_floor),
-    CK("floor_p_value", "floor_p_value", C_DBL, floor_p_value),
+    CKG("quality_below_floor", "quality_below_floor", C_BOOL,
+        quality_below_floor, "driftmon_quality_below_floor",
+        "1 when the current accuracy is significantly below accuracy_min (a "
+        "quality alert, not drift)."),
+    CKG("floor_p_value", "floor_p_value", C_DBL, floor_p_value,
+        "driftmon_accuracy_floor_p_value",
+        "Binomial test p-value of the current accuracy being below "
+        "accuracy_min."),
     /* verdict */
-    CK("combined_score", "combined_score", C_DBL, combined_score),
+    CKG("combined_score", "combined_score", C_DBL, combined_score,
+        "driftmon_combined_score",
+        "Mean of the fired signals' scores relative to their thresholds."),
     CK("severity", "severity", C_STR, severity),
-    CK("drift_detected", "drift_detected", C_BOOL, drift_detected),
+    CKG("drift_detected", "drift_detected", C_BOOL, drift_detected,
+        "driftmon_drift_detected",
+        "1 when any drift signal fired in the newest ok check."),
     /* settings used */
     CK("kl_threshold", "kl_threshold", C_DBL, kl_threshold),
     CK("psi_threshold", "psi_threshold", C_DBL, psi_threshold),
@@ -118,7 +154,7 @@ static const struct col check_cols[] = {
 
 #define TK(name, kind, field)                                                  \
     {                                                                          \
-        name, NULL, kind, offsetof(dm_store_trigger_t, field)                  \
+        name, NULL, kind, offsetof(dm_store_trigger_t, field), NULL, NULL      \
     }
 static const struct col trigger_cols[] = {
     TK("trigger_timestamp", C_TS, triggered_at_ms),
@@ -594,6 +630,36 @@ static json_t *col_json(const dm_store_check_t *ck, const struct col *c)
     }
     }
     return json_null();
+}
+
+void dm_store_check_gauges(const dm_store_check_t *c, dm_store_gauge_fn fn,
+                           void *arg)
+{
+    for (size_t i = 0; i < N_CHECK_COLS; i++) {
+        const struct col *k = &check_cols[i];
+        double v;
+
+        if (k->gauge == NULL)
+            continue;
+        switch (k->kind) {
+        case C_TS:
+            v = (double)*CFIELD(c, k, int64_t) / 1000.0;
+            break;
+        case C_INT:
+        case C_REF:
+            v = (double)*CFIELD(c, k, int64_t);
+            break;
+        case C_BOOL:
+            v = *CFIELD(c, k, bool) ? 1 : 0;
+            break;
+        case C_DBL:
+            v = *CFIELD(c, k, double);
+            break;
+        default:
+            continue;
+        }
+        fn(k->gauge, k->help, v, arg);
+    }
 }
 
 json_t *dm_store_check_to_json(const dm_store_check_t *c, bool details)
