@@ -118,12 +118,10 @@ static void num_cell(dm_buf_t *b, double v, const char *fmt)
 
 static const char *sev_class(const char *s)
 {
-    static const char *const known[] = {"none", "info", "warning", "critical"};
+    dm_severity_t v;
 
-    for (size_t i = 0; s && i < 4; i++)
-        if (strcmp(s, known[i]) == 0)
-            return known[i];
-    return "none";
+    return dm_severity_name(
+        dm_severity_parse(s, &v) == DM_OK ? v : DM_SEVERITY_NONE);
 }
 
 /* What a chart plots from a check: its value (NAN = no point) and the

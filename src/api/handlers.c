@@ -496,8 +496,6 @@ void dm_api_h_check_get(dm_api_req_t *req, dm_api_resp_t *resp)
 
 void dm_api_h_summary(dm_api_req_t *req, dm_api_resp_t *resp)
 {
-    static const char *const sev[4] = {"none", "info", "warning", "critical"};
-    static const char *const sts[3] = {"ok", "insufficient_data", "failed"};
     const dm_config_t *cfg = req->api->cfg;
     unsigned long days;
     dm_store_t *st = NULL;
@@ -552,11 +550,11 @@ void dm_api_h_summary(dm_api_req_t *req, dm_api_resp_t *resp)
     }
     bs = json_object();
     bst = json_object();
-    for (int i = 0; i < 4; i++)
-        json_object_set_new(bs, sev[i],
+    for (int i = 0; i < DM_SEVERITIES; i++)
+        json_object_set_new(bs, dm_severity_name((dm_severity_t)i),
                             json_integer((json_int_t)sum.by_severity[i]));
-    for (int i = 0; i < 3; i++)
-        json_object_set_new(bst, sts[i],
+    for (int i = 0; i < DM_CHECK_STATUSES; i++)
+        json_object_set_new(bst, dm_check_status_name((dm_check_status_t)i),
                             json_integer((json_int_t)sum.by_status[i]));
     o = json_pack(
         "{s:o, s:I, s:o, s:o, s:I, s:o, s:o, s:{s:I, s:I, s:o, s:o, s:f, "

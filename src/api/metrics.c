@@ -90,7 +90,6 @@ static void record_gauge(const char *name, const char *help, double v, void *b)
  * store_checks.c names them) and the labelled families. */
 static void latest_figures(dm_buf_t *b, const dm_store_check_t *c)
 {
-    static const char *const sev[4] = {"none", "info", "warning", "critical"};
     char lab[64];
 
     gauge(b, "driftmon_latest_check_id",
@@ -108,10 +107,14 @@ static void latest_figures(dm_buf_t *b, const dm_store_check_t *c)
     }
     family(b, "driftmon_severity", "gauge",
            "Severity of the newest ok check: 1 for its level, 0 otherwise.");
-    for (int i = 0; i < 4; i++) {
-        snprintf(lab, sizeof(lab), "{severity=\"%s\"}", sev[i]);
+    for (int i = 0; i < DM_SEVERITIES; i++) {
+        snprintf(lab, sizeof(lab), "{severity=\"%s\"}",
+                 dm_severity_name((dm_severity_t)i));
         sample(b, "driftmon_severity", lab,
-               c->severity && strcmp(c->severity, sev[i]) == 0 ? 1 : 0);
+               c->severity && strcmp(c->severity,
+                                     dm_severity_name((dm_severity_t)i)) == 0
+                   ? 1
+                   : 0);
     }
     family(b, "driftmon_signal_fired", "gauge",
            "1 when the signal fired in the newest ok check.");
@@ -142,7 +145,6 @@ static void latest_figures(dm_buf_t *b, const dm_store_check_t *c)
 /* Everything read from the store; false when the store failed. */
 static bool store_part(dm_api_t *api, dm_buf_t *b, char *err, size_t errlen)
 {
-    static const char *const sts[3] = {"ok", "insufficient_data", "failed"};
     dm_store_t *st = NULL;
     dm_store_summary_t sum;
     dm_store_check_t *list = NULL, *last = NULL;
@@ -179,8 +181,9 @@ static bool store_part(dm_api_t *api, dm_buf_t *b, char *err, size_t errlen)
     }
     family(b, "driftmon_checks_total", "counter",
            "Drift checks stored, by status.");
-    for (int i = 0; i < 3; i++) {
-        snprintf(lab, sizeof(lab), "{status=\"%s\"}", sts[i]);
+    for (int i = 0; i < DM_CHECK_STATUSES; i++) {
+        snprintf(lab, sizeof(lab), "{status=\"%s\"}",
+                 dm_check_status_name((dm_check_status_t)i));
         sample(b, "driftmon_checks_total", lab, (double)sum.by_status[i]);
     }
     family(b, "driftmon_drift_detected_checks_total", "counter",

@@ -119,7 +119,7 @@ void dm_monitor_slack_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
             cfg->alerts.include_examples, "", changes, changes_len) > 0)
         a->changes = changes;
     if (have) {
-        a->severity = (dm_slack_severity_t)an->verdict.severity;
+        a->severity = (dm_severity_t)an->verdict.severity;
         a->combined_score = an->verdict.combined_score;
         /* the floor alone is a quality alert, not drift */
         if (!an->verdict.drift_detected && an->below_floor)
@@ -160,7 +160,7 @@ static int read_state(dm_store_t *st, int64_t self, dm_slack_policy_input_t *in,
             if (c->severity && dm_severity_parse(c->severity, &sev) != DM_OK)
                 sev = DM_SEVERITY_NONE;
             in->alert_sent = true;
-            in->alert_severity = (dm_slack_severity_t)sev;
+            in->alert_severity = (dm_severity_t)sev;
             in->alert_ms = c->checked_at_ms;
             break;
         }
@@ -178,8 +178,8 @@ static void set_status(dm_monitor_result_t *r, const char *status,
 
 /* Sends a drift or resolved message; DM_OK when delivered. */
 static int send_message(dm_monitor_t *m, const dm_monitor_result_t *r,
-                        dm_slack_kind_t kind, dm_slack_severity_t previous,
-                        char *err, size_t n)
+                        dm_slack_kind_t kind, dm_severity_t previous, char *err,
+                        size_t n)
 {
     dm_slack_alert_t a;
     dm_slack_metric_t metrics[DM_MONITOR_SLACK_ROWS];
@@ -192,7 +192,7 @@ static int send_message(dm_monitor_t *m, const dm_monitor_result_t *r,
     a.kind = kind;
     if (kind == DM_SLACK_KIND_RESOLVED) {
         a.previous_severity = previous;
-        a.severity = DM_SLACK_SEV_NONE;
+        a.severity = DM_SEVERITY_NONE;
     }
     dm_monitor_http_opts(m, true, &o);
     rc = dm_slack_alert_send(m->cfg->alerts.slack.webhook_url, &a, &o, &res,
@@ -227,7 +227,7 @@ void dm_monitor_alert(dm_monitor_t *m, dm_store_t *st, dm_monitor_result_t *r)
     }
     /* drift and the quality floor both alert (DESIGN.md section 2.3) */
     in.drift = r->analysis.verdict.drift_detected || r->analysis.below_floor;
-    in.severity = (dm_slack_severity_t)r->analysis.verdict.severity;
+    in.severity = (dm_severity_t)r->analysis.verdict.severity;
     in.now_ms = r->checked_at_ms;
     in.repeat_hours = m->cfg->alerts.repeat_hours;
     action = dm_slack_policy_decide(&in, &why);

@@ -452,7 +452,8 @@ static void row_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
     dm_store_check_init(c);
     c->checked_at_ms = r->checked_at_ms;
     c->status = (char *)(uintptr_t)r->status;
-    c->kind = (char *)(uintptr_t)(r->adhoc ? "adhoc" : "live");
+    c->kind = (char *)(uintptr_t)dm_check_kind_name(r->adhoc ? DM_CHECK_ADHOC
+                                                             : DM_CHECK_LIVE);
     c->error = r->error[0] ? (char *)(uintptr_t)r->error : NULL;
     c->baseline_start_ms = r->baseline_start_ms;
     c->baseline_end_ms = r->baseline_end_ms;

@@ -34,9 +34,7 @@
 #define NAME_WIDTH_MAX 40
 #define TABLE_MAX      (16 * 1024)
 
-static const char *const severity_names[] = {"none", "info", "warning",
-                                             "critical"};
-static const char *const severity_colors[] = {
+static const char *const severity_colors[DM_SEVERITIES] = {
     DM_SLACK_COLOR_NEUTRAL, DM_SLACK_COLOR_INFO, DM_SLACK_COLOR_WARNING,
     DM_SLACK_COLOR_CRITICAL};
 
@@ -46,13 +44,6 @@ void dm_slack_alert_init(dm_slack_alert_t *a)
     a->combined_score = (double)NAN;
     a->current_samples = -1;
     a->baseline_samples = -1;
-}
-
-const char *dm_slack_severity_name(dm_slack_severity_t s)
-{
-    if ((int)s < 0 || (int)s > 3)
-        return "unknown";
-    return severity_names[s];
 }
 
 const char *dm_slack_alert_color(const dm_slack_alert_t *a)
@@ -230,7 +221,7 @@ static int mentions_build(const dm_slack_alert_t *a, dm_buf_t *b)
 {
     int rc = DM_OK;
 
-    if (a->kind != DM_SLACK_KIND_DRIFT || a->severity != DM_SLACK_SEV_CRITICAL)
+    if (a->kind != DM_SLACK_KIND_DRIFT || a->severity != DM_SEVERITY_CRITICAL)
         return DM_OK;
     for (size_t i = 0; i < a->mention_count && rc == DM_OK; i++) {
         const char *u = a->mention_users[i];
@@ -304,7 +295,7 @@ static int headline_build(const dm_slack_alert_t *a, dm_buf_t *title,
     case DM_SLACK_KIND_DRIFT:
     default:
         rc = dm_buf_printf(summary, "Drift detected: %s%s",
-                           dm_slack_severity_name(a->severity), check);
+                           dm_severity_name(a->severity), check);
         break;
     }
     if (rc != DM_OK)
@@ -330,12 +321,11 @@ static void fields_build(const dm_slack_alert_t *a, json_t *fields, bool *ok)
             free(r);
         }
     } else {
-        field_add(fields, "Severity", dm_slack_severity_name(a->severity), true,
-                  ok);
+        field_add(fields, "Severity", dm_severity_name(a->severity), true, ok);
         if (a->kind == DM_SLACK_KIND_RESOLVED &&
-            a->previous_severity != DM_SLACK_SEV_NONE)
+            a->previous_severity != DM_SEVERITY_NONE)
             field_add(fields, "Previous alert",
-                      dm_slack_severity_name(a->previous_severity), true, ok);
+                      dm_severity_name(a->previous_severity), true, ok);
     }
     if (!isnan(a->combined_score)) {
         fmt_value(a->combined_score, v, sizeof(v));

@@ -11,7 +11,7 @@
  * dm_slack_alert_send() builds it and POSTs it with dm_http_post_json().
  *
  * The notify module does not include stats/ or monitor/: the caller fills
- * the plain structs below.  dm_slack_severity_t has the numeric values of
+ * the plain structs below.  dm_severity_t has the numeric values of
  * dm_severity_t (stats/stats.h), so a cast converts one into the other.
  *
  * Ownership: every pointer in these structs is borrowed for the duration
@@ -24,15 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/check_enums.h"
 #include "common/error.h"
 #include "notify/http.h"
-
-typedef enum dm_slack_severity {
-    DM_SLACK_SEV_NONE = 0,
-    DM_SLACK_SEV_INFO = 1,
-    DM_SLACK_SEV_WARNING = 2,
-    DM_SLACK_SEV_CRITICAL = 3
-} dm_slack_severity_t;
 
 typedef enum dm_slack_kind {
     DM_SLACK_KIND_DRIFT = 0,
@@ -58,9 +52,9 @@ typedef struct dm_slack_metric {
 /* What a message says.  Start from dm_slack_alert_init(). */
 typedef struct dm_slack_alert {
     dm_slack_kind_t kind;
-    dm_slack_severity_t severity; /* drift: the check's severity */
-    int64_t check_id;             /* 0 = not shown */
-    const char *title;            /* NULL or "" = a generated title */
+    dm_severity_t severity; /* drift: the check's severity */
+    int64_t check_id;       /* 0 = not shown */
+    const char *title;      /* NULL or "" = a generated title */
     /* windows, ms since the epoch; start = end = 0: not shown */
     int64_t current_start_ms, current_end_ms;
     int64_t baseline_start_ms, baseline_end_ms;
@@ -75,7 +69,7 @@ typedef struct dm_slack_alert {
     const char *channel; /* NULL or "" = the webhook's own channel */
     /* resolved: the severity of the alert that is resolved (NONE = not
      * shown) */
-    dm_slack_severity_t previous_severity;
+    dm_severity_t previous_severity;
     const char *job_id; /* finetune_started: the Learning Engine job */
     const char *reason; /* finetune_started: one-line summary, optional */
     /* drift: what changed, one line per change (mrkdwn, escaped here);
@@ -89,9 +83,6 @@ typedef struct dm_slack_alert {
  * "not shown" markers: NaN combined score, sample counts -1.
  */
 void dm_slack_alert_init(dm_slack_alert_t *a);
-
-/* "none", "info", "warning", "critical"; "unknown" outside 0..3. */
-const char *dm_slack_severity_name(dm_slack_severity_t s);
 
 /*
  * The attachment colour of a message: by severity for drift (none gives
@@ -147,12 +138,12 @@ typedef enum dm_slack_action {
  * policy for them (they would read as "drift cleared").
  */
 typedef struct dm_slack_policy_input {
-    bool alert_sent;                    /* there is a last alert */
-    dm_slack_severity_t alert_severity; /* its severity */
-    int64_t alert_ms;                   /* when it was sent */
-    bool last_check_drift;              /* previous check was in drift */
-    bool drift;                         /* this check is in drift */
-    dm_slack_severity_t severity;       /* this check's severity */
+    bool alert_sent;              /* there is a last alert */
+    dm_severity_t alert_severity; /* its severity */
+    int64_t alert_ms;             /* when it was sent */
+    bool last_check_drift;        /* previous check was in drift */
+    bool drift;                   /* this check is in drift */
+    dm_severity_t severity;       /* this check's severity */
     int64_t now_ms;
     double repeat_hours; /* alerts.repeat_hours */
 } dm_slack_policy_input_t;

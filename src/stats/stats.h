@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/check_enums.h"
 #include "common/error.h"
 
 #define DM_STATS_EPS      1e-4
@@ -28,18 +29,7 @@
  */
 #define DM_STATS_PSI_PERM_MAX_ROWS 200000
 
-/* Severity levels, ordered. */
-typedef enum dm_severity {
-    DM_SEVERITY_NONE = 0,
-    DM_SEVERITY_INFO = 1,
-    DM_SEVERITY_WARNING = 2,
-    DM_SEVERITY_CRITICAL = 3
-} dm_severity_t;
-
-/* "none", "info", "warning", "critical". */
-const char *dm_severity_name(dm_severity_t s);
-/* Parses a severity name; DM_EINVAL for anything else. */
-int dm_severity_parse(const char *s, dm_severity_t *out) DM_MUSTCHECK;
+/* dm_severity_t and its names: common/check_enums.h */
 
 /*
  * Significance testing settings (significance.* in the config).  A NULL

@@ -18,35 +18,6 @@
 /* Relative tolerance under which a value equals its threshold. */
 #define EDGE_RTOL 1e-9
 
-static const char *const severity_names[] = {
-    [DM_SEVERITY_NONE] = "none",
-    [DM_SEVERITY_INFO] = "info",
-    [DM_SEVERITY_WARNING] = "warning",
-    [DM_SEVERITY_CRITICAL] = "critical",
-};
-
-#define N_SEVERITIES (sizeof(severity_names) / sizeof(severity_names[0]))
-
-const char *dm_severity_name(dm_severity_t s)
-{
-    if ((unsigned)s >= N_SEVERITIES)
-        return "unknown";
-    return severity_names[s];
-}
-
-int dm_severity_parse(const char *s, dm_severity_t *out)
-{
-    if (s == NULL || out == NULL)
-        return DM_EINVAL;
-    for (size_t i = 0; i < N_SEVERITIES; i++) {
-        if (strcmp(s, severity_names[i]) == 0) {
-            *out = (dm_severity_t)i;
-            return DM_OK;
-        }
-    }
-    return DM_EINVAL;
-}
-
 static double edge_tol(double threshold)
 {
     double t = fabs(threshold) * EDGE_RTOL;

@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/check_enums.h"
 #include "common/error.h"
 #include "config/config.h"
 
@@ -377,11 +378,11 @@ int dm_store_check_get(dm_store_t *s, int64_t id, dm_store_check_t *out,
 /* Summary over the checks since a time; release with
  * dm_store_summary_cleanup(). */
 typedef struct dm_store_summary {
-    uint64_t total;          /* checks */
-    uint64_t by_severity[4]; /* none, info, warning, critical */
-    uint64_t by_status[3];   /* ok, insufficient_data, failed */
-    uint64_t detected;       /* drift_detected */
-    double detection_rate;   /* detected / ok checks; NAN if none */
+    uint64_t total;                        /* checks */
+    uint64_t by_severity[DM_SEVERITIES];   /* by dm_severity_t */
+    uint64_t by_status[DM_CHECK_STATUSES]; /* by dm_check_status_t */
+    uint64_t detected;                     /* drift_detected */
+    double detection_rate; /* detected / ok checks; NAN if none */
     bool have_latest;
     dm_store_check_t latest; /* newest check, when have_latest */
 } dm_store_summary_t;

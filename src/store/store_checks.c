@@ -18,6 +18,7 @@
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/check_enums.h"
 #include "common/json.h"
 #include "common/time.h"
 #include "store/store_int.h"
@@ -166,10 +167,6 @@ static const struct col trigger_cols[] = {
     TK("forced", C_BOOL, forced),
 };
 #define N_TRIGGER_COLS (sizeof(trigger_cols) / sizeof(trigger_cols[0]))
-
-static const char *const severities[] = {"none", "info", "warning", "critical"};
-static const char *const statuses[] = {"ok", "insufficient_data", "failed"};
-static const char *const kinds[] = {"live", "adhoc"};
 
 static int index_of(const char *const *list, size_t n, const char *v)
 {
@@ -388,13 +385,13 @@ int dm_store_check_insert(dm_store_t *s, const dm_store_check_t *c, int64_t *id,
 {
     dm_store_check_t tmp = *c;
 
-    if (index_of(statuses, 3, c->status) < 0)
+    if (dm_check_status_parse(c->status, NULL) != DM_OK)
         return dm_err_set(errbuf, errlen, DM_EINVAL, "bad check status");
-    if (index_of(severities, 4, c->severity) < 0)
+    if (dm_severity_parse(c->severity, NULL) != DM_OK)
         return dm_err_set(errbuf, errlen, DM_EINVAL, "bad check severity");
     if (tmp.kind == NULL)
-        tmp.kind = (char *)(uintptr_t)kinds[0];
-    if (index_of(kinds, 2, tmp.kind) < 0)
+        tmp.kind = (char *)(uintptr_t)dm_check_kind_name(DM_CHECK_LIVE);
+    if (dm_check_kind_parse(tmp.kind, NULL) != DM_OK)
         return dm_err_set(errbuf, errlen, DM_EINVAL,
                           "bad check kind (live or adhoc)");
     if (tmp.checked_at_ms == 0)
@@ -516,15 +513,19 @@ int dm_store_check_summary(dm_store_t *s, int64_t since_ms,
     dm_store_check_init(&out->latest);
     rc = s->ops->query(s, sql, &p, 1, &r, errbuf, errlen);
     while (rc == DM_OK && (rc = s->ops->next(r, errbuf, errlen)) == 1) {
-        int sev = index_of(severities, 4, s->ops->col_text(r, 0));
-        int st = index_of(statuses, 3, s->ops->col_text(r, 1));
+        dm_severity_t sev;
+        dm_check_status_t st;
+        bool have_sev =
+            dm_severity_parse(s->ops->col_text(r, 0), &sev) == DM_OK;
+        bool have_st =
+            dm_check_status_parse(s->ops->col_text(r, 1), &st) == DM_OK;
         uint64_t cnt = (uint64_t)s->ops->col_int(r, 2);
 
         rc = DM_OK;
         out->total += cnt;
-        if (sev >= 0)
+        if (have_sev)
             out->by_severity[sev] += cnt;
-        if (st >= 0)
+        if (have_st)
             out->by_status[st] += cnt;
         out->detected += (uint64_t)s->ops->col_int(r, 3);
     }

@@ -563,7 +563,7 @@ static void secret_scenarios(void *arg)
 
     /* a Slack alert through a failing webhook */
     dm_slack_alert_init(&a);
-    a.severity = DM_SLACK_SEV_WARNING;
+    a.severity = DM_SEVERITY_WARNING;
     rc = dm_slack_alert_send(url, &a, &o, &res, s->errs[2], sizeof(s->errs[2]));
     cr_assert_eq(rc, DM_ENET);
     memcpy(s->res_errs[2], res.error, sizeof(res.error));
@@ -649,7 +649,7 @@ static const dm_slack_metric_t metrics[] = {
 };
 static const char *const mentions[] = {"U012AB3CD", "@U999", "here"};
 
-static dm_slack_alert_t drift_alert(dm_slack_severity_t sev)
+static dm_slack_alert_t drift_alert(dm_severity_t sev)
 {
     dm_slack_alert_t a;
 
@@ -722,14 +722,13 @@ static const char *field(json_t *att, const char *t)
 Test(notify, slack_colour_per_severity_and_mentions_on_critical_only)
 {
     static const struct {
-        dm_slack_severity_t sev;
+        dm_severity_t sev;
         const char *color;
         const char *text;
     } rows[] = {
-        {DM_SLACK_SEV_INFO, "#36a64f", "Drift detected: info (check #42)"},
-        {DM_SLACK_SEV_WARNING, "#ff9900",
-         "Drift detected: warning (check #42)"},
-        {DM_SLACK_SEV_CRITICAL, "#d00000",
+        {DM_SEVERITY_INFO, "#36a64f", "Drift detected: info (check #42)"},
+        {DM_SEVERITY_WARNING, "#ff9900", "Drift detected: warning (check #42)"},
+        {DM_SEVERITY_CRITICAL, "#d00000",
          "<@U012AB3CD> <@U999> <!here> Drift detected: critical (check #42)"},
     };
 
@@ -743,20 +742,20 @@ Test(notify, slack_colour_per_severity_and_mentions_on_critical_only)
         cr_assert_eq(strstr(str_at(att, "title"), "<@") == NULL, true);
         cr_assert_str_eq(str_at(att, "fallback"),
                          rows[i].text +
-                             (rows[i].sev == DM_SLACK_SEV_CRITICAL
+                             (rows[i].sev == DM_SEVERITY_CRITICAL
                                   ? strlen("<@U012AB3CD> <@U999> <!here> ")
                                   : 0));
         json_decref(root);
     }
     cr_assert_str_eq(
-        dm_slack_alert_color(&(dm_slack_alert_t){
-            .kind = DM_SLACK_KIND_DRIFT, .severity = DM_SLACK_SEV_NONE}),
+        dm_slack_alert_color(&(dm_slack_alert_t){.kind = DM_SLACK_KIND_DRIFT,
+                                                 .severity = DM_SEVERITY_NONE}),
         DM_SLACK_COLOR_NEUTRAL);
 }
 
 Test(notify, slack_drift_message_contents)
 {
-    dm_slack_alert_t a = drift_alert(DM_SLACK_SEV_CRITICAL);
+    dm_slack_alert_t a = drift_alert(DM_SEVERITY_CRITICAL);
     json_t *root = build(&a), *att = attachment(root);
     const char *table = str_at(att, "text");
 
@@ -792,7 +791,7 @@ Test(notify, slack_optional_parts_left_out)
     json_t *root, *att;
 
     dm_slack_alert_init(&a);
-    a.severity = DM_SLACK_SEV_WARNING;
+    a.severity = DM_SEVERITY_WARNING;
     root = build(&a);
     att = attachment(root);
     cr_assert_null(json_object_get(root, "channel"));
@@ -808,12 +807,12 @@ Test(notify, slack_optional_parts_left_out)
 
 Test(notify, slack_resolved_message)
 {
-    dm_slack_alert_t a = drift_alert(DM_SLACK_SEV_NONE);
+    dm_slack_alert_t a = drift_alert(DM_SEVERITY_NONE);
     json_t *root, *att;
 
     a.kind = DM_SLACK_KIND_RESOLVED;
     a.check_id = 43;
-    a.previous_severity = DM_SLACK_SEV_CRITICAL;
+    a.previous_severity = DM_SEVERITY_CRITICAL;
     root = build(&a);
     att = attachment(root);
     cr_assert_str_eq(str_at(att, "color"), "#36a64f");
@@ -834,7 +833,7 @@ Test(notify, slack_finetune_started_message)
 
     dm_slack_alert_init(&a);
     a.kind = DM_SLACK_KIND_FINETUNE_STARTED;
-    a.severity = DM_SLACK_SEV_CRITICAL;
+    a.severity = DM_SEVERITY_CRITICAL;
     a.mention_users = mentions;
     a.mention_count = 3;
     a.check_id = 42;
@@ -862,7 +861,7 @@ Test(notify, slack_finetune_started_message)
 
 Test(notify, slack_escapes_caller_text)
 {
-    dm_slack_alert_t a = drift_alert(DM_SLACK_SEV_CRITICAL);
+    dm_slack_alert_t a = drift_alert(DM_SEVERITY_CRITICAL);
     static const dm_slack_metric_t m[] = {{"a<b>&c", 1.0, 0.5, 0.01, true}};
     static const char *const evil[] = {"U1><!channel"};
     json_t *root, *att;
@@ -886,18 +885,18 @@ Test(notify, slack_escapes_caller_text)
 
 Test(notify, slack_rejects_bad_messages)
 {
-    dm_slack_alert_t a = drift_alert(DM_SLACK_SEV_INFO);
+    dm_slack_alert_t a = drift_alert(DM_SEVERITY_INFO);
     static const dm_slack_metric_t noname[] = {{NULL, 1, 1, 1, false}};
     char *s = NULL, err[DM_ERRBUF_SIZE];
 
-    a.severity = (dm_slack_severity_t)7;
+    a.severity = (dm_severity_t)7;
     cr_assert_eq(dm_slack_alert_json(&a, &s, err, sizeof(err)), DM_EINVAL);
-    a = drift_alert(DM_SLACK_SEV_INFO);
+    a = drift_alert(DM_SEVERITY_INFO);
     a.metrics = noname;
     a.metrics_count = 1;
     cr_assert_eq(dm_slack_alert_json(&a, &s, err, sizeof(err)), DM_EINVAL);
     cr_assert_str_eq(err, "slack: metric 0 has no name");
-    a = drift_alert(DM_SLACK_SEV_INFO);
+    a = drift_alert(DM_SEVERITY_INFO);
     a.title = "bad \xff utf-8";
     cr_assert_eq(dm_slack_alert_json(&a, &s, err, sizeof(err)), DM_EINVAL);
     cr_assert_null(s);
@@ -907,7 +906,7 @@ Test(notify, slack_send_posts_exact_json)
 {
     fake_http_t *srv = start();
     char *url = url_of(srv, SECRET_PATH), *expect = NULL;
-    dm_slack_alert_t a = drift_alert(DM_SLACK_SEV_CRITICAL);
+    dm_slack_alert_t a = drift_alert(DM_SEVERITY_CRITICAL);
     dm_http_opts_t o = fast_opts();
     dm_http_result_t res;
     char err[DM_ERRBUF_SIZE];
@@ -942,54 +941,54 @@ Test(notify, policy_table_every_row)
     static const struct {
         int row;
         bool sent;
-        dm_slack_severity_t asev;
+        dm_severity_t asev;
         double age_h;
         bool last_drift, drift;
-        dm_slack_severity_t sev;
+        dm_severity_t sev;
         double repeat_h;
         dm_slack_action_t want;
     } rows[] = {
         /* 1: no drift, previous check clean */
-        {1, false, DM_SLACK_SEV_NONE, 0, false, false, DM_SLACK_SEV_NONE, 24,
+        {1, false, DM_SEVERITY_NONE, 0, false, false, DM_SEVERITY_NONE, 24,
          DM_SLACK_ACTION_NOTHING},
-        {1, true, DM_SLACK_SEV_CRITICAL, 2, false, false, DM_SLACK_SEV_NONE, 24,
+        {1, true, DM_SEVERITY_CRITICAL, 2, false, false, DM_SEVERITY_NONE, 24,
          DM_SLACK_ACTION_NOTHING},
         /* 2: drift cleared, nothing had been sent */
-        {2, false, DM_SLACK_SEV_NONE, 0, true, false, DM_SLACK_SEV_NONE, 24,
+        {2, false, DM_SEVERITY_NONE, 0, true, false, DM_SEVERITY_NONE, 24,
          DM_SLACK_ACTION_NOTHING},
         /* 3: drift cleared after an alert */
-        {3, true, DM_SLACK_SEV_WARNING, 6, true, false, DM_SLACK_SEV_NONE, 24,
+        {3, true, DM_SEVERITY_WARNING, 6, true, false, DM_SEVERITY_NONE, 24,
          DM_SLACK_ACTION_RESOLVED},
-        {3, true, DM_SLACK_SEV_INFO, 100, true, false, DM_SLACK_SEV_NONE, 24,
+        {3, true, DM_SEVERITY_INFO, 100, true, false, DM_SEVERITY_NONE, 24,
          DM_SLACK_ACTION_RESOLVED},
         /* 4: new episode (even right after an old alert) */
-        {4, false, DM_SLACK_SEV_NONE, 0, false, true, DM_SLACK_SEV_INFO, 24,
+        {4, false, DM_SEVERITY_NONE, 0, false, true, DM_SEVERITY_INFO, 24,
          DM_SLACK_ACTION_SEND},
-        {4, true, DM_SLACK_SEV_CRITICAL, 1, false, true, DM_SLACK_SEV_INFO, 24,
+        {4, true, DM_SEVERITY_CRITICAL, 1, false, true, DM_SEVERITY_INFO, 24,
          DM_SLACK_ACTION_SEND},
         /* 5: ongoing drift never alerted (or the send failed) */
-        {5, false, DM_SLACK_SEV_NONE, 0, true, true, DM_SLACK_SEV_WARNING, 24,
+        {5, false, DM_SEVERITY_NONE, 0, true, true, DM_SEVERITY_WARNING, 24,
          DM_SLACK_ACTION_SEND},
         /* 6: escalation, at any age */
-        {6, true, DM_SLACK_SEV_INFO, 1, true, true, DM_SLACK_SEV_WARNING, 24,
+        {6, true, DM_SEVERITY_INFO, 1, true, true, DM_SEVERITY_WARNING, 24,
          DM_SLACK_ACTION_SEND},
-        {6, true, DM_SLACK_SEV_WARNING, 0, true, true, DM_SLACK_SEV_CRITICAL,
-         24, DM_SLACK_ACTION_SEND},
-        {6, true, DM_SLACK_SEV_INFO, 0.01, true, true, DM_SLACK_SEV_CRITICAL,
+        {6, true, DM_SEVERITY_WARNING, 0, true, true, DM_SEVERITY_CRITICAL, 24,
+         DM_SLACK_ACTION_SEND},
+        {6, true, DM_SEVERITY_INFO, 0.01, true, true, DM_SEVERITY_CRITICAL,
          1000, DM_SLACK_ACTION_SEND},
         /* 7: same or lower severity within repeat_hours */
-        {7, true, DM_SLACK_SEV_WARNING, 6, true, true, DM_SLACK_SEV_WARNING, 24,
+        {7, true, DM_SEVERITY_WARNING, 6, true, true, DM_SEVERITY_WARNING, 24,
          DM_SLACK_ACTION_SKIP},
-        {7, true, DM_SLACK_SEV_CRITICAL, 23.9, true, true, DM_SLACK_SEV_INFO,
-         24, DM_SLACK_ACTION_SKIP},
-        {7, true, DM_SLACK_SEV_WARNING, -5, true, true, DM_SLACK_SEV_WARNING,
-         24, DM_SLACK_ACTION_SKIP}, /* alert "in the future": skew */
+        {7, true, DM_SEVERITY_CRITICAL, 23.9, true, true, DM_SEVERITY_INFO, 24,
+         DM_SLACK_ACTION_SKIP},
+        {7, true, DM_SEVERITY_WARNING, -5, true, true, DM_SEVERITY_WARNING, 24,
+         DM_SLACK_ACTION_SKIP}, /* alert "in the future": skew */
         /* 8: same or lower severity after repeat_hours */
-        {8, true, DM_SLACK_SEV_WARNING, 24, true, true, DM_SLACK_SEV_WARNING,
-         24, DM_SLACK_ACTION_SEND},
-        {8, true, DM_SLACK_SEV_CRITICAL, 30, true, true, DM_SLACK_SEV_INFO, 24,
+        {8, true, DM_SEVERITY_WARNING, 24, true, true, DM_SEVERITY_WARNING, 24,
          DM_SLACK_ACTION_SEND},
-        {8, true, DM_SLACK_SEV_WARNING, 0, true, true, DM_SLACK_SEV_WARNING, 0,
+        {8, true, DM_SEVERITY_CRITICAL, 30, true, true, DM_SEVERITY_INFO, 24,
+         DM_SLACK_ACTION_SEND},
+        {8, true, DM_SEVERITY_WARNING, 0, true, true, DM_SEVERITY_WARNING, 0,
          DM_SLACK_ACTION_SEND}, /* repeat_hours 0: every check */
     };
 
@@ -1015,7 +1014,7 @@ Test(notify, policy_table_every_row)
     }
     cr_assert_str_eq(dm_slack_action_name(DM_SLACK_ACTION_RESOLVED),
                      "resolved");
-    cr_assert_str_eq(dm_slack_severity_name(DM_SLACK_SEV_WARNING), "warning");
+    cr_assert_str_eq(dm_severity_name(DM_SEVERITY_WARNING), "warning");
 }
 
 /* ---- Learning Engine ---------------------------------------------------- */
