@@ -15,7 +15,7 @@
 #include "embed/encoder.h"
 #include "embed/kernels.h"
 #include "embed/model.h"
-#include "embed/randbert.h"
+#include "support/randbert.h"
 
 TestSuite(encoder, .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
 

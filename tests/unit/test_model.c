@@ -18,7 +18,7 @@
 
 #include "embed/encoder.h"
 #include "embed/model.h"
-#include "embed/randbert.h"
+#include "support/randbert.h"
 #include "embed/safetensors.h"
 
 TestSuite(model, .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
