@@ -23,7 +23,7 @@
 #include "common/time.h"
 #include "config/config.h"
 #include "embed/encoder.h"
-#include "embed/randbert.h"
+#include "support/randbert.h"
 #include "monitor/monitor.h"
 #include "monitor/synth.h"
 #include "stats/stats.h"

@@ -29,7 +29,7 @@
 #include "common/error.h"
 #include "embed/embed.h"
 #include "embed/encoder.h"
-#include "embed/randbert.h"
+#include "support/randbert.h"
 #include "embed/tokenizer.h"
 #include "embed_corpus.h"
 

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "embed/randbert.h"
+#include "support/randbert.h"
 
 static const char usage_text[] =
     "usage: make-random-bert [options] OUTDIR\n"

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "embed/model.h"
-#include "embed/randbert.h"
+#include "support/randbert.h"
 #include "fuzz_util.h"
 
 static const char *const files[4] = {"config.json", "tokenizer_config.json",

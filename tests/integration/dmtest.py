@@ -24,8 +24,29 @@ TOKEN = "t0ken-s3cret-for-tests"
 DAY_MS = 86400000
 
 
+# Exit status meson reads as "skipped".
+EXIT_SKIP = 77
+# scripts/test sets DM_REQUIRE_ALL=1: there a missing need (root, a
+# browser, PostgreSQL) fails the test instead of skipping it.
+REQUIRE_ALL = os.environ.get("DM_REQUIRE_ALL") == "1"
+
+
 class Failure(Exception):
     pass
+
+
+class Skip(Exception):
+    """A test that could not run for want of something (see need())."""
+
+
+def need(cond, what):
+    """States a need of the running test: when cond is false the test is
+    skipped (never passed), or fails under DM_REQUIRE_ALL=1."""
+    if cond:
+        return
+    if REQUIRE_ALL:
+        raise Failure(what + " (DM_REQUIRE_ALL=1: a missing need fails)")
+    raise Skip(what)
 
 
 def check(cond, what, *detail):
@@ -351,20 +372,30 @@ def feedback_rows(n_per_window=80, seed=7, prefix="r"):
 
 
 def run(tests):
-    """Runs (name, fn) pairs in order; prints TAP-ish lines; exits 1 on
-    any failure."""
-    failed = 0
+    """Runs (name, fn) pairs in order; prints TAP-ish lines; returns 1 on
+    any failure, else EXIT_SKIP when a test was skipped (need()), else 0.
+    The closing "N tests, M failed" counts only tests that ran
+    (scripts/test adds it up)."""
+    failed = skipped = 0
     for name, fn in tests:
         t0 = time.time()
         try:
             fn()
             print("ok   %-55s %.2fs" % (name, time.time() - t0), flush=True)
+        except Skip as e:
+            skipped += 1
+            print("SKIP %-55s needs: %s" % (name, e), flush=True)
         except Exception as e:  # noqa: BLE001 - report every failure
             failed += 1
             print("FAIL %-55s %s: %s" % (name, type(e).__name__, e),
                   flush=True)
-    print("%d tests, %d failed" % (len(tests), failed))
-    return 1 if failed else 0
+    print("%d tests, %d failed" % (len(tests) - skipped, failed))
+    if skipped:
+        print("%d skipped for a missing need (DM_REQUIRE_ALL=1 fails them)"
+              % skipped)
+    if failed:
+        return 1
+    return EXIT_SKIP if skipped else 0
 
 
 def tempdir(prefix="api-"):

@@ -28,21 +28,14 @@
 #include "config/config.h"
 #include "store/store.h"
 #include "store/store_int.h"
+#include "support/testutil.h"
 
 #define EB DM_ERRBUF_SIZE
 /* a string literal or a const string where the API wants char * */
 #define CS(x) ((char *)(uintptr_t)(x))
 /* string equality that prints both sides (NULL-safe) */
-#define STREQ(a, b) streq_(a, b)
-static int streq_(const char *a, const char *b)
-{
-    if (a && b && strcmp(a, b) == 0)
-        return 1;
-    cr_log_error("strings differ: \"%s\" != \"%s\"", a ? a : "(null)",
-                 b ? b : "(null)");
-    return 0;
-}
-#define T0 INT64_C(1767225600000) /* 2026-01-01T00:00:00Z */
+#define STREQ(a, b) tu_streq(a, b)
+#define T0          INT64_C(1767225600000) /* 2026-01-01T00:00:00Z */
 
 static char dir[256];
 static char cfg_path[512];
@@ -55,45 +48,16 @@ static const char *backend(void)
     return b && *b ? b : "sqlite";
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert(f != NULL, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* A fresh database for this test: a temp dir file, or CREATE DATABASE. */
 static void setup(void)
 {
     char yaml[2048];
-    static int counter;
 
     is_pg = strcmp(backend(), "postgres") == 0;
-    snprintf(dir, sizeof(dir), "/tmp/dm-store-test.XXXXXX");
-    cr_assert(mkdtemp(dir) != NULL);
+    tu_tmpdir_make(dir, sizeof(dir), "store-test");
     snprintf(cfg_path, sizeof(cfg_path), "%s/driftmon.yaml", dir);
     if (is_pg) {
-        const char *url = getenv("DM_PG_URL");
-        char name[64], sql[128];
-        PGconn *c;
-        PGresult *r;
-
-        cr_assert(url && *url, "DM_PG_URL is not set: run under "
-                               "tests/pg/with-postgres");
-        snprintf(name, sizeof(name), "t_%ld_%d", (long)getpid(), counter++);
-        c = PQconnectdb(url);
-        cr_assert(PQstatus(c) == CONNECTION_OK, "connect: %s",
-                  PQerrorMessage(c));
-        snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
-        r = PQexec(c, sql);
-        cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK, "%s",
-                  PQresultErrorMessage(r));
-        PQclear(r);
-        PQfinish(c);
-        snprintf(db_url, sizeof(db_url), "postgresql://%s@%s:%s/%s",
-                 getenv("DM_PG_USER"), getenv("DM_PG_HOST"),
-                 getenv("DM_PG_PORT"), name);
+        tu_pg_database_new("t", db_url, sizeof(db_url));
         snprintf(yaml, sizeof(yaml),
                  "database:\n  backend: postgres\n  url: \"%s\"\n", db_url);
     } else {
@@ -101,16 +65,12 @@ static void setup(void)
         snprintf(yaml, sizeof(yaml),
                  "database:\n  backend: sqlite\n  path: \"%s\"\n", db_url);
     }
-    write_file(cfg_path, yaml);
+    tu_write_file(cfg_path, yaml);
 }
 
 static void teardown(void)
 {
-    char cmd[600];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        cr_log_warn("cannot remove %s", dir);
+    tu_tmpdir_remove(dir);
 }
 
 static dm_config_t *load_cfg(void)
@@ -1042,7 +1002,7 @@ static void fresh_store_config(int round)
     snprintf(db_url, sizeof(db_url), "%s/fresh%d.db", dir, round);
     snprintf(yaml, sizeof(yaml),
              "database:\n  backend: sqlite\n  path: \"%s\"\n", db_url);
-    write_file(cfg_path, yaml);
+    tu_write_file(cfg_path, yaml);
 }
 
 Test(store, concurrent_first_opens_from_threads)
@@ -1104,20 +1064,10 @@ Test(store, concurrent_first_opens_from_processes)
 
 static int run_cli(const char *args, char *out, size_t outlen)
 {
-    char cmd[2048], path[600];
-    int st;
-    FILE *f;
+    char a[2048];
 
-    snprintf(path, sizeof(path), "%s/cli.out", dir);
-    snprintf(cmd, sizeof(cmd), "'%s' %s --config '%s' >'%s' 2>&1",
-             getenv("DM_BINARY"), args, cfg_path, path);
-    st = system(cmd);
-    f = fopen(path, "r");
-    cr_assert(f != NULL);
-    size_t n = fread(out, 1, outlen - 1, f);
-    out[n] = '\0';
-    fclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    snprintf(a, sizeof(a), "%s --config '%s'", args, cfg_path);
+    return tu_run_binary(a, out, outlen, NULL, 0);
 }
 
 static const char good_jsonl[] =
@@ -1134,7 +1084,7 @@ Test(store, ingest_jsonl_twice_does_not_duplicate)
 {
     char p[600], out[8192];
     snprintf(p, sizeof(p), "%s/a.jsonl", dir);
-    write_file(p, good_jsonl);
+    tu_write_file(p, good_jsonl);
     char args[700];
     snprintf(args, sizeof(args), "ingest '%s'", p);
     cr_assert(eq(int, run_cli(args, out, sizeof(out)), 0), "%s", out);
@@ -1160,20 +1110,20 @@ Test(store, ingest_bad_file_writes_nothing_and_names_lines)
 {
     char p[600], out[8192], args[700];
     snprintf(p, sizeof(p), "%s/bad.jsonl", dir);
-    write_file(p,
-               "{\"query\": \"ok\", \"response\": \"r\", \"positive\": true, "
-               "\"created_at\": \"2026-01-01T00:00:00Z\"}\n"
-               "{\"query\": \"q\", \"response\": \"r\", \"positive\": "
-               "\"yes\", \"created_at\": \"2026-01-01T00:00:00Z\"}\n"
-               "{\"query\": \"ok\", \"response\": \"r\", \"positive\": true, "
-               "\"created_at\": \"2026-01-01T00:00:00Z\"}\n"
-               "{\"query\": \"q\", \"response\": \"r\", \"positive\": true, "
-               "\"created_at\": \"yesterday\"}\n"
-               "{not json}\n"
-               "{\"query\": \"q\", \"response\": \"r\", \"positive\": true, "
-               "\"created_at\": \"2026-01-01T00:00:00Z\", \"extra\": 1}\n"
-               "{\"response\": \"r\", \"positive\": true, "
-               "\"created_at\": \"2026-01-01T00:00:00Z\"}\n");
+    tu_write_file(
+        p, "{\"query\": \"ok\", \"response\": \"r\", \"positive\": true, "
+           "\"created_at\": \"2026-01-01T00:00:00Z\"}\n"
+           "{\"query\": \"q\", \"response\": \"r\", \"positive\": "
+           "\"yes\", \"created_at\": \"2026-01-01T00:00:00Z\"}\n"
+           "{\"query\": \"ok\", \"response\": \"r\", \"positive\": true, "
+           "\"created_at\": \"2026-01-01T00:00:00Z\"}\n"
+           "{\"query\": \"q\", \"response\": \"r\", \"positive\": true, "
+           "\"created_at\": \"yesterday\"}\n"
+           "{not json}\n"
+           "{\"query\": \"q\", \"response\": \"r\", \"positive\": true, "
+           "\"created_at\": \"2026-01-01T00:00:00Z\", \"extra\": 1}\n"
+           "{\"response\": \"r\", \"positive\": true, "
+           "\"created_at\": \"2026-01-01T00:00:00Z\"}\n");
     snprintf(args, sizeof(args), "ingest '%s'", p);
     cr_assert(eq(int, run_cli(args, out, sizeof(out)), 2), "%s", out);
     cr_assert(strstr(out, "line 2: positive") != NULL, "%s", out);
@@ -1198,13 +1148,13 @@ Test(store, ingest_csv_edge_cases)
 {
     char p[600], out[8192], args[700];
     snprintf(p, sizeof(p), "%s/a.csv", dir);
-    write_file(p, "\xef\xbb\xbf"
-                  "created_at,positive,intent,response,query,id\r\n"
-                  "2026-01-01T00:00:00Z,true,code,\"line1\r\nline2\",\"say "
-                  "\"\"hi\"\", ok\",c1\r\n"
-                  "\r\n"
-                  "2026-01-01T00:00:01Z,0,,\"\",\"q'; DROP TABLE x;--\",c2\n"
-                  "2026-01-01T00:00:02Z,YES,debug,r,q,\n");
+    tu_write_file(p, "\xef\xbb\xbf"
+                     "created_at,positive,intent,response,query,id\r\n"
+                     "2026-01-01T00:00:00Z,true,code,\"line1\r\nline2\",\"say "
+                     "\"\"hi\"\", ok\",c1\r\n"
+                     "\r\n"
+                     "2026-01-01T00:00:01Z,0,,\"\",\"q'; DROP TABLE x;--\",c2\n"
+                     "2026-01-01T00:00:02Z,YES,debug,r,q,\n");
     snprintf(args, sizeof(args), "ingest '%s'", p);
     cr_assert(eq(int, run_cli(args, out, sizeof(out)), 0), "%s", out);
     cr_assert(strstr(out, "3 inserted") != NULL, "%s", out);
@@ -1240,13 +1190,13 @@ Test(store, ingest_csv_edge_cases)
 
     /* a bad CSV: line numbers count physical lines (quoted newlines) */
     snprintf(p, sizeof(p), "%s/bad.csv", dir);
-    write_file(p, "query,response,positive,created_at\n"
-                  "\"multi\nline\",r,true,2026-01-01T00:00:00Z\n"
-                  "q,r,maybe,2026-01-01T00:00:00Z\n"
-                  "q,r,true\n"
-                  "q,\"r\"x,true,2026-01-01T00:00:00Z\n"
-                  "q,r,true,2026-01-01T00:00:00Z\n"
-                  "\"unterminated,r,true,2026-01-01T00:00:00Z\n");
+    tu_write_file(p, "query,response,positive,created_at\n"
+                     "\"multi\nline\",r,true,2026-01-01T00:00:00Z\n"
+                     "q,r,maybe,2026-01-01T00:00:00Z\n"
+                     "q,r,true\n"
+                     "q,\"r\"x,true,2026-01-01T00:00:00Z\n"
+                     "q,r,true,2026-01-01T00:00:00Z\n"
+                     "\"unterminated,r,true,2026-01-01T00:00:00Z\n");
     snprintf(args, sizeof(args), "ingest '%s'", p);
     cr_assert(eq(int, run_cli(args, out, sizeof(out)), 2), "%s", out);
     cr_assert(strstr(out, "line 4: positive") != NULL, "%s", out);
@@ -1310,7 +1260,7 @@ Test(store, sqlite_read_only_and_full)
         snprintf(yaml, sizeof(yaml),
                  "database:\n  backend: postgres\n  url: "
                  "\"postgresql://nobody:s3cretpw@127.0.0.1:1/x\"\n");
-        write_file(cfg_path, yaml);
+        tu_write_file(cfg_path, yaml);
         cr_assert(
             eq(int, dm_config_load(cfg_path, &cfg, err, sizeof(err)), DM_OK));
         cr_assert(eq(int, dm_store_open(cfg, &s, err, sizeof(err)), DM_ESTORE));
@@ -1326,7 +1276,7 @@ Test(store, sqlite_read_only_and_full)
     snprintf(yaml, sizeof(yaml),
              "database:\n  backend: sqlite\n  path: \"file:%s?mode=ro\"\n",
              db_url);
-    write_file(cfg_path, yaml);
+    tu_write_file(cfg_path, yaml);
     s = open_store(false);
     int rc = dm_store_feedback_insert(s, &r, 1, NULL, err, sizeof(err));
     cr_assert(eq(int, rc, DM_ESTORE));
@@ -1336,7 +1286,7 @@ Test(store, sqlite_read_only_and_full)
     snprintf(yaml, sizeof(yaml),
              "database:\n  backend: sqlite\n  path: \"%s/no/such/dir/x.db\"\n",
              dir);
-    write_file(cfg_path, yaml);
+    tu_write_file(cfg_path, yaml);
     {
         dm_config_t *cfg = load_cfg();
         cr_assert(eq(int, dm_store_open(cfg, &s, err, sizeof(err)), DM_ESTORE));
@@ -1346,7 +1296,7 @@ Test(store, sqlite_read_only_and_full)
     /* full: cap the file with max_page_count, then write past it */
     snprintf(yaml, sizeof(yaml),
              "database:\n  backend: sqlite\n  path: \"%s\"\n", db_url);
-    write_file(cfg_path, yaml);
+    tu_write_file(cfg_path, yaml);
     s = open_store(true);
     cr_assert(eq(int,
                  dm_store_test_exec(s, "PRAGMA max_page_count = 40", err,
@@ -1527,7 +1477,7 @@ static dm_store_t *open_with_feedback(const char *feedback_yaml)
     yaml[n] = '\0';
     snprintf(yaml + n, sizeof(yaml) - n, "  feedback:\n%s", feedback_yaml);
     snprintf(path, sizeof(path), "%s/positive.yaml", dir);
-    write_file(path, yaml);
+    tu_write_file(path, yaml);
     rc = dm_config_load(path, &cfg, err, sizeof(err));
     cr_assert(eq(int, rc, DM_OK), "config: %s", err);
     rc = dm_store_open(cfg, &s, err, sizeof(err));

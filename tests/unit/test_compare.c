@@ -16,22 +16,20 @@
 #include "embed/hashing.h"
 #include "monitor/analyze.h"
 #include "stats/stats.h"
+#include "support/testutil.h"
 
 TestSuite(compare, .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
 
-static char tmpdir[] = "/tmp/dm-compare-XXXXXX";
+static char tmpdir[64];
 
 static void setup_dir(void)
 {
-    cr_assert_not_null(mkdtemp(tmpdir));
+    tu_tmpdir_make(tmpdir, sizeof(tmpdir), "compare");
 }
 
 static void teardown_dir(void)
 {
-    char cmd[600];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    cr_assert_eq(system(cmd), 0);
+    tu_tmpdir_remove(tmpdir);
 }
 
 /* Runs driftmon with args; stdout into out (NUL-terminated), stderr into
@@ -39,39 +37,19 @@ static void teardown_dir(void)
 static int run(const char *args, char *out, size_t outlen, char *err,
                size_t errlen)
 {
-    char cmd[4096], errpath[600];
-    FILE *p, *e;
-    size_t n;
-    int st;
-
-    snprintf(errpath, sizeof(errpath), "%s/stderr", tmpdir);
-    snprintf(cmd, sizeof(cmd), "'%s' %s 2>'%s'", getenv("DM_BINARY"), args,
-             errpath);
-    p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    n = fread(out, 1, outlen - 1, p);
-    out[n] = '\0';
-    st = pclose(p);
-    e = fopen(errpath, "r");
-    cr_assert_not_null(e);
-    n = fread(err, 1, errlen - 1, e);
-    err[n] = '\0';
-    fclose(e);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return tu_run_binary(args, out, outlen, err, errlen);
 }
 
+/* Writes content to tmpdir/name; returns the path (one of 8 rotating
+ * buffers). */
 static char *write_file(const char *name, const char *content)
 {
     static char path[8][600];
     static int next;
     char *p = path[next++ % 8];
-    FILE *f;
 
     snprintf(p, 600, "%s/%s", tmpdir, name);
-    f = fopen(p, "w");
-    cr_assert_not_null(f);
-    fputs(content, f);
-    fclose(f);
+    tu_write_file(p, content);
     return p;
 }
 

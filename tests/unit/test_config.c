@@ -17,6 +17,7 @@
 
 #include "common/error.h"
 #include "config/config.h"
+#include "support/testutil.h"
 
 TestSuite(config, .timeout = 60 * DM_TEST_TIMEOUT_SCALE);
 
@@ -1285,17 +1286,6 @@ Test(config, dump_with_secrets_loads_back)
 
 /* ---- driftmon check-config ---- */
 
-static void slurp(const char *file, char *out, size_t n)
-{
-    FILE *f = fopen(file, "rb");
-    size_t len;
-
-    cr_assert_not_null(f);
-    len = fread(out, 1, n - 1, f);
-    out[len] = '\0';
-    fclose(f);
-}
-
 /* Runs the driftmon binary with args; returns its exit code. */
 static int run_driftmon(const char *const *args, char *out, size_t on,
                         char *errout, size_t en)
@@ -1327,8 +1317,8 @@ static int run_driftmon(const char *const *args, char *out, size_t on,
     EQ_I(waitpid(pid, &status, 0), pid);
     close(ofd);
     close(efd);
-    slurp(ofile, out, on);
-    slurp(efile, errout, en);
+    tu_read_into(ofile, out, on);
+    tu_read_into(efile, errout, en);
     unlink(ofile);
     unlink(efile);
     cr_assert(WIFEXITED(status), "driftmon did not exit normally");

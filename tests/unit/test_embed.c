@@ -22,6 +22,7 @@
 #include "embed/encoder.h"
 #include "embed/hashing.h"
 #include "embed/model.h"
+#include "support/testutil.h"
 
 TestSuite(embed, .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
 
@@ -35,20 +36,12 @@ struct cases {
     json_t *ids[MAX_CASES];
 };
 
-static void fixture_dir(char *buf, size_t n)
-{
-    const char *f = getenv("DM_FIXTURES");
-
-    cr_assert_not_null(f, "DM_FIXTURES is not set");
-    snprintf(buf, n, "%s/minilm-tiny", f);
-}
-
 static void load_cases(struct cases *c, const char *file)
 {
     char dir[1024], path[1200], line[1 << 16];
     FILE *f;
 
-    fixture_dir(dir, sizeof(dir));
+    tu_fixture_path(dir, sizeof(dir), "minilm-tiny");
     snprintf(path, sizeof(path), "%s/%s", dir, file);
     f = fopen(path, "r");
     cr_assert_not_null(f, "cannot open %s", path);
@@ -102,7 +95,7 @@ static dm_embedder_t *open_tiny(size_t threads, size_t batch, size_t max_seq)
                             .max_seq_length = max_seq};
     dm_embedder_t *e = NULL;
 
-    fixture_dir(dir, sizeof(dir));
+    tu_fixture_path(dir, sizeof(dir), "minilm-tiny");
     cr_assert_eq(dm_embedder_open(&o, &e, err, sizeof(err)), DM_OK, "%s", err);
     return e;
 }
@@ -197,7 +190,7 @@ Test(embed, max_seq_length_truncates)
     for (size_t k = 0; k < 7; k++)
         ids[k] = (int32_t)json_integer_value(json_array_get(c.ids[i], k));
     ids[7] = 102;
-    fixture_dir(dir, sizeof(dir));
+    tu_fixture_path(dir, sizeof(dir), "minilm-tiny");
     cr_assert_eq(dm_model_load(dir, &m, err, sizeof(err)), DM_OK, "%s", err);
     cr_assert_eq(dm_encoder_new(m, NULL, &enc, err, sizeof(err)), DM_OK);
     cr_assert_eq(dm_encoder_encode(enc, &p, &n, 1, a, err, sizeof(err)), DM_OK);
@@ -312,7 +305,7 @@ Test(embed, model_file_changed_under_embedder)
     FILE *f;
     long size;
 
-    fixture_dir(src, sizeof(src));
+    tu_fixture_path(src, sizeof(src), "minilm-tiny");
     snprintf(dir, sizeof(dir), "/tmp/dm-test-embed-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     snprintf(p, sizeof(p), "%s/1_Pooling", dir);
@@ -435,22 +428,6 @@ static int run_cli(const char *args, const char *in, const char *out,
     return WEXITSTATUS(st);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    cr_assert_not_null(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = calloc((size_t)n + 1, 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    return buf;
-}
-
 Test(embed, cli_jsonl_matches_reference)
 {
     struct cases c;
@@ -481,11 +458,12 @@ Test(embed, cli_jsonl_matches_reference)
         json_decref(o);
     }
     fclose(f);
-    fixture_dir(dir, sizeof(dir));
+    tu_fixture_path(dir, sizeof(dir), "minilm-tiny");
     snprintf(args, sizeof(args), "--jsonl --batch-size 2 --model-path '%s'",
              dir);
-    cr_assert_eq(run_cli(args, in, out, errf), 0, "stderr: %s", slurp(errf));
-    text = slurp(out);
+    cr_assert_eq(run_cli(args, in, out, errf), 0, "stderr: %s",
+                 tu_read_file(errf, NULL));
+    text = tu_read_file(out, NULL);
     for (line = text; (nl = strchr(line, '\n')) != NULL; line = nl + 1, k++) {
         json_error_t jerr;
         json_t *arr;
@@ -510,13 +488,13 @@ Test(embed, cli_jsonl_matches_reference)
     fprintf(f, "{\"text\": \"ok\"}\n{\"text\": 3}\n");
     fclose(f);
     cr_assert_eq(run_cli(args, in, out, errf), 2);
-    text = slurp(errf);
+    text = tu_read_file(errf, NULL);
     cr_assert(strstr(text, "<stdin>:2:") != NULL, "stderr: %s", text);
     free(text);
 
     /* a missing model: exit code 2 with the model's message */
     cr_assert_eq(run_cli("--model-path /nonexistent/m", in, out, errf), 2);
-    text = slurp(errf);
+    text = tu_read_file(errf, NULL);
     cr_assert(strstr(text, "driftmon: error: /nonexistent/m") != NULL,
               "stderr: %s", text);
     free(text);
@@ -526,7 +504,7 @@ Test(embed, cli_jsonl_matches_reference)
     fprintf(f, "first text\n\nthird\n");
     fclose(f);
     cr_assert_eq(run_cli("--model hashing --dimension 16", in, out, errf), 0);
-    text = slurp(out);
+    text = tu_read_file(out, NULL);
     k = 0;
     for (char *p = text; *p; p++)
         k += *p == '\n';
@@ -550,7 +528,7 @@ Test(embed, dimension_checked_against_the_model)
     dm_embedder_t *e = NULL;
     size_t dim = 0;
 
-    fixture_dir(dir, sizeof(dir));
+    tu_fixture_path(dir, sizeof(dir), "minilm-tiny");
     cr_assert_eq(dm_embedder_probe_dim(&o, &dim, err, sizeof(err)), DM_OK, "%s",
                  err);
     cr_assert_eq(dim, 32);
@@ -590,10 +568,10 @@ static int embed_cli(const char *dir, const char *args, const char *input,
     fclose(f);
     snprintf(all, sizeof(all), "--model-path '%s' %s", dir, args);
     rc = run_cli(all, in, o, e);
-    t = slurp(o);
+    t = tu_read_file(o, NULL);
     snprintf(out, on, "%s", t);
     free(t);
-    t = slurp(e);
+    t = tu_read_file(e, NULL);
     snprintf(err, en, "%s", t);
     free(t);
     unlink(in);
@@ -624,7 +602,7 @@ Test(embed, limits_agree_with_the_config_and_the_cli)
         cr_assert(hi == keys[i].max, "%s: config max %g, encoder %g",
                   keys[i].key, hi, keys[i].max);
     }
-    fixture_dir(dir, sizeof(dir));
+    tu_fixture_path(dir, sizeof(dir), "minilm-tiny");
     /* over the model's max_seq_length (256): refused, naming both */
     cr_assert_eq(embed_cli(dir, "--max-length 1000", "hi\n", out, sizeof(out),
                            err, sizeof(err)),

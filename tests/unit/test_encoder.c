@@ -15,7 +15,8 @@
 #include "embed/encoder.h"
 #include "embed/kernels.h"
 #include "embed/model.h"
-#include "embed/randbert.h"
+#include "support/randbert.h"
+#include "support/testutil.h"
 
 TestSuite(encoder, .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
 
@@ -29,20 +30,12 @@ struct cases {
     size_t dim;
 };
 
-static void fixture_dir(char *buf, size_t n)
-{
-    const char *f = getenv("DM_FIXTURES");
-
-    cr_assert_not_null(f, "DM_FIXTURES is not set");
-    snprintf(buf, n, "%s/minilm-tiny", f);
-}
-
 static void load_cases(struct cases *c, const char *file)
 {
     char dir[1024], path[1200], line[1 << 16];
     FILE *f;
 
-    fixture_dir(dir, sizeof(dir));
+    tu_fixture_path(dir, sizeof(dir), "minilm-tiny");
     snprintf(path, sizeof(path), "%s/%s", dir, file);
     f = fopen(path, "r");
     cr_assert_not_null(f, "cannot open %s", path);
@@ -91,7 +84,7 @@ static dm_model_t *load_model(void)
     char dir[1024], err[DM_ERRBUF_SIZE] = "";
     dm_model_t *m = NULL;
 
-    fixture_dir(dir, sizeof(dir));
+    tu_fixture_path(dir, sizeof(dir), "minilm-tiny");
     cr_assert_eq(dm_model_load(dir, &m, err, sizeof(err)), DM_OK, "%s", err);
     return m;
 }

@@ -11,17 +11,10 @@
 #include <unistd.h>
 
 #include "ingest/ingest.h"
+#include "support/testutil.h"
 
 /* string equality that prints both sides */
-#define STREQ(a, b) streq_(a, b)
-static int streq_(const char *a, const char *b)
-{
-    if (a && b && strcmp(a, b) == 0)
-        return 1;
-    cr_log_error("strings differ:\n\"%s\"\n!=\n\"%s\"", a ? a : "(null)",
-                 b ? b : "(null)");
-    return 0;
-}
+#define STREQ(a, b) tu_streq(a, b)
 
 static int from_json(const char *text, dm_ingest_row_t *row, char *err)
 {

@@ -18,8 +18,9 @@
 
 #include "embed/encoder.h"
 #include "embed/model.h"
-#include "embed/randbert.h"
+#include "support/randbert.h"
 #include "embed/safetensors.h"
+#include "support/testutil.h"
 
 TestSuite(model, .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
 
@@ -37,20 +38,6 @@ static const char *const model_files[] = {"config.json",
                                           "cases.jsonl",
                                           "special_tokens_cases.jsonl"};
 
-static void fixture_dir(char *buf, size_t n)
-{
-    const char *f = getenv("DM_FIXTURES");
-
-    cr_assert_not_null(f, "DM_FIXTURES is not set");
-    snprintf(buf, n, "%s/minilm-tiny", f);
-}
-
-static void make_tmpdir(char *buf, size_t n)
-{
-    snprintf(buf, n, "/tmp/dm-test-model-XXXXXX");
-    cr_assert_not_null(mkdtemp(buf));
-}
-
 static void rm_model_dir(const char *dir)
 {
     char p[1200];
@@ -62,32 +49,6 @@ static void rm_model_dir(const char *dir)
     snprintf(p, sizeof(p), "%s/1_Pooling", dir);
     rmdir(p);
     rmdir(dir);
-}
-
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf;
-    long n;
-
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
-static void write_all(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-
-    cr_assert_not_null(f, "cannot create %s", path);
-    cr_assert_eq(fwrite(p, 1, n, f), n);
-    cr_assert_eq(fclose(f), 0);
 }
 
 /* A small random model (hidden 8, 2 heads, 1 layer) in a temp dir. */
@@ -105,7 +66,7 @@ static void small_model(char *dir, size_t n, bool prefix)
     o.max_positions = 64;
     o.max_seq_length = 32;
     o.bert_prefix = prefix;
-    make_tmpdir(dir, n);
+    tu_tmpdir_make(dir, n, "test-model");
     cr_assert_eq(dm_randbert_write(&o, dir, err, sizeof(err)), DM_OK, "%s",
                  err);
 }
@@ -160,7 +121,7 @@ static void edit_header(const char *dir, void (*edit)(json_t *hdr))
     FILE *f;
 
     snprintf(p, sizeof(p), "%s/model.safetensors", dir);
-    buf = read_all(p, &len);
+    buf = (unsigned char *)tu_read_file(p, &len);
     for (int i = 7; i >= 0; i--)
         hlen = (hlen << 8) | buf[i];
     hdr = json_loadb((const char *)buf + 8, hlen, 0, &jerr);
@@ -186,7 +147,7 @@ Test(model, loads_fixture)
     char dir[1024], err[DM_ERRBUF_SIZE] = "";
     dm_model_t *m = NULL, *m2 = NULL;
 
-    fixture_dir(dir, sizeof(dir));
+    tu_fixture_path(dir, sizeof(dir), "minilm-tiny");
     cr_assert_eq(dm_model_load(dir, &m, err, sizeof(err)), DM_OK, "%s", err);
     cr_assert_eq(m->cfg.hidden, 32);
     cr_assert_eq(m->cfg.layers, 2);
@@ -293,8 +254,8 @@ static void truncate_file(const char *dir, size_t keep)
     size_t len;
 
     snprintf(p, sizeof(p), "%s/model.safetensors", dir);
-    buf = read_all(p, &len);
-    write_all(p, buf, keep < len ? keep : len);
+    buf = (unsigned char *)tu_read_file(p, &len);
+    tu_write_bytes(p, buf, keep < len ? keep : len);
     free(buf);
 }
 
@@ -306,7 +267,7 @@ Test(model, truncated_safetensors)
 
     small_model(dir, sizeof(dir), false);
     snprintf(p, sizeof(p), "%s/model.safetensors", dir);
-    buf = read_all(p, &len);
+    buf = (unsigned char *)tu_read_file(p, &len);
     free(buf);
     truncate_file(dir, len - 100);
     expect_msg(load_fails(dir), "model.safetensors", "outside the data");
@@ -324,10 +285,10 @@ static void set_header_len(const char *dir, uint64_t v)
     size_t len;
 
     snprintf(p, sizeof(p), "%s/model.safetensors", dir);
-    buf = read_all(p, &len);
+    buf = (unsigned char *)tu_read_file(p, &len);
     for (int i = 0; i < 8; i++)
         buf[i] = (unsigned char)(v >> (8 * i));
-    write_all(p, buf, len);
+    tu_write_bytes(p, buf, len);
     free(buf);
 }
 
@@ -353,14 +314,14 @@ Test(model, bad_json_header)
 
     small_model(dir, sizeof(dir), false);
     snprintf(p, sizeof(p), "%s/model.safetensors", dir);
-    buf = read_all(p, &len);
+    buf = (unsigned char *)tu_read_file(p, &len);
     memcpy(buf + 8, "{\"a\": [1, 2", 11);
-    write_all(p, buf, len);
+    tu_write_bytes(p, buf, len);
     expect_msg(load_fails(dir), "model.safetensors", "not valid JSON");
     memcpy(buf + 8, "[1, 2      ", 11);
     buf[8 + 10] = ']';
     /* a valid JSON array followed by garbage is still invalid */
-    write_all(p, buf, len);
+    tu_write_bytes(p, buf, len);
     expect_msg(load_fails(dir), "model.safetensors", NULL);
     free(buf);
     rm_model_dir(dir);
@@ -632,9 +593,9 @@ Test(model, config_not_json)
 
     small_model(dir, sizeof(dir), false);
     snprintf(p, sizeof(p), "%s/config.json", dir);
-    write_all(p, "{\"hidden_size\": ", 16);
+    tu_write_bytes(p, "{\"hidden_size\": ", 16);
     expect_msg(load_fails(dir), "config.json", "invalid JSON");
-    write_all(p, "[1]", 3);
+    tu_write_bytes(p, "[1]", 3);
     expect_msg(load_fails(dir), "config.json", "not a JSON object");
     rm_model_dir(dir);
 }
@@ -656,7 +617,7 @@ static dm_model_t *write_and_load_seed(char *dir, size_t n, dm_st_dtype_t dtype,
     o.max_positions = 128;
     o.seed = seed;
     o.dtype = dtype;
-    make_tmpdir(dir, n);
+    tu_tmpdir_make(dir, n, "test-model");
     cr_assert_eq(dm_randbert_write(&o, dir, err, sizeof(err)), DM_OK, "%s",
                  err);
     cr_assert_eq(dm_model_load(dir, &m, err, sizeof(err)), DM_OK, "%s", err);
@@ -872,9 +833,9 @@ Test(model, weights_changed_on_disk_after_load)
 
         /* other valid weights of the same shape, written in place */
         snprintf(p, sizeof(p), "%s/model.safetensors", dir);
-        buf = read_all(p, &len);
+        buf = (unsigned char *)tu_read_file(p, &len);
         snprintf(p, sizeof(p), "%s/model.safetensors", other);
-        junk = read_all(p, &olen);
+        junk = (unsigned char *)tu_read_file(p, &olen);
         cr_assert_eq(olen, len, "same shape, same size");
         cr_assert_str_neq(o->fingerprint, fp);
         overwrite_in_place(dir, "model.safetensors", junk, olen);
@@ -903,7 +864,7 @@ Test(model, weights_changed_on_disk_after_load)
         cr_assert_str_eq(m->fingerprint, fp);
 
         /* a new load reads what is on disk now: a clear error */
-        write_all(p, buf, len / 2);
+        tu_write_bytes(p, buf, len / 2);
         expect_msg(load_fails(dir), "model.safetensors", "outside the data");
         free(buf);
         free(junk);
@@ -930,7 +891,7 @@ Test(model, files_changed_says_what)
     cr_assert_not(dm_model_files_changed(m, what, sizeof(what)), "%s", what);
 
     /* an optional file that appears changes the model too */
-    write_all(p, "{\"do_lower_case\": false}", 24);
+    tu_write_bytes(p, "{\"do_lower_case\": false}", 24);
     expect_changed(m, "tokenizer_config.json", "appeared");
     cr_assert_eq(unlink(p), 0);
     cr_assert_not(dm_model_files_changed(m, what, sizeof(what)), "%s", what);
@@ -938,8 +899,8 @@ Test(model, files_changed_says_what)
     /* replaced through a rename (a new inode), same bytes */
     snprintf(p, sizeof(p), "%s/vocab.txt", dir);
     snprintf(q, sizeof(q), "%s/vocab.txt.new", dir);
-    buf = read_all(p, &len);
-    write_all(q, buf, len);
+    buf = (unsigned char *)tu_read_file(p, &len);
+    tu_write_bytes(q, buf, len);
     cr_assert_eq(rename(q, p), 0);
     expect_changed(m, "vocab.txt", "replaced by another file");
 

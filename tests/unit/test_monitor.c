@@ -28,6 +28,7 @@
 #include "store/store.h"
 #include "store/store_int.h" /* dm_store_test_exec() */
 #include "support/fake_http.h"
+#include "support/testutil.h"
 
 #define EB          DM_ERRBUF_SIZE
 #define SECRET_WORD "SeCrEtToKeN123"
@@ -39,15 +40,7 @@
 #define CSTART (T0 + 7 * DM_MS_PER_DAY)
 
 /* string equality that prints both sides (NULL-safe) */
-#define STREQ(a, b) streq_(a, b)
-static int streq_(const char *a, const char *b)
-{
-    if (a && b && strcmp(a, b) == 0)
-        return 1;
-    cr_log_error("strings differ: \"%s\" vs \"%s\"", a ? a : "(null)",
-                 b ? b : "(null)");
-    return 0;
-}
+#define STREQ(a, b) tu_streq(a, b)
 
 static char dir[256], cfg_path[512], db_url[512];
 static bool is_pg;
@@ -68,47 +61,17 @@ static void no_proxy(void)
         unsetenv(vars[i]);
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    cr_assert(f != NULL, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* A fresh database and fake servers for this test. */
 static void setup(void)
 {
-    static int counter;
     const char *b = getenv("DM_STORE_BACKEND");
 
     no_proxy();
     is_pg = b && strcmp(b, "postgres") == 0;
-    snprintf(dir, sizeof(dir), "/tmp/dm-monitor-test.XXXXXX");
-    cr_assert(mkdtemp(dir) != NULL);
+    tu_tmpdir_make(dir, sizeof(dir), "monitor-test");
     snprintf(cfg_path, sizeof(cfg_path), "%s/driftmon.yaml", dir);
     if (is_pg) {
-        const char *url = getenv("DM_PG_URL");
-        char name[64], sql[128];
-        PGconn *c;
-        PGresult *r;
-
-        cr_assert(url && *url, "DM_PG_URL is not set: run under "
-                               "tests/pg/with-postgres");
-        snprintf(name, sizeof(name), "m_%ld_%d", (long)getpid(), counter++);
-        c = PQconnectdb(url);
-        cr_assert(PQstatus(c) == CONNECTION_OK, "connect: %s",
-                  PQerrorMessage(c));
-        snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
-        r = PQexec(c, sql);
-        cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK, "%s",
-                  PQresultErrorMessage(r));
-        PQclear(r);
-        PQfinish(c);
-        snprintf(db_url, sizeof(db_url), "postgresql://%s@%s:%s/%s",
-                 getenv("DM_PG_USER"), getenv("DM_PG_HOST"),
-                 getenv("DM_PG_PORT"), name);
+        tu_pg_database_new("m", db_url, sizeof(db_url));
     } else {
         snprintf(db_url, sizeof(db_url), "%s/t.db", dir);
     }
@@ -119,17 +82,13 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[600];
-
     dm_monitor_free(mon);
     mon = NULL;
     dm_config_free(cfg);
     cfg = NULL;
     fake_http_stop(slack);
     fake_http_stop(le);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        cr_log_warn("cannot remove %s", dir);
+    tu_tmpdir_remove(dir);
 }
 
 TestSuite(monitor, .init = setup, .fini = teardown,
@@ -161,7 +120,7 @@ static void write_cfg_with(const char *embeddings, const char *extra)
         alerts_extra, fake_http_url(slack), fake_http_url(le),
         is_pg ? "postgres" : "sqlite", is_pg ? "url" : "path", db_url,
         extra ? extra : "");
-    write_file(cfg_path, yaml);
+    tu_write_file(cfg_path, yaml);
 }
 
 static dm_monitor_opts_t fast_opts(void)
@@ -1428,20 +1387,7 @@ Test(monitor, stop_abandons_a_long_check_cleanly)
 
 static int run_bin(const char *args, char *out, size_t outlen)
 {
-    char cmd[2048], path[600];
-    int st;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "%s/cli.out", dir);
-    snprintf(cmd, sizeof(cmd), "'%s' %s >'%s' 2>&1", getenv("DM_BINARY"), args,
-             path);
-    st = system(cmd);
-    f = fopen(path, "r");
-    cr_assert(f != NULL);
-    size_t n = fread(out, 1, outlen - 1, f);
-    out[n] = '\0';
-    fclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return tu_run_binary(args, out, outlen, NULL, 0);
 }
 
 Test(monitor, cli_check_exit_codes_and_json)

@@ -16,6 +16,7 @@
 #include "common/rng.h"
 #include "embed/basic_tok.h"
 #include "embed/tokenizer.h"
+#include "support/testutil.h"
 
 TestSuite(tokenizer, .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
 
@@ -29,17 +30,21 @@ typedef struct tcase {
     size_t n;
 } tcase_t;
 
-static const char *fixtures(void)
+/* The minilm-tiny fixture directory. */
+static const char *model_dir(void)
 {
-    const char *d = getenv("DM_FIXTURES");
-    cr_assert_not_null(d, "DM_FIXTURES is not set");
-    return d;
+    static char dir[4096];
+
+    tu_fixture_path(dir, sizeof(dir), "minilm-tiny");
+    return dir;
 }
 
 static char *fixture_path(const char *name)
 {
-    static char path[4096];
-    snprintf(path, sizeof(path), "%s/minilm-tiny/%s", fixtures(), name);
+    static char path[4096], rel[256];
+
+    snprintf(rel, sizeof(rel), "minilm-tiny/%s", name);
+    tu_fixture_path(path, sizeof(path), rel);
     return path;
 }
 
@@ -423,15 +428,12 @@ static char tmpdir[64];
 
 static void make_tmpdir(void)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/dm-tok-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir));
+    tu_tmpdir_make(tmpdir, sizeof(tmpdir), "tok");
 }
 
 static void rm_tmpdir(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    cr_expect_eq(system(cmd), 0);
+    tu_tmpdir_remove(tmpdir);
 }
 
 static char *write_tmp(const char *name, const char *data, size_t len)
@@ -583,9 +585,9 @@ Test(tokenizer, cli_tokenize, .init = make_tmpdir, .fini = rm_tmpdir)
     cr_assert_eq(cases[80].n, 256);
 
     snprintf(cmd, sizeof(cmd),
-             "'%s' tokenize --model-path '%s/minilm-tiny' "
+             "'%s' tokenize --model-path '%s' "
              "--jsonl '%s/in.jsonl'",
-             bin, fixtures(), tmpdir);
+             bin, model_dir(), tmpdir);
     st = run_cmd(cmd, &out);
     cr_expect_eq(st, 0);
     cr_expect_str_eq(out, expect);
@@ -594,8 +596,8 @@ Test(tokenizer, cli_tokenize, .init = make_tmpdir, .fini = rm_tmpdir)
     /* plain lines from stdin, --max-length */
     snprintf(cmd, sizeof(cmd),
              "printf 'hello world\\n\\nHELLO hello hello\\n' | '%s' tokenize "
-             "--model-path '%s/minilm-tiny' --max-length 4 -",
-             bin, fixtures());
+             "--model-path '%s' --max-length 4 -",
+             bin, model_dir());
     st = run_cmd(cmd, &out);
     cr_expect_eq(st, 0);
     cr_expect_str_eq(out, "[101,7592,2088,102]\n[101,102]\n"
@@ -605,8 +607,8 @@ Test(tokenizer, cli_tokenize, .init = make_tmpdir, .fini = rm_tmpdir)
     /* a bad line: file and line number, exit 2 */
     in = write_tmp("bad.jsonl", "{\"text\": \"ok\"}\n{\"txt\": 1}\n", 26);
     snprintf(cmd, sizeof(cmd),
-             "'%s' tokenize --model-path '%s/minilm-tiny' --jsonl '%s' 2>&1",
-             bin, fixtures(), in);
+             "'%s' tokenize --model-path '%s' --jsonl '%s' 2>&1", bin,
+             model_dir(), in);
     st = run_cmd(cmd, &out);
     cr_expect_eq(st, 2);
     cr_expect(strstr(out, "[101,7929,102]\n") != NULL, "%s", out);
@@ -618,8 +620,8 @@ Test(tokenizer, cli_tokenize, .init = make_tmpdir, .fini = rm_tmpdir)
      * embed; the line numbers after it still count it */
     in = write_tmp("blank.jsonl", "{\"text\": \"ok\"}\n \n{\"text\": 2}\n", 29);
     snprintf(cmd, sizeof(cmd),
-             "'%s' tokenize --model-path '%s/minilm-tiny' --jsonl '%s' 2>&1",
-             bin, fixtures(), in);
+             "'%s' tokenize --model-path '%s' --jsonl '%s' 2>&1", bin,
+             model_dir(), in);
     st = run_cmd(cmd, &out);
     cr_expect_eq(st, 2);
     cr_expect(strncmp(out, "[101,7929,102]\ndriftmon: error: ", 32) == 0, "%s",
@@ -641,14 +643,14 @@ Test(tokenizer, cli_tokenize, .init = make_tmpdir, .fini = rm_tmpdir)
     /* the model directory's tokenizer_config.json (cased) and
      * sentence_bert_config.json (max_seq_length) are honoured */
     snprintf(cmd, sizeof(cmd),
-             "mkdir '%s/m' && ln -s '%s/minilm-tiny/vocab.txt' '%s/m/' && "
+             "mkdir '%s/m' && ln -s '%s/vocab.txt' '%s/m/' && "
              "echo '{\"do_lower_case\": false}' "
              ">'%s/m/tokenizer_config.json' && "
              "echo '{\"max_seq_length\": 5}' "
              ">'%s/m/sentence_bert_config.json' && "
              "echo 'Hello hello hello hello' | '%s' tokenize --model-path "
              "'%s/m'",
-             tmpdir, fixtures(), tmpdir, tmpdir, tmpdir, bin, tmpdir);
+             tmpdir, model_dir(), tmpdir, tmpdir, tmpdir, bin, tmpdir);
     st = run_cmd(cmd, &out);
     cr_expect_eq(st, 0);
     cr_expect_str_eq(out, "[101,100,7592,7592,102]\n");
@@ -667,9 +669,9 @@ Test(tokenizer, cli_tokenize, .init = make_tmpdir, .fini = rm_tmpdir)
 
     /* bad arguments */
     snprintf(cmd, sizeof(cmd),
-             "'%s' tokenize --model-path '%s/minilm-tiny' --max-length 1 "
+             "'%s' tokenize --model-path '%s' --max-length 1 "
              "</dev/null 2>&1",
-             bin, fixtures());
+             bin, model_dir());
     st = run_cmd(cmd, &out);
     cr_expect_eq(st, 2);
     cr_expect(strstr(out, "--max-length") != NULL, "%s", out);

@@ -11,7 +11,7 @@
  * loader must skip: the I64 embeddings.position_ids buffer and the
  * pooler.
  */
-#include "embed/randbert.h"
+#include "support/randbert.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -3,14 +3,16 @@
  * all-MiniLM-L6-v2 layout (see model.h), of any size, deterministic from
  * a seed.  For tests (odd sizes, F16/BF16 weights, corrupted copies) and
  * for the benchmark (a model of exactly all-MiniLM-L6-v2's shape), since
- * no real weights ship with the project.  Used by tools/make-random-bert.
+ * no real weights ship with the project.  Used by tools/make-random-bert,
+ * the benchmarks and fuzz_model; test-only code, so it lives in
+ * tests/support and not in the core library (randbert_dep).
  *
  * The values of each tensor depend only on the seed, the tensor's name
  * and its shape, so F32, F16 and BF16 files written with one seed hold
  * the same weights up to rounding.
  */
-#ifndef DM_EMBED_RANDBERT_H
-#define DM_EMBED_RANDBERT_H
+#ifndef DM_SUPPORT_RANDBERT_H
+#define DM_SUPPORT_RANDBERT_H
 
 #include <stdbool.h>
 #include <stddef.h>
