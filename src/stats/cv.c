@@ -3,6 +3,8 @@
  * estimators: seeded, stratified fold assignment and the Mann-Whitney
  * AUC of scores.
  */
+#include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "common/alloc.h"
@@ -29,12 +31,22 @@ void dm_stats_folds_assign(size_t n, unsigned folds, uint64_t seed,
     free(ord);
 }
 
+/* Same rank: equal, or both NaN (a NaN equals nothing, itself included). */
+static bool same_score(double a, double b)
+{
+    return a == b || (isnan(a) && isnan(b));
+}
+
+/* Ascending, NaN first; a total order, so qsort and the tie runs agree. */
 static int cmp_scored(const void *x, const void *y)
 {
     const dm_stats_scored_t *a = x, *b = y;
 
-    if (a->s != b->s)
+    if (!same_score(a->s, b->s)) {
+        if (isnan(a->s) || isnan(b->s))
+            return isnan(a->s) ? -1 : 1;
         return (a->s > b->s) - (a->s < b->s);
+    }
     return (int)a->y - (int)b->y;
 }
 
@@ -50,7 +62,8 @@ double dm_stats_auc(dm_stats_scored_t *v, size_t n, size_t n1)
         size_t j = i, pos = 0;
         double mid;
 
-        while (j < n && v[j].s == v[i].s) {
+        /* j > i on exit, whatever the scores: same_score(x, x) holds */
+        while (j < n && same_score(v[j].s, v[i].s)) {
             pos += v[j].y;
             j++;
         }

@@ -45,6 +45,9 @@
 #define MAX_ITER  40
 #define STEP_RTOL 1e-3
 
+/* Feature scale (a power of two) beyond which rows are rescaled. */
+#define DOMAIN_EXP 32
+
 /* LAPACK (in OpenBLAS), Fortran calling convention */
 extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda,
                     int *info);
@@ -121,6 +124,22 @@ int dm_stats_domain(const double *baseline, size_t nb, const double *current,
             fold[r] = f;
             y[r] = cur;
         }
+    }
+
+    /*
+     * Features far from unit scale (beyond 2^+-DOMAIN_EXP) are brought
+     * into [-1, 1] by a power of two, or X'X would overflow (or vanish)
+     * and the fit turn to NaN; within that range nothing changes.
+     */
+    {
+        int e = dm_stats_max_exponent(baseline, nb * dim);
+        int ec = dm_stats_max_exponent(current, nc * dim);
+
+        if (ec > e)
+            e = ec;
+        if (e > DOMAIN_EXP || e < -DOMAIN_EXP)
+            for (size_t r = 0; r < n; r++)
+                dm_stats_rescale(x + r * d1, dim, e);
     }
 
     /* per-fold Gram (upper triangle), then H_f = (total - fold) / 4 + lI */

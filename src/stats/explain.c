@@ -56,13 +56,18 @@ static void normalise(const double *x, size_t n, size_t dim, float *y)
 {
     for (size_t i = 0; i < n; i++) {
         const double *xi = x + i * dim;
+        /* |v| <= 1 first (exact), so the sum of squares stays finite */
+        int e = dm_stats_max_exponent(xi, dim);
         double s = 0.0;
 
-        for (size_t d = 0; d < dim; d++)
-            s += xi[d] * xi[d];
+        for (size_t d = 0; d < dim; d++) {
+            double v = ldexp(xi[d], -e);
+
+            s += v * v;
+        }
         s = s > 0.0 ? 1.0 / sqrt(s) : 0.0;
         for (size_t d = 0; d < dim; d++)
-            y[i * dim + d] = (float)(xi[d] * s);
+            y[i * dim + d] = (float)(ldexp(xi[d], -e) * s);
     }
 }
 

@@ -25,6 +25,7 @@
  * 2 DM_STATS_MMD_MAX_ROWS by a seeded subsample of larger windows.
  */
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,26 @@ int dm_stats_check_finite(const double *x, size_t n, size_t dim,
                                   "non-finite value",
                                   window, r, d);
     return DM_OK;
+}
+
+int dm_stats_max_exponent(const double *x, size_t n)
+{
+    double big = 0.0;
+    int e = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (fabs(x[i]) > big)
+            big = fabs(x[i]);
+    (void)frexp(big, &e);
+    return e;
+}
+
+void dm_stats_rescale(double *x, size_t n, int e)
+{
+    if (e == 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        x[i] = ldexp(x[i], -e);
 }
 
 /* Read-only state of the blocked kernel product. */
@@ -203,7 +224,8 @@ int dm_stats_mmd(const double *baseline, size_t nb, const double *current,
     float *zf = NULL, *sqf = NULL, *a = NULL, *u = NULL;
     unsigned char *fold = NULL;
     size_t ntrain[2 * WFOLDS] = {0};
-    double med, t = 0.0;
+    double med, inv_med, t = 0.0;
+    int scale;
     kprod_t ctx;
     dm_stats_job_t job;
     int rc;
@@ -244,6 +266,14 @@ int dm_stats_mmd(const double *baseline, size_t nb, const double *current,
     else
         memcpy(z + mb * dim, current, nc * dim * sizeof(*z));
 
+    /*
+     * Into [-1, 1] by a power of two: exact, and the statistic is
+     * scale-free (the bandwidth follows the data), so only values whose
+     * squares would overflow or vanish -- in double, or in the float
+     * kernel below -- are affected, and then only for the better.
+     */
+    scale = dm_stats_max_exponent(z, n * dim);
+    dm_stats_rescale(z, n * dim, scale);
     sq = dm_mallocarray(n, sizeof(*sq));
     for (size_t i = 0; i < n; i++)
         sq[i] = cblas_ddot((int)dim, z + i * dim, 1, z + i * dim, 1);
@@ -251,7 +281,9 @@ int dm_stats_mmd(const double *baseline, size_t nb, const double *current,
     /* identical rows: any bandwidth gives MMD 0; keep the kernel finite */
     if (!(med > 0.0))
         med = 1.0;
-    out->bandwidth = sqrt(med / 2.0);
+    out->bandwidth = ldexp(sqrt(med / 2.0), scale);
+    /* a float: FLT_MAX at most, so 0 * it is 0, not NaN */
+    inv_med = 1.0 / med < (double)FLT_MAX ? 1.0 / med : (double)FLT_MAX;
 
     /*
      * The kernel products in single precision: twice the BLAS speed, and
@@ -307,7 +339,7 @@ int dm_stats_mmd(const double *baseline, size_t nb, const double *current,
     ctx.n = n;
     ctx.dim = dim;
     ctx.cols = cols;
-    ctx.inv_two_s2 = (float)(1.0 / med);
+    ctx.inv_two_s2 = (float)inv_med;
     memset(&job, 0, sizeof(job));
     job.n = (unsigned)((n + BLOCK_ROWS - 1) / BLOCK_ROWS);
     job.threads = sig != NULL ? sig->threads : 1;

@@ -27,6 +27,18 @@ int dm_stats_check_finite(const double *x, size_t n, size_t dim,
                           const char *window, char *errbuf, size_t errlen);
 
 /*
+ * The exponent e with max |x[i]| = m 2^e, m in [0.5, 1) (0 when every
+ * value is 0).  ldexp(x, -e) brings finite values of any magnitude into
+ * [-1, 1] exactly, so that their squares and sums of squares can neither
+ * overflow nor vanish; a scale-free computation (a median-heuristic
+ * kernel, a cosine) gives the same bits on the rescaled values.
+ */
+int dm_stats_max_exponent(const double *x, size_t n);
+
+/* x[i] = ldexp(x[i], -e) for n values. */
+void dm_stats_rescale(double *x, size_t n, int e);
+
+/*
  * Sums n doubles the way numpy's add.reduce does for a contiguous array
  * (pairwise summation, 8 accumulators below 128 elements), so that sums
  * round as in the numpy/scipy reference.
@@ -124,6 +136,7 @@ typedef struct dm_stats_scored {
 /*
  * Mann-Whitney AUC of the n1 rows with y = 1 against the rest (ties
  * count 1/2); v is sorted in place.  0.5 when either class is empty.
+ * A NaN score ranks below every number and ties with the other NaNs.
  */
 double dm_stats_auc(dm_stats_scored_t *v, size_t n, size_t n1);
 

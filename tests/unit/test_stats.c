@@ -880,3 +880,96 @@ Test(stats, psi_calibration_chi_square)
               "mean psi %g, closed-form null mean %g", same.mean_psi,
               same.mean_null);
 }
+
+/* A copy of n values times 2^e (exact: no value leaves the normal range). */
+static double *scaled(const double *x, size_t n, int e)
+{
+    double *y = dm_mallocarray(n, sizeof(*y));
+
+    for (size_t i = 0; i < n; i++)
+        y[i] = ldexp(x[i], e);
+    return y;
+}
+
+/*
+ * The semantic test and its effect at any scale of the embedding: found
+ * by the fuzzer, rows near 1e300 made the float kernel and X'X overflow,
+ * the held-out scores NaN, and the AUC's tie loop spin forever.  The
+ * MMD is scale-free, so any power of two gives the same bits; the
+ * classifier rescales out-of-range features to [-1, 1], so 2^600 and
+ * 2^-900 give the same fit as the data brought there by hand.
+ */
+Test(stats, semantic_tests_at_any_scale)
+{
+    enum { NB = 40, NC = 40, DIM = 8 };
+    dm_rng_t rng;
+    double *b, *c;
+    dm_stats_sig_t sig = {.permutations = 49, .seed = 5, .threads = 1};
+    dm_stats_mmd_t m0, m;
+    dm_stats_domain_t d0, d;
+    char err[256];
+    int e0;
+
+    dm_rng_seed(&rng, 77);
+    b = normals(&rng, NB, DIM, 0.0);
+    c = normals(&rng, NC, DIM, 0.7);
+    cr_assert_eq(dm_stats_mmd(b, NB, c, NC, DIM, &sig, &m0, err, sizeof(err)),
+                 DM_OK, "%s", err);
+    cr_assert_lt(m0.p_value, 0.05, "a 0.7 sd shift: p %g", m0.p_value);
+    {
+        /* the classifier rescales to max |v| in [0.5, 1) */
+        double big = 0.0;
+
+        for (size_t i = 0; i < NB * DIM; i++)
+            big = fmax(big, fmax(fabs(b[i]), fabs(c[i])));
+        (void)frexp(big, &e0);
+        e0 = -e0;
+    }
+    {
+        double *bs = scaled(b, NB * DIM, e0), *cs = scaled(c, NC * DIM, e0);
+
+        cr_assert_eq(
+            dm_stats_domain(bs, NB, cs, NC, DIM, 5, &d0, err, sizeof(err)),
+            DM_OK, "%s", err);
+        free(bs);
+        free(cs);
+    }
+    cr_assert(d0.auc > 0.6 && d0.auc <= 1.0, "auc %g", d0.auc);
+
+    static const int exps[] = {600, 900, -900, -1000};
+    for (size_t k = 0; k < sizeof(exps) / sizeof(exps[0]); k++) {
+        double *bs = scaled(b, NB * DIM, exps[k]);
+        double *cs = scaled(c, NC * DIM, exps[k]);
+
+        cr_assert_eq(
+            dm_stats_mmd(bs, NB, cs, NC, DIM, &sig, &m, err, sizeof(err)),
+            DM_OK, "2^%d: %s", exps[k], err);
+        cr_assert_eq(m.mmd2, m0.mmd2, "2^%d: mmd2 %g, %g", exps[k], m.mmd2,
+                     m0.mmd2);
+        cr_assert_eq(m.p_value, m0.p_value, "2^%d", exps[k]);
+        cr_assert_eq(m.witness_auc, m0.witness_auc, "2^%d", exps[k]);
+        cr_assert_eq(m.bandwidth, ldexp(m0.bandwidth, exps[k]), "2^%d",
+                     exps[k]);
+        cr_assert_eq(
+            dm_stats_domain(bs, NB, cs, NC, DIM, 5, &d, err, sizeof(err)),
+            DM_OK, "2^%d: %s", exps[k], err);
+        cr_assert_eq(d.auc, d0.auc, "2^%d: auc %g, %g", exps[k], d.auc, d0.auc);
+        free(bs);
+        free(cs);
+    }
+
+    /* one-signed huge rows beside ordinary ones: finite answers */
+    for (size_t i = 0; i < 3 * DIM; i++)
+        c[i] = 1e300;
+    cr_assert_eq(dm_stats_mmd(b, NB, c, NC, DIM, &sig, &m, err, sizeof(err)),
+                 DM_OK, "%s", err);
+    cr_assert(isfinite(m.mmd2) && m.witness_auc >= 0.0 &&
+                  m.witness_auc <= 1.0 && m.p_value > 0.0 && m.p_value <= 1.0,
+              "mmd2 %g, witness auc %g, p %g", m.mmd2, m.witness_auc,
+              m.p_value);
+    cr_assert_eq(dm_stats_domain(b, NB, c, NC, DIM, 5, &d, err, sizeof(err)),
+                 DM_OK, "%s", err);
+    cr_assert(d.auc >= 0.0 && d.auc <= 1.0, "auc %g", d.auc);
+    free(b);
+    free(c);
+}
