@@ -171,7 +171,7 @@ json_t *dm_explanation_to_json(const dm_explanation_t *e);
  * each, to out (NUL-terminated, at most outlen bytes, lines separated by
  * '\n', prefix before each): topics whose share moved and intents whose
  * accuracy moved, by at least a point with a Holm-adjusted p below
- * alpha, largest first ("\u25b2 topic *recipe, oven, garlic*: 0% -> 20%
+ * alpha, largest first ("\u25b2 topic *recipe, oven, garlic*: 0% \u2192 20%
  * of queries"); with examples, each topic's line ends with its first
  * representative query.  Returns the number of lines.
  */

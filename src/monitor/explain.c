@@ -242,8 +242,8 @@ size_t dm_explanation_top(const dm_explanation_t *e, double alpha, size_t n,
                 snprintf(terms + strlen(terms), sizeof(terms) - strlen(terms),
                          "%s%s", k ? ", " : "", t->terms[k]);
             w = snprintf(line, sizeof(line),
-                         "%s%s topic *%s*: %.0f%% -> %.0f%% of queries", prefix,
-                         t->change > 0 ? "\u25b2" : "\u25bc", terms,
+                         "%s%s topic *%s*: %.0f%% \u2192 %.0f%% of queries",
+                         prefix, t->change > 0 ? "\u25b2" : "\u25bc", terms,
                          pct(t->baseline_share), pct(t->current_share));
             if (examples && t->n_examples > 0 && w > 0 &&
                 (size_t)w < sizeof(line))
@@ -253,7 +253,7 @@ size_t dm_explanation_top(const dm_explanation_t *e, double alpha, size_t n,
             const dm_stats_intent_t *t = &e->intents[c[j].idx];
 
             snprintf(line, sizeof(line),
-                     "%s%s intent *%s*: accuracy %.0f%% -> %.0f%% "
+                     "%s%s intent *%s*: accuracy %.0f%% \u2192 %.0f%% "
                      "(%.0f%% of queries)",
                      prefix,
                      t->current_accuracy > t->baseline_accuracy ? "\u25b2"

@@ -655,8 +655,8 @@ Test(monitor, explanation_names_the_intent_whose_accuracy_fell)
     }
     cr_assert(eq(sz, named, 1));
     cr_assert(dm_explanation_top(e, 0.05, 3, false, "", top, sizeof(top)) >= 1);
-    cr_assert(strstr(top, "intent *debug*: accuracy 90% -> 60%") != NULL, "%s",
-              top);
+    cr_assert(strstr(top, "intent *debug*: accuracy 90% \u2192 60%") != NULL,
+              "%s", top);
     free(r);
 }
 
