@@ -17,12 +17,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "common/alloc.h"
 #include "config/config.h"
 #include "ingest/ingest.h"
 #include "store/store.h"
 
-#define BATCH        1000
 #define MAX_REPORTED 100
 
 static void usage(FILE *f)
@@ -37,44 +35,43 @@ static void usage(FILE *f)
             "one bad line means nothing from the file is written.\n");
 }
 
-struct batch {
-    dm_ingest_row_t rows[BATCH];
-    dm_feedback_row_t frows[BATCH];
-    size_t n;
+/* Where the run's reports go: stderr, the first MAX_REPORTED bad lines. */
+struct report {
+    const char *path;
+    bool progress; /* stderr is a terminal */
 };
 
-static void batch_clear(struct batch *b)
+static void report_bad(const dm_ingest_stats_t *s, int rc, const char *msg,
+                       void *arg)
 {
-    for (size_t i = 0; i < b->n; i++)
-        dm_ingest_row_cleanup(&b->rows[i]);
-    b->n = 0;
+    const struct report *rep = arg;
+
+    (void)rc;
+    if (s->rejected <= MAX_REPORTED)
+        fprintf(stderr, "driftmon: error: %s: %s\n", rep->path, msg);
 }
 
-static int batch_flush(dm_store_t *st, struct batch *b, size_t *inserted,
-                       char *err, size_t errlen)
+static void report_progress(const dm_ingest_stats_t *s, void *arg)
 {
-    size_t k = 0;
-    int rc;
+    const struct report *rep = arg;
 
-    for (size_t i = 0; i < b->n; i++)
-        b->frows[i] = b->rows[i].row;
-    rc = dm_store_feedback_insert(st, b->frows, b->n, &k, err, errlen);
-    *inserted += k;
-    batch_clear(b);
-    return rc;
+    if (rep->progress && s->read % 100000 == 0)
+        fprintf(stderr, "\rdriftmon: ingest: %zu rows read", s->read);
 }
 
 int dm_cli_ingest(int argc, char **argv)
 {
     const char *cfg_path = NULL, *path = NULL, *fmt_name = NULL;
-    bool skip_invalid = false, progress = isatty(STDERR_FILENO) != 0;
-    bool in_tx = false, stopped = false;
+    bool skip_invalid = false, bad_input;
     dm_ingest_format_t fmt;
     dm_config_t *cfg = NULL;
     dm_store_t *st = NULL;
     dm_ingest_reader_t *rd = NULL;
-    struct batch *b = NULL;
-    size_t good = 0, bad = 0, inserted = 0, line = 0;
+    dm_ingest_source_t src;
+    dm_ingest_stats_t stats;
+    struct report rep = {NULL, isatty(STDERR_FILENO) != 0};
+    dm_ingest_policy_t policy = {
+        .bad_cb = report_bad, .progress_cb = report_progress, .arg = &rep};
     char err[DM_ERRBUF_SIZE] = "";
     int rc = DM_OK, ret = DM_EXIT_FAILURE;
 
@@ -105,6 +102,10 @@ int dm_cli_ingest(int argc, char **argv)
         usage(stderr);
         return DM_EXIT_USAGE;
     }
+    /* by default a file is all or nothing, every bad line reported */
+    policy.on_bad = skip_invalid ? DM_INGEST_SKIP : DM_INGEST_REPORT;
+    policy.atomic = !skip_invalid;
+    rep.path = path;
     fmt = dm_ingest_format_guess(path);
     if (fmt_name && dm_ingest_format_parse(fmt_name, &fmt) != DM_OK) {
         fprintf(stderr,
@@ -127,77 +128,34 @@ int dm_cli_ingest(int argc, char **argv)
         goto out;
     }
     rc = dm_store_open_migrated(cfg, NULL, &st, NULL, err, sizeof(err));
-    if (rc == DM_OK && !skip_invalid) {
-        rc = dm_store_tx_begin(st, err, sizeof(err));
-        in_tx = rc == DM_OK;
-    }
     if (rc != DM_OK)
         goto out;
-    b = dm_calloc(1, sizeof(*b));
-    for (;;) {
-        char lerr[DM_ERRBUF_SIZE] = "";
-        int r = dm_ingest_reader_next(rd, &b->rows[b->n], &line, lerr,
-                                      sizeof(lerr));
-        if (r == 0) {
-            dm_ingest_row_cleanup(&b->rows[b->n]);
-            break;
-        }
-        if (r < 0) {
-            dm_ingest_row_cleanup(&b->rows[b->n]);
-            bad++;
-            if (bad <= MAX_REPORTED)
-                fprintf(stderr, "driftmon: error: %s: %s\n", path, lerr);
-            if (r == DM_EIO) {
-                stopped = true; /* the rest of the input cannot be read */
-                break;
-            }
-            continue;
-        }
-        good++;
-        b->n++;
-        if (b->n == BATCH) {
-            if (bad > 0 && !skip_invalid) {
-                batch_clear(b); /* nothing will be written: just validate */
-            } else {
-                rc = batch_flush(st, b, &inserted, err, sizeof(err));
-                if (rc != DM_OK)
-                    goto out;
-            }
-        }
-        if (progress && good % 100000 == 0)
-            fprintf(stderr, "\rdriftmon: ingest: %zu rows read", good);
-    }
-    if (progress && good >= 100000)
+    dm_ingest_source_init_reader(&src, rd);
+    rc = dm_ingest_run(st, &src, &policy, &stats, err, sizeof(err));
+    if (rep.progress && stats.read >= 100000)
         fputc('\n', stderr);
-    if (bad > MAX_REPORTED)
+    /* without --skip-invalid a failed run with bad lines is bad input;
+       any other failure is the store's */
+    bad_input = !skip_invalid && stats.rejected > 0;
+    if (rc != DM_OK && !bad_input)
+        goto out;
+    rc = DM_OK;
+    if (stats.rejected > MAX_REPORTED)
         fprintf(stderr, "driftmon: error: %s: %zu more bad lines not shown\n",
-                path, bad - MAX_REPORTED);
-    if (bad > 0 && !skip_invalid) {
-        dm_store_tx_rollback(st);
-        in_tx = false;
+                path, stats.rejected - MAX_REPORTED);
+    if (bad_input) {
         fprintf(stderr,
                 "driftmon: error: %s: %zu bad line%s; nothing was written "
                 "(use --skip-invalid to write the good rows)\n",
-                path, bad, bad == 1 ? "" : "s");
+                path, stats.rejected, stats.rejected == 1 ? "" : "s");
         ret = DM_EXIT_USAGE;
         goto out;
-    }
-    if (b->n > 0) {
-        rc = batch_flush(st, b, &inserted, err, sizeof(err));
-        if (rc != DM_OK)
-            goto out;
-    }
-    if (in_tx) {
-        rc = dm_store_tx_commit(st, err, sizeof(err));
-        in_tx = false;
-        if (rc != DM_OK)
-            goto out;
     }
     fprintf(stderr,
             "driftmon: ingest: %s: %zu rows read, %zu inserted, %zu already "
             "present, %zu invalid skipped\n",
-            path, good, inserted, good - inserted, bad);
-    if (stopped) {
+            path, stats.read, stats.inserted, stats.duplicates, stats.rejected);
+    if (stats.stopped) {
         /* never a success when the end of the file was not reached */
         fprintf(stderr,
                 "driftmon: error: %s: a read error stopped the ingest; the "
@@ -210,12 +168,6 @@ out:
     if (rc != DM_OK)
         fprintf(stderr, "driftmon: error: %s\n",
                 err[0] ? err : dm_strerror(rc));
-    if (in_tx)
-        dm_store_tx_rollback(st);
-    if (b) {
-        batch_clear(b);
-        free(b);
-    }
     dm_ingest_reader_free(rd);
     dm_store_free(st);
     dm_config_free(cfg);
