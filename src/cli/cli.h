@@ -29,18 +29,9 @@ int dm_cli_check(int argc, char **argv);
 int dm_cli_demo(int argc, char **argv);
 int dm_cli_serve(int argc, char **argv);
 
-/*
- * The error for an argument a command's parser did not take: "option
- * '--x' needs a value" when arg is one of value_opts (NULL-terminated:
- * the options that take a value, given last with none), else
- * "unexpected argument 'arg'"; on stderr as "driftmon: error: CMD: ...".
- * Returns DM_EXIT_USAGE.  (cli_text.c)
- */
-int dm_cli_bad_arg(const char *cmd, const char *arg,
-                   const char *const *value_opts);
-
-/* Shared by check and demo (cli_check.c): embedding progress on stderr
- * (a dm_monitor_progress_cb), and logging.level from the config. */
+/* Shared by check and demo: embedding progress on stderr (a
+ * dm_monitor_progress_cb; cli_check.c), and logging.level from the config
+ * (cli_opts.c; dm_cli_config() applies it too). */
 void dm_cli_progress(dm_monitor_phase_t phase, size_t done, size_t total,
                      void *arg);
 int dm_cli_apply_log_level(const dm_config_t *cfg);

@@ -20,7 +20,6 @@
  * with "driftmon: error: FILE:LINE: reason" and exit code 2; a model
  * that cannot be loaded also exits with 2 and the model's message.
  */
-#include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -66,117 +65,53 @@ static const char usage_text[] =
     "  --jsonl            input lines are JSON objects with a \"text\" "
     "string\n";
 
-static int usage_error(const char *what, const char *arg)
-{
-    fprintf(stderr, "driftmon: error: embed: %s: '%s'\n%s", what, arg,
-            usage_text);
-    return DM_EXIT_USAGE;
-}
-
-static bool parse_count(const char *s, size_t min, size_t max, size_t *out)
-{
-    char *end = NULL;
-    unsigned long long v;
-
-    errno = 0;
-    if (s[0] == '-' || s[0] == '\0')
-        return false;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return false;
-    *out = (size_t)v;
-    return true;
-}
-
 /*
  * The bounds of an option that sets what a config key sets: the key's
  * own (one rule for both; 0 threads = one per core in both).
  */
-static void key_bounds(const char *key, size_t *min, size_t *max)
+static void key_bounds(dm_cli_opt_t *opts, const char *name, const char *key)
 {
     size_t idx;
     double lo, hi;
 
+    while (strcmp(opts->name, name) != 0)
+        opts++;
     if (dm_config_key_find(key, &idx) == DM_OK &&
         dm_config_key_bounds(idx, &lo, &hi) == DM_OK) {
-        *min = (size_t)lo;
-        *max = (size_t)hi;
+        opts->min = (size_t)lo;
+        opts->max = (size_t)hi;
     }
 }
 
-/* Returns -1 to go on, or an exit code. */
+/* Returns DM_CLI_GO_ON, or an exit code. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    static struct {
-        const char *flag, *key;
-        size_t offset, min, max;
-    } counts[] = {
-        {"--batch-size", "embeddings.batch_size",
-         offsetof(dm_embedder_opts_t, batch_size), 1, 1},
-        {"--threads", "embeddings.threads",
-         offsetof(dm_embedder_opts_t, threads), 0, 1},
-        {"--dimension", "embeddings.dimension",
-         offsetof(dm_embedder_opts_t, dimension), 1, 1},
+    dm_cli_opt_t opts[] = {
+        DM_CLI_FLAG("--jsonl", &o->jsonl),
+        DM_CLI_VALUE("--model", &o->eo.model),
+        DM_CLI_VALUE("--model-path", &o->eo.model_path),
+        DM_CLI_PARSED("--batch-size", &o->eo.batch_size, dm_cli_opt_integer, 1,
+                      1),
+        DM_CLI_PARSED("--threads", &o->eo.threads, dm_cli_opt_integer, 0, 1),
+        DM_CLI_PARSED("--dimension", &o->eo.dimension, dm_cli_opt_integer, 1,
+                      1),
         /* at most the model's max_seq_length (checked at open) */
-        {"--max-length", NULL, offsetof(dm_embedder_opts_t, max_seq_length), 2,
-         65536},
+        DM_CLI_PARSED("--max-length", &o->eo.max_seq_length, dm_cli_opt_integer,
+                      2, 65536),
+        DM_CLI_END,
     };
-    bool have_input = false;
+    const dm_cli_cmd_t cmd = {"embed", usage_text, opts, &o->input,
+                              dm_cli_bad_what};
 
-    for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
-        if (counts[k].key)
-            key_bounds(counts[k].key, &counts[k].min, &counts[k].max);
-
+    key_bounds(opts, "--batch-size", "embeddings.batch_size");
+    key_bounds(opts, "--threads", "embeddings.threads");
+    key_bounds(opts, "--dimension", "embeddings.dimension");
     memset(o, 0, sizeof(*o));
     o->eo.threads = 1;
     o->eo.model = DM_EMBED_DEFAULT_MODEL;
     o->eo.model_path = DM_EMBED_DEFAULT_PATH;
     o->input = "-";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        size_t k, nc = sizeof(counts) / sizeof(counts[0]);
-
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage_text, stdout);
-            return DM_EXIT_OK;
-        }
-        if (strcmp(a, "--jsonl") == 0) {
-            o->jsonl = true;
-            continue;
-        }
-        if (a[0] != '-' || a[1] == '\0') {
-            if (have_input)
-                return usage_error("one input file at most", a);
-            o->input = a;
-            have_input = true;
-            continue;
-        }
-        for (k = 0; k < nc; k++)
-            if (strcmp(a, counts[k].flag) == 0)
-                break;
-        if (k == nc && strcmp(a, "--model") != 0 &&
-            strcmp(a, "--model-path") != 0)
-            return usage_error("unknown option", a);
-        if (i + 1 == argc)
-            return usage_error("option needs a value", a);
-        i++;
-        if (strcmp(a, "--model") == 0) {
-            o->eo.model = argv[i];
-        } else if (strcmp(a, "--model-path") == 0) {
-            o->eo.model_path = argv[i];
-        } else if (!parse_count(
-                       argv[i], counts[k].min, counts[k].max,
-                       (size_t *)(void *)((char *)&o->eo + counts[k].offset))) {
-            char what[96];
-
-            snprintf(what, sizeof(what),
-                     "%s must be an integer from %zu to "
-                     "%zu",
-                     a, counts[k].min, counts[k].max);
-            return usage_error(what, argv[i]);
-        }
-    }
-    return -1;
+    return dm_cli_parse(&cmd, argc, argv);
 }
 
 /* The texts of one chunk: owned copies, since lines are borrowed. */
@@ -250,7 +185,7 @@ int dm_cli_embed(int argc, char **argv)
     int rc, ret = DM_EXIT_OK;
 
     rc = parse_args(argc, argv, &o);
-    if (rc >= 0)
+    if (rc != DM_CLI_GO_ON)
         return rc;
     if (o.eo.threads == 0) { /* as embeddings.threads: one per core */
         long nc = sysconf(_SC_NPROCESSORS_ONLN);

@@ -17,7 +17,6 @@
  * "driftmon: error: FILE:LINE: reason" and exit code 2; a model directory
  * that cannot be used gives exit code 3.
  */
-#include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -40,7 +39,7 @@
 
 struct options {
     const char *model_path;
-    long max_length; /* 0: from the model directory */
+    size_t max_length; /* 0: from the model directory */
     bool jsonl;
     const char *input;
 };
@@ -58,65 +57,24 @@ static const char usage_text[] =
     "  --jsonl           input lines are JSON objects with a \"text\" "
     "string\n";
 
-/* Prints "driftmon: error: tokenize: WHAT: 'ARG'" and the usage. */
-static int usage_error(const char *what, const char *arg)
-{
-    fprintf(stderr, "driftmon: error: tokenize: %s: '%s'\n%s", what, arg,
-            usage_text);
-    return DM_EXIT_USAGE;
-}
-
-static bool parse_length(const char *s, long *out)
-{
-    char *end = NULL;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < 2 || v > MAX_LENGTH)
-        return false;
-    *out = v;
-    return true;
-}
-
-/* Returns -1 to go on, or an exit code. */
+/* Returns DM_CLI_GO_ON, or an exit code. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    bool have_input = false;
+    const dm_cli_opt_t opts[] = {
+        DM_CLI_FLAG("--jsonl", &o->jsonl),
+        DM_CLI_VALUE("--model-path", &o->model_path),
+        DM_CLI_PARSED("--max-length", &o->max_length, dm_cli_opt_integer, 2,
+                      MAX_LENGTH),
+        DM_CLI_END,
+    };
+    const dm_cli_cmd_t cmd = {"tokenize", usage_text, opts, &o->input,
+                              dm_cli_bad_what};
 
     o->model_path = DEFAULT_MODEL_PATH;
     o->max_length = 0;
     o->jsonl = false;
     o->input = "-";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage_text, stdout);
-            return DM_EXIT_OK;
-        } else if (strcmp(a, "--jsonl") == 0) {
-            o->jsonl = true;
-        } else if (strcmp(a, "--model-path") == 0) {
-            if (i + 1 == argc)
-                return usage_error("option needs a value", a);
-            o->model_path = argv[++i];
-        } else if (strcmp(a, "--max-length") == 0) {
-            if (i + 1 == argc)
-                return usage_error("option needs a value", a);
-            if (!parse_length(argv[++i], &o->max_length))
-                return usage_error("--max-length must be an integer from 2 "
-                                   "to 65536",
-                                   argv[i]);
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("unknown option", a);
-        } else if (have_input) {
-            return usage_error("one input file at most", a);
-        } else {
-            o->input = a;
-            have_input = true;
-        }
-    }
-    return -1;
+    return dm_cli_parse(&cmd, argc, argv);
 }
 
 static int print_ids(dm_buf_t *out, const int32_t *ids, size_t n)
@@ -148,7 +106,7 @@ int dm_cli_tokenize(int argc, char **argv)
     int exit_code, rc;
 
     exit_code = parse_args(argc, argv, &o);
-    if (exit_code >= 0)
+    if (exit_code != DM_CLI_GO_ON)
         return exit_code;
     dm_buf_init(&out, (size_t)MAX_LENGTH * 12 + 4);
 
@@ -159,7 +117,7 @@ int dm_cli_tokenize(int argc, char **argv)
     if (rc != DM_OK)
         goto out;
     if (o.max_length > 0)
-        max_len = (size_t)o.max_length;
+        max_len = o.max_length;
     if ((size_t)snprintf(vocab, sizeof(vocab), "%s/vocab.txt", o.model_path) >=
         sizeof(vocab)) {
         rc = dm_err_set(err, sizeof(err), DM_EINVAL, "%s: path too long",
