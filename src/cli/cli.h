@@ -36,4 +36,16 @@ void dm_cli_progress(dm_monitor_phase_t phase, size_t done, size_t total,
                      void *arg);
 int dm_cli_apply_log_level(const dm_config_t *cfg);
 
+/*
+ * One manual check as check and demo run it (cli_check.c): a new monitor
+ * over cfg (waiting up to lock_wait_ms for a check running elsewhere),
+ * progress on stderr when it is a terminal.  *m and *r (the result) are
+ * the caller's to free (dm_monitor_free(), free()), also on error; *r is
+ * NULL when the monitor could not be made.  Returns dm_monitor_check()'s
+ * code, with its message in err.
+ */
+int dm_cli_check_once(const dm_config_t *cfg, long lock_wait_ms,
+                      const dm_monitor_check_opts_t *co, dm_monitor_t **m,
+                      dm_monitor_result_t **r, char *err, size_t n);
+
 #endif

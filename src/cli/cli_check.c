@@ -12,7 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_int.h"
-#include "common/log.h"
+#include "common/alloc.h"
 #include "common/time.h"
 #include "config/config.h"
 #include "monitor/monitor.h"
@@ -42,6 +42,26 @@ void dm_cli_progress(dm_monitor_phase_t phase, size_t done, size_t total,
     if (done >= total)
         fputc('\n', stderr);
     fflush(stderr);
+}
+
+int dm_cli_check_once(const dm_config_t *cfg, long lock_wait_ms,
+                      const dm_monitor_check_opts_t *co, dm_monitor_t **m,
+                      dm_monitor_result_t **r, char *err, size_t n)
+{
+    dm_monitor_opts_t mo;
+    int rc;
+
+    *m = NULL;
+    *r = NULL;
+    dm_monitor_opts_init(&mo);
+    mo.lock_wait_ms = lock_wait_ms;
+    if (isatty(STDERR_FILENO))
+        mo.progress = dm_cli_progress;
+    rc = dm_monitor_new(cfg, &mo, m, err, n);
+    if (rc != DM_OK)
+        return rc;
+    *r = dm_calloc(1, sizeof(**r));
+    return dm_monitor_check(*m, co, *r, err, n);
 }
 
 /* --as-of: an RFC 3339 time after the epoch and not in the future. */
@@ -107,7 +127,6 @@ int dm_cli_check(int argc, char **argv)
         DM_CLI_END,
     };
     const dm_cli_cmd_t cmd = {"check", usage_text, opts, NULL, NULL};
-    dm_monitor_opts_t mo;
     dm_config_t *cfg = NULL;
     dm_monitor_t *m = NULL;
     dm_monitor_result_t *r = NULL;
@@ -125,27 +144,14 @@ int dm_cli_check(int argc, char **argv)
         dm_config_free(cfg);
         return DM_EXIT_USAGE;
     }
-    ret = DM_EXIT_FAILURE;
-    dm_monitor_opts_init(&mo);
-    mo.lock_wait_ms = 120000; /* wait for a check running elsewhere */
-    if (isatty(STDERR_FILENO))
-        mo.progress = dm_cli_progress;
-    rc = dm_monitor_new(cfg, &mo, &m, err, sizeof(err));
-    if (rc != DM_OK)
-        goto out;
-    r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        rc = DM_ENOMEM;
-        goto out;
-    }
-    rc = dm_monitor_check(m, &co, r, err, sizeof(err));
-    if (rc == DM_OK || r->check_id != 0)
+    /* wait for a check running elsewhere */
+    rc = dm_cli_check_once(cfg, 120000, &co, &m, &r, err, sizeof(err));
+    if (r && (rc == DM_OK || r->check_id != 0))
         print_result(m, r, json);
-    if (rc == DM_OK)
-        ret = r->have_analysis && r->analysis.verdict.drift_detected
-                  ? DM_EXIT_DRIFT
-                  : DM_EXIT_OK;
-out:
+    ret = rc != DM_OK ? DM_EXIT_FAILURE
+          : r->have_analysis && r->analysis.verdict.drift_detected
+              ? DM_EXIT_DRIFT
+              : DM_EXIT_OK;
     if (rc != DM_OK)
         fprintf(stderr, "driftmon: error: check: %s\n",
                 err[0] ? err : dm_strerror(rc));

@@ -385,7 +385,6 @@ int dm_cli_demo(int argc, char **argv)
     char model_path[PATH_MAX], err[DM_ERRBUF_SIZE] = "";
     dm_config_t *cfg = NULL;
     dm_monitor_t *m = NULL;
-    dm_monitor_opts_t mo;
     dm_monitor_check_opts_t co = {.manual = true};
     dm_monitor_result_t *r = NULL;
     struct stat sb;
@@ -420,18 +419,7 @@ int dm_cli_demo(int argc, char **argv)
         rc = write_marker(p.absdir, (uint64_t)per_day * 14, err, sizeof(err));
     if (rc != DM_OK)
         goto out;
-    dm_monitor_opts_init(&mo);
-    if (isatty(STDERR_FILENO))
-        mo.progress = dm_cli_progress;
-    rc = dm_monitor_new(cfg, &mo, &m, err, sizeof(err));
-    if (rc != DM_OK)
-        goto out;
-    r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        rc = DM_ENOMEM;
-        goto out;
-    }
-    rc = dm_monitor_check(m, &co, r, err, sizeof(err));
+    rc = dm_cli_check_once(cfg, 0, &co, &m, &r, err, sizeof(err));
     if (rc != DM_OK)
         goto out;
     print_demo(m, r, &p, per_day, minilm, json);
