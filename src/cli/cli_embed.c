@@ -171,84 +171,85 @@ static int flush(dm_embedder_t *e, struct chunk *c, size_t *done, bool progress,
     return DM_OK;
 }
 
+/*
+ * Embeds every text of the input in chunks and prints the vectors.
+ * Returns an exit code: 2 for bad input (the first bad line stops), 3
+ * when embedding or standard output fails; the message is in err.
+ */
+static int embed_input(dm_embedder_t *e, const struct options *o, bool progress,
+                       size_t *done, char *err, size_t n)
+{
+    struct chunk c = {0};
+    dm_lines_t lr;
+    const char *line, *text;
+    json_t *holder;
+    size_t len, tlen;
+    int rc, ret = DM_EXIT_USAGE;
+
+    if (dm_lines_open(&lr, o->input, MAX_LINE, err, n) != DM_OK)
+        return DM_EXIT_USAGE;
+    c.cap = (o->eo.batch_size ? o->eo.batch_size : 32) * CHUNK_PER_BATCH *
+            (o->eo.threads ? o->eo.threads : 1);
+    c.texts = dm_calloc(c.cap, sizeof(*c.texts));
+    c.lens = dm_calloc(c.cap, sizeof(*c.lens));
+    c.out = dm_mallocarray(c.cap, dm_embedder_dim(e) * sizeof(float));
+    while ((rc = dm_lines_next(&lr, &line, &len, err, n)) == 1) {
+        rc = dm_cli_text_line(&lr, o->jsonl, line, len, &holder, &text, &tlen,
+                              err, n);
+        if (rc > 0)
+            chunk_add(&c, text, tlen);
+        json_decref(holder);
+        if (rc < 0)
+            goto out;
+        if ((c.n == c.cap || c.bytes >= CHUNK_BYTES) &&
+            flush(e, &c, done, progress, err, n) != DM_OK) {
+            ret = DM_EXIT_FAILURE;
+            goto out;
+        }
+    }
+    if (rc < 0)
+        goto out;
+    ret = DM_EXIT_FAILURE;
+    if (flush(e, &c, done, progress, err, n) != DM_OK)
+        goto out;
+    if (fflush(stdout) != 0) {
+        dm_err_set(err, n, DM_EIO, "cannot write to standard output");
+        goto out;
+    }
+    ret = DM_EXIT_OK;
+out:
+    chunk_clear(&c);
+    free(c.texts);
+    free(c.lens);
+    free(c.out);
+    dm_lines_close(&lr);
+    return ret;
+}
+
 int dm_cli_embed(int argc, char **argv)
 {
     struct options o;
-    struct chunk c = {0};
     dm_embedder_t *e = NULL;
-    dm_lines_t lr;
-    bool lines_open = false, progress = isatty(STDERR_FILENO) != 0;
+    bool progress = isatty(STDERR_FILENO) != 0;
     char err[DM_ERRBUF_SIZE] = "";
-    const char *line, *text;
-    json_t *holder;
-    size_t len, tlen, done = 0;
-    int rc, ret = DM_EXIT_OK;
+    size_t done = 0;
+    int ret;
 
-    rc = parse_args(argc, argv, &o);
-    if (rc != DM_CLI_GO_ON)
-        return rc;
+    if ((ret = parse_args(argc, argv, &o)) != DM_CLI_GO_ON)
+        return ret;
     if (o.eo.threads == 0) { /* as embeddings.threads: one per core */
         long nc = sysconf(_SC_NPROCESSORS_ONLN);
 
         o.eo.threads = nc > 64 ? 64 : nc > 0 ? (size_t)nc : 1;
     }
-    if (dm_embedder_open(&o.eo, &e, err, sizeof(err)) != DM_OK) {
+    /* a model that cannot be loaded is a usage error here (exit 2) */
+    ret = dm_embedder_open(&o.eo, &e, err, sizeof(err)) == DM_OK
+              ? embed_input(e, &o, progress, &done, err, sizeof(err))
+              : DM_EXIT_USAGE;
+    if (ret != DM_EXIT_OK)
         fprintf(stderr, "driftmon: error: %s\n", err);
-        return DM_EXIT_USAGE;
-    }
-    if (dm_lines_open(&lr, o.input, MAX_LINE, err, sizeof(err)) != DM_OK) {
-        fprintf(stderr, "driftmon: error: %s\n", err);
-        ret = DM_EXIT_USAGE;
-        goto out;
-    }
-    lines_open = true;
-    c.cap = (o.eo.batch_size ? o.eo.batch_size : 32) * CHUNK_PER_BATCH *
-            (o.eo.threads ? o.eo.threads : 1);
-    c.texts = dm_calloc(c.cap, sizeof(*c.texts));
-    c.lens = dm_calloc(c.cap, sizeof(*c.lens));
-    c.out = dm_mallocarray(c.cap, dm_embedder_dim(e) * sizeof(float));
-    while ((rc = dm_lines_next(&lr, &line, &len, err, sizeof(err))) == 1) {
-        rc = dm_cli_text_line(&lr, o.jsonl, line, len, &holder, &text, &tlen,
-                              err, sizeof(err));
-        if (rc > 0)
-            chunk_add(&c, text, tlen);
-        json_decref(holder);
-        if (rc < 0) {
-            fprintf(stderr, "driftmon: error: %s\n", err);
-            ret = DM_EXIT_USAGE;
-            goto out;
-        }
-        if ((c.n == c.cap || c.bytes >= CHUNK_BYTES) &&
-            flush(e, &c, &done, progress, err, sizeof(err)) != DM_OK) {
-            fprintf(stderr, "driftmon: error: %s\n", err);
-            ret = DM_EXIT_FAILURE;
-            goto out;
-        }
-    }
-    if (rc < 0) {
-        fprintf(stderr, "driftmon: error: %s\n", err);
-        ret = DM_EXIT_USAGE;
-        goto out;
-    }
-    if (flush(e, &c, &done, progress, err, sizeof(err)) != DM_OK) {
-        fprintf(stderr, "driftmon: error: %s\n", err);
-        ret = DM_EXIT_FAILURE;
-        goto out;
-    }
-    if (fflush(stdout) != 0) {
-        fprintf(stderr, "driftmon: error: cannot write to standard "
-                        "output\n");
-        ret = DM_EXIT_FAILURE;
-    }
-out:
     if (progress && done)
         fputc('\n', stderr);
-    chunk_clear(&c);
-    free(c.texts);
-    free(c.lens);
-    free(c.out);
-    if (lines_open)
-        dm_lines_close(&lr);
     dm_embedder_free(e);
     return ret;
 }

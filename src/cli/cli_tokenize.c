@@ -92,91 +92,101 @@ static int print_ids(dm_buf_t *out, const int32_t *ids, size_t n)
     return DM_OK;
 }
 
-int dm_cli_tokenize(int argc, char **argv)
+/* The tokenizer of the model directory, and the ids a text may take. */
+static int load_tokenizer(const struct options *o, dm_tokenizer_t **tok,
+                          size_t *max_len, char *err, size_t n)
 {
-    char err[DM_ERRBUF_SIZE] = "";
     char vocab[PATH_LEN];
-    struct options o;
-    dm_tokenizer_t *tok = NULL;
-    dm_lines_t lr;
-    bool lines_open = false, lower;
-    size_t max_len;
+    bool lower;
+    int rc = dm_model_tokenizer_settings(
+        o->model_path, MAX_LENGTH, DEFAULT_MAX_LENGTH, &lower, max_len, err, n);
+
+    if (rc != DM_OK)
+        return rc;
+    if (o->max_length > 0)
+        *max_len = o->max_length;
+    if ((size_t)snprintf(vocab, sizeof(vocab), "%s/vocab.txt", o->model_path) >=
+        sizeof(vocab))
+        return dm_err_set(err, n, DM_EINVAL, "%s: path too long",
+                          o->model_path);
+    return dm_tokenizer_load(vocab, lower, tok, err, n);
+}
+
+/*
+ * Prints the ids of every text of the input.  Returns an exit code: 2
+ * for bad input (the first bad line stops), 3 when standard output
+ * fails; the message is in err.
+ */
+static int tokenize_input(const dm_tokenizer_t *tok, size_t max_len,
+                          const struct options *o, char *err, size_t n)
+{
     int32_t *ids = NULL;
+    dm_lines_t lr;
     dm_buf_t out;
-    int exit_code, rc;
+    const char *line, *text;
+    size_t len, tlen, k = 0;
+    json_t *obj;
+    int rc, ret = DM_EXIT_USAGE;
 
-    exit_code = parse_args(argc, argv, &o);
-    if (exit_code != DM_CLI_GO_ON)
-        return exit_code;
-    dm_buf_init(&out, (size_t)MAX_LENGTH * 12 + 4);
-
-    exit_code = DM_EXIT_FAILURE;
-    rc = dm_model_tokenizer_settings(o.model_path, MAX_LENGTH,
-                                     DEFAULT_MAX_LENGTH, &lower, &max_len, err,
-                                     sizeof(err));
+    rc = dm_lines_open(&lr, o->input, MAX_LINE, err, n);
     if (rc != DM_OK)
-        goto out;
-    if (o.max_length > 0)
-        max_len = o.max_length;
-    if ((size_t)snprintf(vocab, sizeof(vocab), "%s/vocab.txt", o.model_path) >=
-        sizeof(vocab)) {
-        rc = dm_err_set(err, sizeof(err), DM_EINVAL, "%s: path too long",
-                        o.model_path);
-        goto out;
-    }
-    rc = dm_tokenizer_load(vocab, lower, &tok, err, sizeof(err));
-    if (rc != DM_OK)
-        goto out;
+        return DM_EXIT_USAGE;
     ids = dm_mallocarray(max_len, sizeof(int32_t));
-
-    exit_code = DM_EXIT_USAGE;
-    rc = dm_lines_open(&lr, o.input, MAX_LINE, err, sizeof(err));
-    if (rc != DM_OK)
-        goto out;
-    lines_open = true;
-    for (;;) {
-        const char *line, *text;
-        size_t len, tlen, n = 0;
-        json_t *obj = NULL;
-
-        rc = dm_lines_next(&lr, &line, &len, err, sizeof(err));
-        if (rc <= 0)
-            break;
-        rc = dm_cli_text_line(&lr, o.jsonl, line, len, &obj, &text, &tlen, err,
-                              sizeof(err));
+    dm_buf_init(&out, (size_t)MAX_LENGTH * 12 + 4);
+    while ((rc = dm_lines_next(&lr, &line, &len, err, n)) > 0) {
+        rc = dm_cli_text_line(&lr, o->jsonl, line, len, &obj, &text, &tlen, err,
+                              n);
         if (rc == 0)
             continue; /* blank line in a JSONL file */
         if (rc > 0)
-            rc = dm_tokenizer_encode(tok, text, tlen, ids, max_len, &n);
+            rc = dm_tokenizer_encode(tok, text, tlen, ids, max_len, &k);
         json_decref(obj);
         if (rc < 0)
-            goto out;
-        rc = print_ids(&out, ids, n);
+            break;
+        rc = print_ids(&out, ids, k);
         if (rc != DM_OK) {
-            exit_code = DM_EXIT_FAILURE;
-            dm_err_set(err, sizeof(err), rc, "writing standard output failed");
+            ret = DM_EXIT_FAILURE;
+            dm_err_set(err, n, rc, "writing standard output failed");
             goto out;
         }
     }
-    if (rc < 0)
-        goto out;
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        exit_code = DM_EXIT_FAILURE;
-        rc = dm_err_set(err, sizeof(err), DM_EIO,
-                        "writing standard output failed");
+    if (rc < 0) {
+        if (err[0] == '\0') /* the tokenizer gives a code only */
+            dm_err_set(err, n, rc, "%s", dm_strerror(rc));
         goto out;
     }
-    exit_code = DM_EXIT_OK;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        ret = DM_EXIT_FAILURE;
+        dm_err_set(err, n, DM_EIO, "writing standard output failed");
+        goto out;
+    }
+    ret = DM_EXIT_OK;
 out:
-    if (exit_code != DM_EXIT_OK) {
+    dm_lines_close(&lr);
+    dm_free(ids);
+    dm_buf_cleanup(&out);
+    return ret;
+}
+
+int dm_cli_tokenize(int argc, char **argv)
+{
+    struct options o;
+    dm_tokenizer_t *tok = NULL;
+    size_t max_len = 0;
+    char err[DM_ERRBUF_SIZE] = "";
+    int rc, ret;
+
+    if ((ret = parse_args(argc, argv, &o)) != DM_CLI_GO_ON)
+        return ret;
+    /* a model directory that cannot be used: exit 3 */
+    rc = load_tokenizer(&o, &tok, &max_len, err, sizeof(err));
+    ret = rc == DM_OK ? tokenize_input(tok, max_len, &o, err, sizeof(err))
+                      : DM_EXIT_FAILURE;
+    if (ret != DM_EXIT_OK) {
         fflush(stdout);
         fprintf(stderr, "driftmon: error: %s\n",
                 err[0] ? err : dm_strerror(rc));
     }
-    if (lines_open)
-        dm_lines_close(&lr);
-    dm_free(ids);
-    dm_buf_cleanup(&out);
     dm_tokenizer_free(tok);
-    return exit_code;
+    return ret;
 }
