@@ -94,11 +94,13 @@ void dm_ingest_source_init_rows(dm_ingest_source_t *src,
 
 struct run {
     dm_store_t *st; /* NULL: validate only */
+    const dm_ingest_policy_t *policy;
     dm_ingest_stats_t *stats;
     dm_ingest_row_t *rows;
     dm_feedback_row_t *frows;
     size_t n, cap;
-    bool writing; /* off once a bad row means nothing more is written */
+    bool writing;  /* off once a bad row means nothing more is written */
+    int first_bad; /* the code of the first bad row, DM_OK while none */
 };
 
 static void batch_clear(struct run *r)
@@ -125,14 +127,61 @@ static int batch_flush(struct run *r, char *eb, size_t el)
     return rc;
 }
 
+/* Counts and reports a bad row; true when reading stops here. */
+static bool take_bad(struct run *r, int got, const char *msg, char *eb,
+                     size_t el)
+{
+    const dm_ingest_policy_t *p = r->policy;
+
+    r->stats->rejected++;
+    if (p->bad_cb)
+        p->bad_cb(r->stats, got, msg, p->arg);
+    if (r->first_bad == DM_OK) {
+        r->first_bad = got;
+        if (p->on_bad != DM_INGEST_SKIP) /* it will be the run's answer */
+            dm_err_set(eb, el, got, "%s", msg);
+    }
+    if (got == DM_EIO) {
+        r->stats->stopped = true; /* the rest cannot be read */
+        return true;
+    }
+    r->writing = p->on_bad == DM_INGEST_SKIP;
+    return p->on_bad == DM_INGEST_STOP;
+}
+
+/* Reads src to its end (or a stop), writing each batch as it fills. */
+static int read_all(struct run *r, dm_ingest_source_t *src, char *eb, size_t el)
+{
+    char msg[DM_ERRBUF_SIZE] = "";
+    int rc;
+
+    for (;;) {
+        int got = src->next(src, &r->rows[r->n], msg, sizeof(msg));
+
+        if (got <= 0) {
+            dm_ingest_row_cleanup(&r->rows[r->n]);
+            if (got == 0 || take_bad(r, got, msg, eb, el))
+                return DM_OK;
+            continue;
+        }
+        r->stats->read++;
+        if (++r->n < r->cap)
+            continue;
+        rc = batch_flush(r, eb, el);
+        if (rc != DM_OK)
+            return rc;
+        if (r->policy->progress_cb)
+            r->policy->progress_cb(r->stats, r->policy->arg);
+    }
+}
+
 int dm_ingest_run(dm_store_t *st, dm_ingest_source_t *src,
                   const dm_ingest_policy_t *policy, dm_ingest_stats_t *stats,
                   char *errbuf, size_t errlen)
 {
     dm_ingest_stats_t local;
-    struct run r = {.st = st, .writing = true};
-    char msg[DM_ERRBUF_SIZE] = "";
-    int rc = DM_OK, first_bad = DM_OK;
+    struct run r = {.st = st, .policy = policy, .writing = true};
+    int rc = DM_OK;
     bool in_tx = false;
 
     r.stats = stats ? stats : &local;
@@ -142,54 +191,18 @@ int dm_ingest_run(dm_store_t *st, dm_ingest_source_t *src,
     r.frows = dm_calloc(r.cap, sizeof(*r.frows));
     if (st && policy->atomic) {
         rc = dm_store_tx_begin(st, errbuf, errlen);
-        if (rc != DM_OK)
-            goto out;
-        in_tx = true;
+        in_tx = rc == DM_OK;
     }
-    for (;;) {
-        int got = src->next(src, &r.rows[r.n], msg, sizeof(msg));
-
-        if (got < 0) {
-            dm_ingest_row_cleanup(&r.rows[r.n]);
-            r.stats->rejected++;
-            if (policy->bad_cb)
-                policy->bad_cb(r.stats, got, msg, policy->arg);
-            if (first_bad == DM_OK && policy->on_bad != DM_INGEST_SKIP)
-                dm_err_set(errbuf, errlen, got, "%s", msg);
-            if (first_bad == DM_OK)
-                first_bad = got;
-            if (got == DM_EIO) {
-                r.stats->stopped = true; /* the rest cannot be read */
-                break;
-            }
-            if (policy->on_bad == DM_INGEST_STOP)
-                break;
-            r.writing = policy->on_bad == DM_INGEST_SKIP;
-            continue;
-        }
-        if (got == 0) {
-            dm_ingest_row_cleanup(&r.rows[r.n]);
-            break;
-        }
-        r.stats->read++;
-        if (++r.n == r.cap) {
-            rc = batch_flush(&r, errbuf, errlen);
-            if (rc != DM_OK)
-                goto out;
-            if (policy->progress_cb)
-                policy->progress_cb(r.stats, policy->arg);
-        }
-    }
-    if (first_bad != DM_OK && policy->on_bad != DM_INGEST_SKIP) {
-        rc = first_bad; /* its message is in errbuf */
-        goto out;
-    }
-    rc = batch_flush(&r, errbuf, errlen);
+    if (rc == DM_OK)
+        rc = read_all(&r, src, errbuf, errlen);
+    if (rc == DM_OK && r.first_bad != DM_OK && policy->on_bad != DM_INGEST_SKIP)
+        rc = r.first_bad; /* its message is in errbuf */
+    if (rc == DM_OK)
+        rc = batch_flush(&r, errbuf, errlen);
     if (rc == DM_OK && in_tx) {
         rc = dm_store_tx_commit(st, errbuf, errlen);
         in_tx = rc != DM_OK;
     }
-out:
     if (in_tx) {
         dm_store_tx_rollback(st);
         r.stats->inserted = 0;
