@@ -103,7 +103,8 @@ void dm_ingest_reader_free(dm_ingest_reader_t *r);
  * returns: 1 for a valid row, 0 at the end, a negative code with a
  * message naming the row for a bad one, DM_EIO when reading cannot go
  * on.  Set one up with a dm_ingest_source_init_*() function; the fields
- * are the functions' own.
+ * are the functions' own.  A source is read once: set it up again to
+ * read its input again (POST /feedback validates, then writes).
  */
 typedef struct dm_ingest_source dm_ingest_source_t;
 struct dm_ingest_source {
