@@ -77,12 +77,14 @@ static double secs(uint64_t ns)
 
 static void bench_ingest(dm_store_t *s, const char *dir, size_t n)
 {
+    static const dm_ingest_policy_t policy = {
+        .on_bad = DM_INGEST_STOP, .atomic = true, .batch = BATCH};
     char path[512], err[DM_ERRBUF_SIZE];
-    static dm_ingest_row_t rows[BATCH];
-    dm_feedback_row_t frows[BATCH];
     dm_ingest_reader_t *rd = NULL;
+    dm_ingest_source_t src;
+    dm_ingest_stats_t stats;
     dm_rng_t rng;
-    size_t k = 0, total = 0, line;
+    size_t total;
     uint64_t t;
     FILE *f;
 
@@ -104,42 +106,15 @@ static void bench_ingest(dm_store_t *s, const char *dir, size_t n)
     }
     fclose(f);
 
+    /* the path of `driftmon ingest FILE`: one policy, one transaction */
     t = dm_time_mono_ns();
     if (dm_ingest_reader_open(path, DM_INGEST_JSONL, &rd, err, sizeof(err)) !=
         DM_OK)
         die("reader", err);
-    if (dm_store_tx_begin(s, err, sizeof(err)) != DM_OK)
-        die("begin", err);
-    for (;;) {
-        int rc = dm_ingest_reader_next(rd, &rows[k], &line, err, sizeof(err));
-        if (rc == 0)
-            break;
-        if (rc < 0)
-            die("parse", err);
-        frows[k] = rows[k].row;
-        if (++k == BATCH) {
-            size_t ins = 0;
-            if (dm_store_feedback_insert(s, frows, k, &ins, err, sizeof(err)) !=
-                DM_OK)
-                die("insert", err);
-            total += ins;
-            for (size_t j = 0; j < k; j++)
-                dm_ingest_row_cleanup(&rows[j]);
-            k = 0;
-        }
-    }
-    dm_ingest_row_cleanup(&rows[k]);
-    if (k > 0) {
-        size_t ins = 0;
-        if (dm_store_feedback_insert(s, frows, k, &ins, err, sizeof(err)) !=
-            DM_OK)
-            die("insert", err);
-        total += ins;
-        for (size_t j = 0; j < k; j++)
-            dm_ingest_row_cleanup(&rows[j]);
-    }
-    if (dm_store_tx_commit(s, err, sizeof(err)) != DM_OK)
-        die("commit", err);
+    dm_ingest_source_init_reader(&src, rd);
+    if (dm_ingest_run(s, &src, &policy, &stats, err, sizeof(err)) != DM_OK)
+        die("ingest", err);
+    total = stats.inserted;
     t = dm_time_mono_ns() - t;
     dm_ingest_reader_free(rd);
     unlink(path);

@@ -633,12 +633,14 @@ void dm_api_h_trigger(dm_api_req_t *req, dm_api_resp_t *resp)
 
 void dm_api_h_feedback(dm_api_req_t *req, dm_api_resp_t *resp)
 {
+    /* all or nothing, and the first bad row is the answer */
+    static const dm_ingest_policy_t policy = {.on_bad = DM_INGEST_STOP,
+                                              .atomic = true};
     json_error_t je;
     json_t *arr = NULL;
-    dm_ingest_row_t *rows = NULL;
-    dm_feedback_row_t *frows = NULL;
+    dm_ingest_source_t src;
+    dm_ingest_stats_t stats;
     dm_store_t *st = NULL;
-    size_t n = 0, done = 0, inserted = 0;
     char err[DM_ERRBUF_SIZE] = "";
     int rc;
 
@@ -660,40 +662,26 @@ void dm_api_h_feedback(dm_api_req_t *req, dm_api_resp_t *resp)
                           "the body must be a JSON array of feedback rows");
         goto out;
     }
-    n = json_array_size(arr);
-    if (n == 0) {
+    if (json_array_size(arr) == 0) {
         dm_api_resp_error(resp, 422, "invalid_body", "no rows to ingest");
         goto out;
     }
-    rows = calloc(n, sizeof(*rows));
-    frows = calloc(n, sizeof(*frows));
-    if (rows == NULL || frows == NULL) {
-        dm_api_resp_error(resp, 500, "internal", "out of memory");
+    /* Every row is checked before the store is touched, so a bad row is
+     * a 4xx whatever the state of the store. */
+    dm_ingest_source_init_json(&src, arr);
+    rc = dm_ingest_run(NULL, &src, &policy, NULL, err, sizeof(err));
+    if (rc != DM_OK) {
+        if (rc == DM_EPARSE)
+            dm_api_resp_error(resp, 400, "bad_request", "%s", err);
+        else
+            dm_api_resp_error(resp, 422, "invalid_row", "%s", err);
         goto out;
     }
-    for (done = 0; done < n; done++) {
-        const json_t *el = json_array_get(arr, done);
-
-        if (!json_is_object(el)) {
-            dm_api_resp_error(resp, 400, "bad_request",
-                              "row %zu: must be a JSON object", done);
-            done++; /* rows[done] was zeroed: cleanup is harmless */
-            goto out;
-        }
-        rc = dm_ingest_row_from_json(el, &rows[done], err, sizeof(err));
-        if (rc != DM_OK) {
-            dm_api_resp_error(resp, 422, "invalid_row", "row %zu: %s", done,
-                              err);
-            done++;
-            goto out;
-        }
-        frows[done] = rows[done].row;
-    }
-    /* One call owns the transaction: every row or none is written. */
     rc = dm_api_store_get(req->api, &st, err, sizeof(err));
-    if (rc == DM_OK)
-        rc =
-            dm_store_feedback_insert(st, frows, n, &inserted, err, sizeof(err));
+    if (rc == DM_OK) {
+        dm_ingest_source_init_json(&src, arr);
+        rc = dm_ingest_run(st, &src, &policy, &stats, err, sizeof(err));
+    }
     dm_api_store_put(req->api, st, rc != DM_OK && rc != DM_EINVAL);
     atomic_fetch_add(&req->api->gen, 1);
     if (rc == DM_EINVAL) {
@@ -705,13 +693,10 @@ void dm_api_h_feedback(dm_api_req_t *req, dm_api_resp_t *resp)
         goto out;
     }
     dm_api_resp_json(resp, 200,
-                     json_pack("{s:I, s:I, s:I}", "received", (json_int_t)n,
-                               "inserted", (json_int_t)inserted, "duplicates",
-                               (json_int_t)(n - inserted)));
+                     json_pack("{s:I, s:I, s:I}", "received",
+                               (json_int_t)stats.read, "inserted",
+                               (json_int_t)stats.inserted, "duplicates",
+                               (json_int_t)stats.duplicates));
 out:
-    for (size_t i = 0; rows && i < done; i++)
-        dm_ingest_row_cleanup(&rows[i]);
-    free(rows);
-    free(frows);
     json_decref(arr);
 }

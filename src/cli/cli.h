@@ -29,20 +29,23 @@ int dm_cli_check(int argc, char **argv);
 int dm_cli_demo(int argc, char **argv);
 int dm_cli_serve(int argc, char **argv);
 
-/*
- * The error for an argument a command's parser did not take: "option
- * '--x' needs a value" when arg is one of value_opts (NULL-terminated:
- * the options that take a value, given last with none), else
- * "unexpected argument 'arg'"; on stderr as "driftmon: error: CMD: ...".
- * Returns DM_EXIT_USAGE.  (cli_text.c)
- */
-int dm_cli_bad_arg(const char *cmd, const char *arg,
-                   const char *const *value_opts);
-
-/* Shared by check and demo (cli_check.c): embedding progress on stderr
- * (a dm_monitor_progress_cb), and logging.level from the config. */
+/* Shared by check and demo: embedding progress on stderr (a
+ * dm_monitor_progress_cb; cli_check.c), and logging.level from the config
+ * (cli_opts.c; dm_cli_config() applies it too). */
 void dm_cli_progress(dm_monitor_phase_t phase, size_t done, size_t total,
                      void *arg);
 int dm_cli_apply_log_level(const dm_config_t *cfg);
+
+/*
+ * One manual check as check and demo run it (cli_check.c): a new monitor
+ * over cfg (waiting up to lock_wait_ms for a check running elsewhere),
+ * progress on stderr when it is a terminal.  *m and *r (the result) are
+ * the caller's to free (dm_monitor_free(), free()), also on error; *r is
+ * NULL when the monitor could not be made.  Returns dm_monitor_check()'s
+ * code, with its message in err.
+ */
+int dm_cli_check_once(const dm_config_t *cfg, long lock_wait_ms,
+                      const dm_monitor_check_opts_t *co, dm_monitor_t **m,
+                      dm_monitor_result_t **r, char *err, size_t n);
 
 #endif

@@ -13,9 +13,9 @@
  */
 #include <stdbool.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "common/error.h"
 #include "config/config.h"
 #include "embed/embed.h"
@@ -52,47 +52,38 @@ static const char usage_text[] =
     "redacted)\n"
     "Exit codes: 0 valid, 2 invalid or unreadable.\n";
 
+/* check-config's own words for a bad argument. */
+static void bad_arg(const dm_cli_cmd_t *cmd, dm_cli_bad_t why, const char *arg)
+{
+    if (why == DM_CLI_BAD_OPERAND)
+        fprintf(stderr, "driftmon: error: more than one FILE\n%s", cmd->usage);
+    else
+        fprintf(stderr, "driftmon: error: unknown option '%s'\n%s", arg,
+                cmd->usage);
+}
+
 int dm_cli_check_config(int argc, char **argv)
 {
     char errbuf[DM_ERRBUF_SIZE];
     const char *file = NULL;
-    dm_config_t *cfg = NULL;
     bool dump = false;
+    const dm_cli_opt_t opts[] = {DM_CLI_FLAG("--dump", &dump), DM_CLI_END};
+    const dm_cli_cmd_t cmd = {"check-config", usage_text, opts, &file, bad_arg};
+    dm_config_t *cfg = NULL;
     int rc;
 
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--dump") == 0) {
-            dump = true;
-        } else if (strcmp(argv[i], "--help") == 0 ||
-                   strcmp(argv[i], "-h") == 0) {
-            fputs(usage_text, stdout);
-            return DM_EXIT_OK;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "driftmon: error: unknown option '%s'\n%s", argv[i],
-                    usage_text);
-            return DM_EXIT_USAGE;
-        } else if (file == NULL) {
-            file = argv[i];
-        } else {
-            fprintf(stderr, "driftmon: error: more than one FILE\n%s",
-                    usage_text);
-            return DM_EXIT_USAGE;
-        }
-    }
+    if ((rc = dm_cli_parse(&cmd, argc, argv)) != DM_CLI_GO_ON)
+        return rc;
     if (file == NULL) {
         fprintf(stderr, "driftmon: error: missing FILE\n%s", usage_text);
         return DM_EXIT_USAGE;
     }
     rc = dm_config_load(file, &cfg, errbuf, sizeof(errbuf));
-    if (rc == DM_OK) {
+    if (rc == DM_OK)
         rc = check_model_dimension(cfg, file, errbuf, sizeof(errbuf));
-        if (rc != DM_OK) {
-            dm_config_free(cfg);
-            cfg = NULL;
-        }
-    }
     if (rc != DM_OK) {
         fprintf(stderr, "driftmon: error: %s\n", errbuf);
+        dm_config_free(cfg);
         return DM_EXIT_USAGE;
     }
     if (dump) {

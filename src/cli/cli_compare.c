@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "cli/cli_compare.h"
 #include "common/alloc.h"
 #include "common/lines.h"
@@ -236,16 +237,14 @@ static int read_side(const dm_config_t *cfg, dm_cli_compare_side_t *s,
     return DM_OK;
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: driftmon compare --baseline A.jsonl --current B.jsonl\n"
-               "                        [--config FILE] [--json]\n\n"
-               "Each line of A and B is a JSON object with any of\n"
-               "  \"embedding\": [numbers], \"intent\": \"label\", "
-               "\"positive\": true|false, \"text\": \"the query\"\n"
-               "Every signal both files carry is computed.  Exit code: 0 no "
-               "drift,\n1 drift, 2 bad arguments or input.\n");
-}
+static const char usage_text[] =
+    "usage: driftmon compare --baseline A.jsonl --current B.jsonl\n"
+    "                        [--config FILE] [--json]\n\n"
+    "Each line of A and B is a JSON object with any of\n"
+    "  \"embedding\": [numbers], \"intent\": \"label\", "
+    "\"positive\": true|false, \"text\": \"the query\"\n"
+    "Every signal both files carry is computed.  Exit code: 0 no "
+    "drift,\n1 drift, 2 bad arguments or input.\n";
 
 static void print_text(const dm_analysis_t *a, const dm_cli_compare_side_t *b,
                        const dm_cli_compare_side_t *c)
@@ -307,113 +306,108 @@ static void print_insufficient(const dm_cli_compare_side_t *b,
            b->rows, c->rows, min_samples);
 }
 
+/* A signal one file carries and the other does not is an input error. */
+static int signals_agree(const dm_cli_compare_side_t *b,
+                         const dm_cli_compare_side_t *c, char *err, size_t n)
+{
+    const char *what = (b->rows_emb > 0) != (c->rows_emb > 0)   ? "embedding"
+                       : b->any_intent != c->any_intent         ? "intent"
+                       : (b->feedback > 0) != (c->feedback > 0) ? "positive"
+                                                                : NULL;
+    bool in_b = (b->rows_emb > 0) != (c->rows_emb > 0) ? b->rows_emb > 0
+                : b->any_intent != c->any_intent       ? b->any_intent
+                                                       : b->feedback > 0;
+
+    if (what == NULL)
+        return DM_OK;
+    return dm_err_set(err, n, DM_EINVAL,
+                      "%s has \"%s\" values and %s has none: both files "
+                      "need a signal to compare it",
+                      in_b ? b->path : c->path, what, in_b ? c->path : b->path);
+}
+
+/* The two windows of the analysis, over the sides' data (borrowed). */
+static void fill_windows(dm_cli_compare_side_t *b, dm_cli_compare_side_t *c,
+                         dm_window_data_t *wb, dm_window_data_t *wc)
+{
+    wb->embeddings = b->emb;
+    wb->n_embeddings = b->rows_emb;
+    wc->embeddings = c->emb;
+    wc->n_embeddings = c->rows_emb;
+    if (b->any_intent || c->any_intent) {
+        wb->intent_counts = b->intents;
+        wc->intent_counts = c->intents;
+    }
+    /* the explanation: topics with texts, accuracy where all are rated */
+    for (size_t i = 0; i < b->n_text_rows && !b->any_text; i++)
+        b->any_text = b->texts[i] != NULL;
+    for (size_t i = 0; i < c->n_text_rows && !c->any_text; i++)
+        c->any_text = c->texts[i] != NULL;
+    if (b->any_text && c->any_text) {
+        wb->queries = (const char *const *)b->texts;
+        wc->queries = (const char *const *)c->texts;
+        if (b->rated_rows == b->rows_emb && c->rated_rows == c->rows_emb) {
+            wb->positive = b->rated;
+            wc->positive = c->rated;
+        }
+    }
+    if (b->feedback == b->rows && c->feedback == c->rows &&
+        b->intent_pos != NULL && c->intent_pos != NULL) {
+        wb->intent_positives = b->intent_pos;
+        wc->intent_positives = c->intent_pos;
+    }
+    wb->positives = b->positives;
+    wb->total_feedback = b->feedback;
+    wc->positives = c->positives;
+    wc->total_feedback = c->feedback;
+}
+
 int dm_cli_compare(int argc, char **argv)
 {
     const char *cfg_path = NULL;
+    bool json = false;
     dm_cli_compare_side_t b = {0}, c = {0};
+    const dm_cli_opt_t opts[] = {
+        DM_CLI_FLAG("--json", &json),
+        DM_CLI_VALUE("--baseline", &b.path),
+        DM_CLI_VALUE("--current", &c.path),
+        DM_CLI_VALUE("--config", &cfg_path),
+        DM_CLI_END,
+    };
+    const dm_cli_cmd_t cmd = {"compare", usage_text, opts, NULL, NULL};
     dm_config_t *cfg = NULL;
     dm_window_data_t wb = {0}, wc = {0};
     dm_analysis_t a;
     char err[DM_ERRBUF_SIZE] = "";
     size_t dim = 0, k;
-    int json = 0, rc, ret = DM_EXIT_USAGE;
+    int rc, ret;
 
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            usage(stdout);
-            return DM_EXIT_OK;
-        } else if (strcmp(arg, "--json") == 0) {
-            json = 1;
-        } else if (i + 1 < argc && strcmp(arg, "--baseline") == 0) {
-            b.path = argv[++i];
-        } else if (i + 1 < argc && strcmp(arg, "--current") == 0) {
-            c.path = argv[++i];
-        } else if (i + 1 < argc && strcmp(arg, "--config") == 0) {
-            cfg_path = argv[++i];
-        } else {
-            static const char *const value_opts[] = {"--baseline", "--current",
-                                                     "--config", NULL};
-
-            dm_cli_bad_arg("compare", arg, value_opts);
-            usage(stderr);
-            return DM_EXIT_USAGE;
-        }
-    }
-    if (b.path == NULL || c.path == NULL) {
-        fprintf(stderr, "driftmon: error: compare: --baseline and --current "
-                        "are required\n");
-        usage(stderr);
-        return DM_EXIT_USAGE;
-    }
-    rc = cfg_path ? dm_config_load(cfg_path, &cfg, err, sizeof(err))
-                  : dm_config_defaults(&cfg, err, sizeof(err));
-    if (rc != DM_OK)
-        goto out;
+    if ((ret = dm_cli_parse(&cmd, argc, argv)) != DM_CLI_GO_ON)
+        return ret;
+    if (b.path == NULL || c.path == NULL)
+        return dm_cli_usage_error(&cmd, "--baseline and --current are "
+                                        "required");
+    if ((ret = dm_cli_config(cfg_path, &cfg)) != DM_CLI_GO_ON)
+        return ret;
+    ret = DM_EXIT_USAGE;
     k = dm_analyze_categories(cfg);
     b.intents = dm_calloc(k, sizeof(uint64_t));
     c.intents = dm_calloc(k, sizeof(uint64_t));
     rc = read_side(cfg, &b, &dim, err, sizeof(err));
     if (rc == DM_OK)
         rc = read_side(cfg, &c, &dim, err, sizeof(err));
+    if (rc == DM_OK)
+        rc = signals_agree(&b, &c, err, sizeof(err));
     if (rc != DM_OK)
         goto out;
-
-    /* a signal one file carries and the other does not is an input error */
-    if ((b.rows_emb > 0) != (c.rows_emb > 0) || b.any_intent != c.any_intent ||
-        (b.feedback > 0) != (c.feedback > 0)) {
-        const char *what = (b.rows_emb > 0) != (c.rows_emb > 0) ? "embedding"
-                           : b.any_intent != c.any_intent       ? "intent"
-                                                                : "positive";
-        bool in_b = (b.rows_emb > 0) != (c.rows_emb > 0) ? b.rows_emb > 0
-                    : b.any_intent != c.any_intent       ? b.any_intent
-                                                         : b.feedback > 0;
-
-        rc = dm_err_set(err, sizeof(err), DM_EINVAL,
-                        "%s has \"%s\" values and %s has none: both files "
-                        "need a signal to compare it",
-                        in_b ? b.path : c.path, what, in_b ? c.path : b.path);
-        goto out;
-    }
     /* as a check does: too few rows in either window decides nothing */
     if (b.rows < cfg->monitoring.min_samples ||
         c.rows < cfg->monitoring.min_samples) {
-        rc = DM_OK;
         print_insufficient(&b, &c, cfg->monitoring.min_samples, json);
         ret = DM_EXIT_OK;
         goto out;
     }
-
-    wb.embeddings = b.emb;
-    wb.n_embeddings = b.rows_emb;
-    wc.embeddings = c.emb;
-    wc.n_embeddings = c.rows_emb;
-    if (b.any_intent || c.any_intent) {
-        wb.intent_counts = b.intents;
-        wc.intent_counts = c.intents;
-    }
-    /* the explanation: topics with texts, accuracy where all are rated */
-    for (size_t i = 0; i < b.n_text_rows && !b.any_text; i++)
-        b.any_text = b.texts[i] != NULL;
-    for (size_t i = 0; i < c.n_text_rows && !c.any_text; i++)
-        c.any_text = c.texts[i] != NULL;
-    if (b.any_text && c.any_text) {
-        wb.queries = (const char *const *)b.texts;
-        wc.queries = (const char *const *)c.texts;
-        if (b.rated_rows == b.rows_emb && c.rated_rows == c.rows_emb) {
-            wb.positive = b.rated;
-            wc.positive = c.rated;
-        }
-    }
-    if (b.feedback == b.rows && c.feedback == c.rows && b.intent_pos != NULL &&
-        c.intent_pos != NULL) {
-        wb.intent_positives = b.intent_pos;
-        wc.intent_positives = c.intent_pos;
-    }
-    wb.positives = b.positives;
-    wb.total_feedback = b.feedback;
-    wc.positives = c.positives;
-    wc.total_feedback = c.feedback;
+    fill_windows(&b, &c, &wb, &wc);
     rc = dm_analyze(cfg, &wb, &wc, dim, &a, err, sizeof(err));
     if (rc != DM_OK)
         goto out;
@@ -432,10 +426,9 @@ int dm_cli_compare(int argc, char **argv)
     else
         ret = DM_EXIT_FAILURE;
 out:
-    if (rc != DM_OK && err[0] != '\0')
-        fprintf(stderr, "driftmon: error: %s\n", err);
-    else if (rc != DM_OK)
-        fprintf(stderr, "driftmon: error: %s\n", dm_strerror(rc));
+    if (rc != DM_OK)
+        fprintf(stderr, "driftmon: error: %s\n",
+                err[0] ? err : dm_strerror(rc));
     dm_cli_compare_side_cleanup(&b);
     dm_cli_compare_side_cleanup(&c);
     free(b.intents);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/log.h"
@@ -53,19 +54,16 @@ static const double cur_topics[DM_SYNTH_TOPICS] = {0.1, 0.1, 0, 0, 0,
 #define BASE_POSITIVE 0.86
 #define CUR_POSITIVE  0.68
 
-static void usage(FILE *f)
-{
-    fprintf(
-        f, "usage: driftmon demo [--dir DIR] [--rows-per-day N] [--json] "
-           "[--force]\n\n"
-           "Creates DIR (default ./" DEFAULT_DIR ") with a SQLite store and a\n"
-           "config, ingests 14 days of synthetic feedback whose second week\n"
-           "drifts (topics, intents, satisfaction), runs one drift check\n"
-           "and prints it.  Needs no network.  Re-running replaces the\n"
-           "demo's files in DIR; a DIR holding anything else (other files,\n"
-           "rows added to the demo's store) is refused unless --force.\n"
-           "Exit code 0 when the demo ran.\n");
-}
+static const char usage_text[] =
+    "usage: driftmon demo [--dir DIR] [--rows-per-day N] [--json] "
+    "[--force]\n\n"
+    "Creates DIR (default ./" DEFAULT_DIR ") with a SQLite store and a\n"
+    "config, ingests 14 days of synthetic feedback whose second week\n"
+    "drifts (topics, intents, satisfaction), runs one drift check\n"
+    "and prints it.  Needs no network.  Re-running replaces the\n"
+    "demo's files in DIR; a DIR holding anything else (other files,\n"
+    "rows added to the demo's store) is refused unless --force.\n"
+    "Exit code 0 when the demo ran.\n";
 
 /* Appends s as a double-quoted YAML scalar ("${" kept literal). */
 static int yaml_quote(dm_buf_t *b, const char *s)
@@ -293,92 +291,120 @@ static int ingest(const dm_config_t *cfg, size_t per_day, int64_t now,
     return rc;
 }
 
-int dm_cli_demo(int argc, char **argv)
-{
-    const char *dir = DEFAULT_DIR;
-    bool json = false, minilm, force = false;
-    size_t per_day = DEFAULT_RATE;
+/* Where the demo lives: DIR made absolute, its store and its config. */
+struct place {
     char absdir[PATH_MAX], db[PATH_MAX + 32], cfg_path[PATH_MAX + 32];
-    char model_path[PATH_MAX], err[DM_ERRBUF_SIZE] = "";
-    dm_config_t *cfg = NULL;
-    dm_monitor_t *m = NULL;
-    dm_monitor_opts_t mo;
-    dm_monitor_check_opts_t co = {.manual = true};
-    dm_monitor_result_t *r = NULL;
-    struct stat sb;
-    int rc, ret = DM_EXIT_FAILURE;
+};
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+/*
+ * Creates dir (or takes it when it holds an earlier demo, or with force)
+ * and fills *p.  Returns DM_CLI_GO_ON, or an exit code after the message.
+ */
+static int prepare_dir(const char *dir, bool force, struct place *p)
+{
+    char err[DM_ERRBUF_SIZE] = "", marker[PATH_MAX + 32];
+    int rc;
 
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return DM_EXIT_OK;
-        } else if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (strcmp(a, "--force") == 0) {
-            force = true;
-        } else if (i + 1 < argc && strcmp(a, "--dir") == 0) {
-            dir = argv[++i];
-        } else if (i + 1 < argc && strcmp(a, "--rows-per-day") == 0) {
-            char *end;
-            unsigned long v;
-
-            errno = 0;
-            v = strtoul(argv[++i], &end, 10);
-            if (errno || *end || end == argv[i] || v < 20 || v > 100000 ||
-                argv[i][0] == '-') {
-                fprintf(stderr, "driftmon: error: demo: --rows-per-day must "
-                                "be a whole number from 20 to 100000\n");
-                return DM_EXIT_USAGE;
-            }
-            per_day = v;
-        } else {
-            static const char *const value_opts[] = {"--dir", "--rows-per-day",
-                                                     NULL};
-
-            dm_cli_bad_arg("demo", a, value_opts);
-            usage(stderr);
-            return DM_EXIT_USAGE;
-        }
-    }
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    if ((mkdir(dir, 0777) != 0 && errno != EEXIST) ||
+        realpath(dir, p->absdir) == NULL) {
         fprintf(stderr, "driftmon: error: demo: %s: %s\n", dir,
                 strerror(errno));
         return DM_EXIT_FAILURE;
     }
-    if (realpath(dir, absdir) == NULL) {
-        fprintf(stderr, "driftmon: error: demo: %s: %s\n", dir,
-                strerror(errno));
-        return DM_EXIT_FAILURE;
-    }
-    snprintf(db, sizeof(db), "%s/driftmon.db", absdir);
-    snprintf(cfg_path, sizeof(cfg_path), "%s/demo.yaml", absdir);
-    if (!force && (rc = dir_is_demo(absdir, db, err, sizeof(err))) != DM_OK) {
+    snprintf(p->db, sizeof(p->db), "%s/driftmon.db", p->absdir);
+    snprintf(p->cfg_path, sizeof(p->cfg_path), "%s/demo.yaml", p->absdir);
+    if (!force &&
+        (rc = dir_is_demo(p->absdir, p->db, err, sizeof(err))) != DM_OK) {
         fprintf(stderr,
                 "driftmon: error: demo: %s; nothing was changed (use another "
                 "--dir, or --force to replace the demo's files there)\n",
                 err);
         return rc == DM_EINVAL ? DM_EXIT_USAGE : DM_EXIT_FAILURE;
     }
-    {
-        /* the marker goes last: a run that fails midway leaves none */
-        char marker[PATH_MAX + 32];
+    /* the marker goes last: a run that fails midway leaves none */
+    snprintf(marker, sizeof(marker), "%s/" MARKER, p->absdir);
+    unlink(marker);
+    return DM_CLI_GO_ON;
+}
 
-        snprintf(marker, sizeof(marker), "%s/" MARKER, absdir);
-        unlink(marker);
+/* The check's report: JSON with the demo's places, or the story. */
+static void print_demo(dm_monitor_t *m, const dm_monitor_result_t *r,
+                       const struct place *p, size_t per_day, bool minilm,
+                       bool json)
+{
+    char err[DM_ERRBUF_SIZE];
+    json_t *o = NULL;
+
+    if (json) {
+        if (dm_monitor_result_json(m, r, &o, err, sizeof(err)) == DM_OK) {
+            json_object_set_new(o, "demo",
+                                json_pack("{s:s, s:s, s:s, s:I}", "dir",
+                                          p->absdir, "database", p->db,
+                                          "config", p->cfg_path, "rows_per_day",
+                                          (json_int_t)per_day));
+            json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+            fputc('\n', stdout);
+        }
+        json_decref(o);
+        return;
     }
+    printf("driftmon demo: baseline week = coding, maths, cooking and "
+           "travel questions, %.0f%% positive;\n"
+           "               current week  = mostly crashes, performance "
+           "and docs questions, %.0f%% positive.\n\n",
+           BASE_POSITIVE * 100, CUR_POSITIVE * 100);
+    dm_monitor_result_print(r, stdout);
+    printf("\n%s: the demo data drifts on purpose, so this is the "
+           "expected finding\n(the demo itself succeeded).\n",
+           r->have_analysis && r->analysis.verdict.drift_detected
+               ? "Drift detected"
+               : "No drift detected");
+    printf("\nstored as check #%lld in %s\n"
+           "config: %s (embedder %s%s)\n"
+           "run another check on the same data:\n"
+           "    driftmon check --config %s\n",
+           (long long)r->check_id, p->db, p->cfg_path, r->embedder,
+           minilm ? "" : "; put all-MiniLM-L6-v2 in " MINILM_DIR " to use it",
+           p->cfg_path);
+}
+
+int dm_cli_demo(int argc, char **argv)
+{
+    const char *dir = DEFAULT_DIR;
+    bool json = false, minilm, force = false;
+    size_t per_day = DEFAULT_RATE;
+    const dm_cli_opt_t opts[] = {
+        DM_CLI_FLAG("--json", &json),
+        DM_CLI_FLAG("--force", &force),
+        DM_CLI_VALUE("--dir", &dir),
+        DM_CLI_PARSED("--rows-per-day", &per_day, dm_cli_opt_whole, 20, 100000),
+        DM_CLI_END,
+    };
+    const dm_cli_cmd_t cmd = {"demo", usage_text, opts, NULL, NULL};
+    struct place p;
+    char model_path[PATH_MAX], err[DM_ERRBUF_SIZE] = "";
+    dm_config_t *cfg = NULL;
+    dm_monitor_t *m = NULL;
+    dm_monitor_check_opts_t co = {.manual = true};
+    dm_monitor_result_t *r = NULL;
+    struct stat sb;
+    int rc, ret;
+
+    if ((ret = dm_cli_parse(&cmd, argc, argv)) != DM_CLI_GO_ON ||
+        (ret = prepare_dir(dir, force, &p)) != DM_CLI_GO_ON)
+        return ret;
+    ret = DM_EXIT_FAILURE;
     minilm = stat(MINILM_DIR "/config.json", &sb) == 0 &&
              realpath(MINILM_DIR, model_path) != NULL;
     if (!minilm)
         snprintf(model_path, sizeof(model_path), "%s", MINILM_DIR);
-    remove_old(db);
-    rc = write_config(cfg_path, db,
+    remove_old(p.db);
+    rc = write_config(p.cfg_path, p.db,
                       minilm ? "sentence-transformers/all-MiniLM-L6-v2"
                              : "hashing",
                       model_path, err, sizeof(err));
     if (rc == DM_OK)
-        rc = dm_config_load(cfg_path, &cfg, err, sizeof(err));
+        rc = dm_config_load(p.cfg_path, &cfg, err, sizeof(err));
     if (rc != DM_OK)
         goto out;
     dm_cli_apply_log_level(cfg);
@@ -386,64 +412,17 @@ int dm_cli_demo(int argc, char **argv)
         fprintf(stderr,
                 "driftmon demo: ingesting 14 days x %zu rows of synthetic "
                 "feedback into %s\n",
-                per_day, db);
-    {
-        int64_t now = dm_time_now_ms();
-
-        rc = ingest(cfg, per_day, now, err, sizeof(err));
-        co.as_of_ms = now;
-    }
+                per_day, p.db);
+    co.as_of_ms = dm_time_now_ms();
+    rc = ingest(cfg, per_day, co.as_of_ms, err, sizeof(err));
     if (rc == DM_OK)
-        rc = write_marker(absdir, (uint64_t)per_day * 14, err, sizeof(err));
+        rc = write_marker(p.absdir, (uint64_t)per_day * 14, err, sizeof(err));
     if (rc != DM_OK)
         goto out;
-    dm_monitor_opts_init(&mo);
-    if (isatty(STDERR_FILENO))
-        mo.progress = dm_cli_progress;
-    rc = dm_monitor_new(cfg, &mo, &m, err, sizeof(err));
+    rc = dm_cli_check_once(cfg, 0, &co, &m, &r, err, sizeof(err));
     if (rc != DM_OK)
         goto out;
-    r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        rc = DM_ENOMEM;
-        goto out;
-    }
-    rc = dm_monitor_check(m, &co, r, err, sizeof(err));
-    if (rc != DM_OK)
-        goto out;
-    if (json) {
-        json_t *o = NULL;
-
-        if (dm_monitor_result_json(m, r, &o, err, sizeof(err)) == DM_OK) {
-            json_object_set_new(o, "demo",
-                                json_pack("{s:s, s:s, s:s, s:I}", "dir", absdir,
-                                          "database", db, "config", cfg_path,
-                                          "rows_per_day", (json_int_t)per_day));
-            json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
-            fputc('\n', stdout);
-        }
-        json_decref(o);
-    } else {
-        printf("driftmon demo: baseline week = coding, maths, cooking and "
-               "travel questions, %.0f%% positive;\n"
-               "               current week  = mostly crashes, performance "
-               "and docs questions, %.0f%% positive.\n\n",
-               BASE_POSITIVE * 100, CUR_POSITIVE * 100);
-        dm_monitor_result_print(r, stdout);
-        printf("\n%s: the demo data drifts on purpose, so this is the "
-               "expected finding\n(the demo itself succeeded).\n",
-               r->have_analysis && r->analysis.verdict.drift_detected
-                   ? "Drift detected"
-                   : "No drift detected");
-        printf("\nstored as check #%lld in %s\n"
-               "config: %s (embedder %s%s)\n"
-               "run another check on the same data:\n"
-               "    driftmon check --config %s\n",
-               (long long)r->check_id, db, cfg_path, r->embedder,
-               minilm ? ""
-                      : "; put all-MiniLM-L6-v2 in " MINILM_DIR " to use it",
-               cfg_path);
-    }
+    print_demo(m, r, &p, per_day, minilm, json);
     ret = DM_EXIT_OK;
 out:
     if (rc != DM_OK)

@@ -20,7 +20,6 @@
  * with "driftmon: error: FILE:LINE: reason" and exit code 2; a model
  * that cannot be loaded also exits with 2 and the model's message.
  */
-#include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -66,117 +65,53 @@ static const char usage_text[] =
     "  --jsonl            input lines are JSON objects with a \"text\" "
     "string\n";
 
-static int usage_error(const char *what, const char *arg)
-{
-    fprintf(stderr, "driftmon: error: embed: %s: '%s'\n%s", what, arg,
-            usage_text);
-    return DM_EXIT_USAGE;
-}
-
-static bool parse_count(const char *s, size_t min, size_t max, size_t *out)
-{
-    char *end = NULL;
-    unsigned long long v;
-
-    errno = 0;
-    if (s[0] == '-' || s[0] == '\0')
-        return false;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return false;
-    *out = (size_t)v;
-    return true;
-}
-
 /*
  * The bounds of an option that sets what a config key sets: the key's
  * own (one rule for both; 0 threads = one per core in both).
  */
-static void key_bounds(const char *key, size_t *min, size_t *max)
+static void key_bounds(dm_cli_opt_t *opts, const char *name, const char *key)
 {
     size_t idx;
     double lo, hi;
 
+    while (strcmp(opts->name, name) != 0)
+        opts++;
     if (dm_config_key_find(key, &idx) == DM_OK &&
         dm_config_key_bounds(idx, &lo, &hi) == DM_OK) {
-        *min = (size_t)lo;
-        *max = (size_t)hi;
+        opts->min = (size_t)lo;
+        opts->max = (size_t)hi;
     }
 }
 
-/* Returns -1 to go on, or an exit code. */
+/* Returns DM_CLI_GO_ON, or an exit code. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    static struct {
-        const char *flag, *key;
-        size_t offset, min, max;
-    } counts[] = {
-        {"--batch-size", "embeddings.batch_size",
-         offsetof(dm_embedder_opts_t, batch_size), 1, 1},
-        {"--threads", "embeddings.threads",
-         offsetof(dm_embedder_opts_t, threads), 0, 1},
-        {"--dimension", "embeddings.dimension",
-         offsetof(dm_embedder_opts_t, dimension), 1, 1},
+    dm_cli_opt_t opts[] = {
+        DM_CLI_FLAG("--jsonl", &o->jsonl),
+        DM_CLI_VALUE("--model", &o->eo.model),
+        DM_CLI_VALUE("--model-path", &o->eo.model_path),
+        DM_CLI_PARSED("--batch-size", &o->eo.batch_size, dm_cli_opt_integer, 1,
+                      1),
+        DM_CLI_PARSED("--threads", &o->eo.threads, dm_cli_opt_integer, 0, 1),
+        DM_CLI_PARSED("--dimension", &o->eo.dimension, dm_cli_opt_integer, 1,
+                      1),
         /* at most the model's max_seq_length (checked at open) */
-        {"--max-length", NULL, offsetof(dm_embedder_opts_t, max_seq_length), 2,
-         65536},
+        DM_CLI_PARSED("--max-length", &o->eo.max_seq_length, dm_cli_opt_integer,
+                      2, 65536),
+        DM_CLI_END,
     };
-    bool have_input = false;
+    const dm_cli_cmd_t cmd = {"embed", usage_text, opts, &o->input,
+                              dm_cli_bad_what};
 
-    for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
-        if (counts[k].key)
-            key_bounds(counts[k].key, &counts[k].min, &counts[k].max);
-
+    key_bounds(opts, "--batch-size", "embeddings.batch_size");
+    key_bounds(opts, "--threads", "embeddings.threads");
+    key_bounds(opts, "--dimension", "embeddings.dimension");
     memset(o, 0, sizeof(*o));
     o->eo.threads = 1;
     o->eo.model = DM_EMBED_DEFAULT_MODEL;
     o->eo.model_path = DM_EMBED_DEFAULT_PATH;
     o->input = "-";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        size_t k, nc = sizeof(counts) / sizeof(counts[0]);
-
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage_text, stdout);
-            return DM_EXIT_OK;
-        }
-        if (strcmp(a, "--jsonl") == 0) {
-            o->jsonl = true;
-            continue;
-        }
-        if (a[0] != '-' || a[1] == '\0') {
-            if (have_input)
-                return usage_error("one input file at most", a);
-            o->input = a;
-            have_input = true;
-            continue;
-        }
-        for (k = 0; k < nc; k++)
-            if (strcmp(a, counts[k].flag) == 0)
-                break;
-        if (k == nc && strcmp(a, "--model") != 0 &&
-            strcmp(a, "--model-path") != 0)
-            return usage_error("unknown option", a);
-        if (i + 1 == argc)
-            return usage_error("option needs a value", a);
-        i++;
-        if (strcmp(a, "--model") == 0) {
-            o->eo.model = argv[i];
-        } else if (strcmp(a, "--model-path") == 0) {
-            o->eo.model_path = argv[i];
-        } else if (!parse_count(
-                       argv[i], counts[k].min, counts[k].max,
-                       (size_t *)(void *)((char *)&o->eo + counts[k].offset))) {
-            char what[96];
-
-            snprintf(what, sizeof(what),
-                     "%s must be an integer from %zu to "
-                     "%zu",
-                     a, counts[k].min, counts[k].max);
-            return usage_error(what, argv[i]);
-        }
-    }
-    return -1;
+    return dm_cli_parse(&cmd, argc, argv);
 }
 
 /* The texts of one chunk: owned copies, since lines are borrowed. */
@@ -236,84 +171,85 @@ static int flush(dm_embedder_t *e, struct chunk *c, size_t *done, bool progress,
     return DM_OK;
 }
 
+/*
+ * Embeds every text of the input in chunks and prints the vectors.
+ * Returns an exit code: 2 for bad input (the first bad line stops), 3
+ * when embedding or standard output fails; the message is in err.
+ */
+static int embed_input(dm_embedder_t *e, const struct options *o, bool progress,
+                       size_t *done, char *err, size_t n)
+{
+    struct chunk c = {0};
+    dm_lines_t lr;
+    const char *line, *text;
+    json_t *holder;
+    size_t len, tlen;
+    int rc, ret = DM_EXIT_USAGE;
+
+    if (dm_lines_open(&lr, o->input, MAX_LINE, err, n) != DM_OK)
+        return DM_EXIT_USAGE;
+    c.cap = (o->eo.batch_size ? o->eo.batch_size : 32) * CHUNK_PER_BATCH *
+            (o->eo.threads ? o->eo.threads : 1);
+    c.texts = dm_calloc(c.cap, sizeof(*c.texts));
+    c.lens = dm_calloc(c.cap, sizeof(*c.lens));
+    c.out = dm_mallocarray(c.cap, dm_embedder_dim(e) * sizeof(float));
+    while ((rc = dm_lines_next(&lr, &line, &len, err, n)) == 1) {
+        rc = dm_cli_text_line(&lr, o->jsonl, line, len, &holder, &text, &tlen,
+                              err, n);
+        if (rc > 0)
+            chunk_add(&c, text, tlen);
+        json_decref(holder);
+        if (rc < 0)
+            goto out;
+        if ((c.n == c.cap || c.bytes >= CHUNK_BYTES) &&
+            flush(e, &c, done, progress, err, n) != DM_OK) {
+            ret = DM_EXIT_FAILURE;
+            goto out;
+        }
+    }
+    if (rc < 0)
+        goto out;
+    ret = DM_EXIT_FAILURE;
+    if (flush(e, &c, done, progress, err, n) != DM_OK)
+        goto out;
+    if (fflush(stdout) != 0) {
+        dm_err_set(err, n, DM_EIO, "cannot write to standard output");
+        goto out;
+    }
+    ret = DM_EXIT_OK;
+out:
+    chunk_clear(&c);
+    free(c.texts);
+    free(c.lens);
+    free(c.out);
+    dm_lines_close(&lr);
+    return ret;
+}
+
 int dm_cli_embed(int argc, char **argv)
 {
     struct options o;
-    struct chunk c = {0};
     dm_embedder_t *e = NULL;
-    dm_lines_t lr;
-    bool lines_open = false, progress = isatty(STDERR_FILENO) != 0;
+    bool progress = isatty(STDERR_FILENO) != 0;
     char err[DM_ERRBUF_SIZE] = "";
-    const char *line, *text;
-    json_t *holder;
-    size_t len, tlen, done = 0;
-    int rc, ret = DM_EXIT_OK;
+    size_t done = 0;
+    int ret;
 
-    rc = parse_args(argc, argv, &o);
-    if (rc >= 0)
-        return rc;
+    if ((ret = parse_args(argc, argv, &o)) != DM_CLI_GO_ON)
+        return ret;
     if (o.eo.threads == 0) { /* as embeddings.threads: one per core */
         long nc = sysconf(_SC_NPROCESSORS_ONLN);
 
         o.eo.threads = nc > 64 ? 64 : nc > 0 ? (size_t)nc : 1;
     }
-    if (dm_embedder_open(&o.eo, &e, err, sizeof(err)) != DM_OK) {
+    /* a model that cannot be loaded is a usage error here (exit 2) */
+    ret = dm_embedder_open(&o.eo, &e, err, sizeof(err)) == DM_OK
+              ? embed_input(e, &o, progress, &done, err, sizeof(err))
+              : DM_EXIT_USAGE;
+    if (ret != DM_EXIT_OK)
         fprintf(stderr, "driftmon: error: %s\n", err);
-        return DM_EXIT_USAGE;
-    }
-    if (dm_lines_open(&lr, o.input, MAX_LINE, err, sizeof(err)) != DM_OK) {
-        fprintf(stderr, "driftmon: error: %s\n", err);
-        ret = DM_EXIT_USAGE;
-        goto out;
-    }
-    lines_open = true;
-    c.cap = (o.eo.batch_size ? o.eo.batch_size : 32) * CHUNK_PER_BATCH *
-            (o.eo.threads ? o.eo.threads : 1);
-    c.texts = dm_calloc(c.cap, sizeof(*c.texts));
-    c.lens = dm_calloc(c.cap, sizeof(*c.lens));
-    c.out = dm_mallocarray(c.cap, dm_embedder_dim(e) * sizeof(float));
-    while ((rc = dm_lines_next(&lr, &line, &len, err, sizeof(err))) == 1) {
-        rc = dm_cli_text_line(&lr, o.jsonl, line, len, &holder, &text, &tlen,
-                              err, sizeof(err));
-        if (rc > 0)
-            chunk_add(&c, text, tlen);
-        json_decref(holder);
-        if (rc < 0) {
-            fprintf(stderr, "driftmon: error: %s\n", err);
-            ret = DM_EXIT_USAGE;
-            goto out;
-        }
-        if ((c.n == c.cap || c.bytes >= CHUNK_BYTES) &&
-            flush(e, &c, &done, progress, err, sizeof(err)) != DM_OK) {
-            fprintf(stderr, "driftmon: error: %s\n", err);
-            ret = DM_EXIT_FAILURE;
-            goto out;
-        }
-    }
-    if (rc < 0) {
-        fprintf(stderr, "driftmon: error: %s\n", err);
-        ret = DM_EXIT_USAGE;
-        goto out;
-    }
-    if (flush(e, &c, &done, progress, err, sizeof(err)) != DM_OK) {
-        fprintf(stderr, "driftmon: error: %s\n", err);
-        ret = DM_EXIT_FAILURE;
-        goto out;
-    }
-    if (fflush(stdout) != 0) {
-        fprintf(stderr, "driftmon: error: cannot write to standard "
-                        "output\n");
-        ret = DM_EXIT_FAILURE;
-    }
-out:
     if (progress && done)
         fputc('\n', stderr);
-    chunk_clear(&c);
-    free(c.texts);
-    free(c.lens);
-    free(c.out);
-    if (lines_open)
-        dm_lines_close(&lr);
     dm_embedder_free(e);
     return ret;
 }

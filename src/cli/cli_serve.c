@@ -31,10 +31,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "api/api.h"
 #include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "monitor/monitor.h"
@@ -47,20 +47,52 @@
 #define DM_VERSION "0.1.0"
 #endif
 
-static void usage(FILE *f)
+static const char usage_text[] =
+    "usage: driftmon serve [--config FILE] [--no-monitor]\n\n"
+    "Runs the HTTP service (REST API, /metrics, dashboard at /) on\n"
+    "api.host:api.port and the background monitor, which runs a\n"
+    "drift check every monitoring.check_interval_hours.\n"
+    "--no-monitor serves the API without background checks.\n"
+    "Stops gracefully on SIGTERM or SIGINT (exit code 0).\n";
+
+/* The signals of the process (see DESIGN above). */
+static void block_signals(sigset_t *set)
 {
-    fprintf(f, "usage: driftmon serve [--config FILE] [--no-monitor]\n\n"
-               "Runs the HTTP service (REST API, /metrics, dashboard at /) on\n"
-               "api.host:api.port and the background monitor, which runs a\n"
-               "drift check every monitoring.check_interval_hours.\n"
-               "--no-monitor serves the API without background checks.\n"
-               "Stops gracefully on SIGTERM or SIGINT (exit code 0).\n");
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
+#ifdef M_ARENA_MAX
+    if (getenv("MALLOC_ARENA_MAX") == NULL)
+        mallopt(M_ARENA_MAX, DM_SERVE_MALLOC_ARENAS);
+#endif
+}
+
+/* Waits for SIGTERM or SIGINT (SIGHUP is logged and ignored). */
+static int wait_for_stop(const sigset_t *set)
+{
+    int sig = 0;
+
+    for (;;) {
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            return sig;
+        dm_log_info("SIGHUP ignored (restart to reload the config)");
+    }
 }
 
 int dm_cli_serve(int argc, char **argv)
 {
     const char *cfg_path = NULL;
-    bool with_monitor = true;
+    bool no_monitor = false;
+    const dm_cli_opt_t opts[] = {DM_CLI_VALUE("--config", &cfg_path),
+                                 DM_CLI_FLAG("--no-monitor", &no_monitor),
+                                 DM_CLI_END};
+    const dm_cli_cmd_t cmd = {"serve", usage_text, opts, NULL, NULL};
     dm_config_t *cfg = NULL;
     dm_monitor_t *m = NULL;
     dm_api_t *api = NULL;
@@ -68,31 +100,12 @@ int dm_cli_serve(int argc, char **argv)
     dm_api_opts_t ao;
     sigset_t set;
     char err[DM_ERRBUF_SIZE] = "";
-    int rc, sig = 0, ret = DM_EXIT_FAILURE;
+    int rc, sig = 0, ret;
 
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return DM_EXIT_OK;
-        } else if (strcmp(argv[i], "--no-monitor") == 0) {
-            with_monitor = false;
-        } else if (i + 1 < argc && strcmp(argv[i], "--config") == 0) {
-            cfg_path = argv[++i];
-        } else {
-            static const char *const value_opts[] = {"--config", NULL};
-
-            dm_cli_bad_arg("serve", argv[i], value_opts);
-            usage(stderr);
-            return DM_EXIT_USAGE;
-        }
-    }
-    rc = cfg_path ? dm_config_load(cfg_path, &cfg, err, sizeof(err))
-                  : dm_config_defaults(&cfg, err, sizeof(err));
-    if (rc != DM_OK) {
-        fprintf(stderr, "driftmon: error: %s\n", err);
-        return DM_EXIT_USAGE;
-    }
-    dm_cli_apply_log_level(cfg);
+    if ((ret = dm_cli_parse(&cmd, argc, argv)) != DM_CLI_GO_ON ||
+        (ret = dm_cli_config(cfg_path, &cfg)) != DM_CLI_GO_ON)
+        return ret;
+    ret = DM_EXIT_FAILURE;
     dm_log_thread_name("main");
     /* serve accepts POST /feedback, so it may start a store; say so, in
        case the path was meant to name an existing one */
@@ -100,19 +113,7 @@ int dm_cli_serve(int argc, char **argv)
         dm_log_warn("%s: starting a new empty store", err);
     err[0] = '\0';
 
-    /* Before any thread exists (see DESIGN above). */
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGXFSZ, SIG_IGN);
-#ifdef M_ARENA_MAX
-    if (getenv("MALLOC_ARENA_MAX") == NULL)
-        mallopt(M_ARENA_MAX, DM_SERVE_MALLOC_ARENAS);
-#endif
-
+    block_signals(&set); /* before any thread exists (see DESIGN above) */
     dm_monitor_opts_init(&mo);
     rc = dm_monitor_new(cfg, &mo, &m, err, sizeof(err));
     if (rc != DM_OK)
@@ -134,23 +135,15 @@ int dm_cli_serve(int argc, char **argv)
     rc = dm_api_start(api, err, sizeof(err));
     if (rc != DM_OK)
         goto out;
-    if (with_monitor) {
+    if (!no_monitor) {
         rc = dm_monitor_start(m, err, sizeof(err));
         if (rc != DM_OK)
             goto out;
     }
     dm_log_info("driftmon %s serving on %s:%u (store: %s, monitor: %s)",
                 DM_VERSION, cfg->api.host, dm_api_port(api),
-                cfg->database.backend, with_monitor ? "on" : "off");
-    for (;;) {
-        if (sigwait(&set, &sig) != 0)
-            continue;
-        if (sig == SIGHUP) {
-            dm_log_info("SIGHUP ignored (restart to reload the config)");
-            continue;
-        }
-        break;
-    }
+                cfg->database.backend, no_monitor ? "off" : "on");
+    sig = wait_for_stop(&set);
     dm_log_info("%s received: shutting down",
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
     dm_api_stop(api);

@@ -1,14 +1,8 @@
 /*
  * cli_text.c - reading texts from input lines, shared by `driftmon
- * tokenize` and `driftmon embed` so both accept exactly the same input;
- * and the one message for an argument a command does not take.
+ * tokenize` and `driftmon embed` so both accept exactly the same input.
  */
 #include "cli/cli_int.h"
-
-#include <stdio.h>
-#include <string.h>
-
-#include "cli/cli.h"
 
 #include "common/error.h"
 #include "common/utf8.h"
@@ -52,18 +46,4 @@ check:
                           "%s:%zu: text is not valid UTF-8%s", lr->name,
                           lr->lineno, jsonl ? "" : " (or contains a NUL byte)");
     return 1;
-}
-
-int dm_cli_bad_arg(const char *cmd, const char *arg,
-                   const char *const *value_opts)
-{
-    for (size_t i = 0; value_opts && value_opts[i]; i++)
-        if (strcmp(arg, value_opts[i]) == 0) {
-            fprintf(stderr, "driftmon: error: %s: option '%s' needs a value\n",
-                    cmd, arg);
-            return DM_EXIT_USAGE;
-        }
-    fprintf(stderr, "driftmon: error: %s: unexpected argument '%s'\n", cmd,
-            arg);
-    return DM_EXIT_USAGE;
 }

@@ -17,7 +17,6 @@
  * "driftmon: error: FILE:LINE: reason" and exit code 2; a model directory
  * that cannot be used gives exit code 3.
  */
-#include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -40,7 +39,7 @@
 
 struct options {
     const char *model_path;
-    long max_length; /* 0: from the model directory */
+    size_t max_length; /* 0: from the model directory */
     bool jsonl;
     const char *input;
 };
@@ -58,65 +57,24 @@ static const char usage_text[] =
     "  --jsonl           input lines are JSON objects with a \"text\" "
     "string\n";
 
-/* Prints "driftmon: error: tokenize: WHAT: 'ARG'" and the usage. */
-static int usage_error(const char *what, const char *arg)
-{
-    fprintf(stderr, "driftmon: error: tokenize: %s: '%s'\n%s", what, arg,
-            usage_text);
-    return DM_EXIT_USAGE;
-}
-
-static bool parse_length(const char *s, long *out)
-{
-    char *end = NULL;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < 2 || v > MAX_LENGTH)
-        return false;
-    *out = v;
-    return true;
-}
-
-/* Returns -1 to go on, or an exit code. */
+/* Returns DM_CLI_GO_ON, or an exit code. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    bool have_input = false;
+    const dm_cli_opt_t opts[] = {
+        DM_CLI_FLAG("--jsonl", &o->jsonl),
+        DM_CLI_VALUE("--model-path", &o->model_path),
+        DM_CLI_PARSED("--max-length", &o->max_length, dm_cli_opt_integer, 2,
+                      MAX_LENGTH),
+        DM_CLI_END,
+    };
+    const dm_cli_cmd_t cmd = {"tokenize", usage_text, opts, &o->input,
+                              dm_cli_bad_what};
 
     o->model_path = DEFAULT_MODEL_PATH;
     o->max_length = 0;
     o->jsonl = false;
     o->input = "-";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage_text, stdout);
-            return DM_EXIT_OK;
-        } else if (strcmp(a, "--jsonl") == 0) {
-            o->jsonl = true;
-        } else if (strcmp(a, "--model-path") == 0) {
-            if (i + 1 == argc)
-                return usage_error("option needs a value", a);
-            o->model_path = argv[++i];
-        } else if (strcmp(a, "--max-length") == 0) {
-            if (i + 1 == argc)
-                return usage_error("option needs a value", a);
-            if (!parse_length(argv[++i], &o->max_length))
-                return usage_error("--max-length must be an integer from 2 "
-                                   "to 65536",
-                                   argv[i]);
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("unknown option", a);
-        } else if (have_input) {
-            return usage_error("one input file at most", a);
-        } else {
-            o->input = a;
-            have_input = true;
-        }
-    }
-    return -1;
+    return dm_cli_parse(&cmd, argc, argv);
 }
 
 static int print_ids(dm_buf_t *out, const int32_t *ids, size_t n)
@@ -134,91 +92,101 @@ static int print_ids(dm_buf_t *out, const int32_t *ids, size_t n)
     return DM_OK;
 }
 
-int dm_cli_tokenize(int argc, char **argv)
+/* The tokenizer of the model directory, and the ids a text may take. */
+static int load_tokenizer(const struct options *o, dm_tokenizer_t **tok,
+                          size_t *max_len, char *err, size_t n)
 {
-    char err[DM_ERRBUF_SIZE] = "";
     char vocab[PATH_LEN];
-    struct options o;
-    dm_tokenizer_t *tok = NULL;
-    dm_lines_t lr;
-    bool lines_open = false, lower;
-    size_t max_len;
+    bool lower;
+    int rc = dm_model_tokenizer_settings(
+        o->model_path, MAX_LENGTH, DEFAULT_MAX_LENGTH, &lower, max_len, err, n);
+
+    if (rc != DM_OK)
+        return rc;
+    if (o->max_length > 0)
+        *max_len = o->max_length;
+    if ((size_t)snprintf(vocab, sizeof(vocab), "%s/vocab.txt", o->model_path) >=
+        sizeof(vocab))
+        return dm_err_set(err, n, DM_EINVAL, "%s: path too long",
+                          o->model_path);
+    return dm_tokenizer_load(vocab, lower, tok, err, n);
+}
+
+/*
+ * Prints the ids of every text of the input.  Returns an exit code: 2
+ * for bad input (the first bad line stops), 3 when standard output
+ * fails; the message is in err.
+ */
+static int tokenize_input(const dm_tokenizer_t *tok, size_t max_len,
+                          const struct options *o, char *err, size_t n)
+{
     int32_t *ids = NULL;
+    dm_lines_t lr;
     dm_buf_t out;
-    int exit_code, rc;
+    const char *line, *text;
+    size_t len, tlen, k = 0;
+    json_t *obj;
+    int rc, ret = DM_EXIT_USAGE;
 
-    exit_code = parse_args(argc, argv, &o);
-    if (exit_code >= 0)
-        return exit_code;
-    dm_buf_init(&out, (size_t)MAX_LENGTH * 12 + 4);
-
-    exit_code = DM_EXIT_FAILURE;
-    rc = dm_model_tokenizer_settings(o.model_path, MAX_LENGTH,
-                                     DEFAULT_MAX_LENGTH, &lower, &max_len, err,
-                                     sizeof(err));
+    rc = dm_lines_open(&lr, o->input, MAX_LINE, err, n);
     if (rc != DM_OK)
-        goto out;
-    if (o.max_length > 0)
-        max_len = (size_t)o.max_length;
-    if ((size_t)snprintf(vocab, sizeof(vocab), "%s/vocab.txt", o.model_path) >=
-        sizeof(vocab)) {
-        rc = dm_err_set(err, sizeof(err), DM_EINVAL, "%s: path too long",
-                        o.model_path);
-        goto out;
-    }
-    rc = dm_tokenizer_load(vocab, lower, &tok, err, sizeof(err));
-    if (rc != DM_OK)
-        goto out;
+        return DM_EXIT_USAGE;
     ids = dm_mallocarray(max_len, sizeof(int32_t));
-
-    exit_code = DM_EXIT_USAGE;
-    rc = dm_lines_open(&lr, o.input, MAX_LINE, err, sizeof(err));
-    if (rc != DM_OK)
-        goto out;
-    lines_open = true;
-    for (;;) {
-        const char *line, *text;
-        size_t len, tlen, n = 0;
-        json_t *obj = NULL;
-
-        rc = dm_lines_next(&lr, &line, &len, err, sizeof(err));
-        if (rc <= 0)
-            break;
-        rc = dm_cli_text_line(&lr, o.jsonl, line, len, &obj, &text, &tlen, err,
-                              sizeof(err));
+    dm_buf_init(&out, (size_t)MAX_LENGTH * 12 + 4);
+    while ((rc = dm_lines_next(&lr, &line, &len, err, n)) > 0) {
+        rc = dm_cli_text_line(&lr, o->jsonl, line, len, &obj, &text, &tlen, err,
+                              n);
         if (rc == 0)
             continue; /* blank line in a JSONL file */
         if (rc > 0)
-            rc = dm_tokenizer_encode(tok, text, tlen, ids, max_len, &n);
+            rc = dm_tokenizer_encode(tok, text, tlen, ids, max_len, &k);
         json_decref(obj);
         if (rc < 0)
-            goto out;
-        rc = print_ids(&out, ids, n);
+            break;
+        rc = print_ids(&out, ids, k);
         if (rc != DM_OK) {
-            exit_code = DM_EXIT_FAILURE;
-            dm_err_set(err, sizeof(err), rc, "writing standard output failed");
+            ret = DM_EXIT_FAILURE;
+            dm_err_set(err, n, rc, "writing standard output failed");
             goto out;
         }
     }
-    if (rc < 0)
-        goto out;
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        exit_code = DM_EXIT_FAILURE;
-        rc = dm_err_set(err, sizeof(err), DM_EIO,
-                        "writing standard output failed");
+    if (rc < 0) {
+        if (err[0] == '\0') /* the tokenizer gives a code only */
+            dm_err_set(err, n, rc, "%s", dm_strerror(rc));
         goto out;
     }
-    exit_code = DM_EXIT_OK;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        ret = DM_EXIT_FAILURE;
+        dm_err_set(err, n, DM_EIO, "writing standard output failed");
+        goto out;
+    }
+    ret = DM_EXIT_OK;
 out:
-    if (exit_code != DM_EXIT_OK) {
+    dm_lines_close(&lr);
+    dm_free(ids);
+    dm_buf_cleanup(&out);
+    return ret;
+}
+
+int dm_cli_tokenize(int argc, char **argv)
+{
+    struct options o;
+    dm_tokenizer_t *tok = NULL;
+    size_t max_len = 0;
+    char err[DM_ERRBUF_SIZE] = "";
+    int rc, ret;
+
+    if ((ret = parse_args(argc, argv, &o)) != DM_CLI_GO_ON)
+        return ret;
+    /* a model directory that cannot be used: exit 3 */
+    rc = load_tokenizer(&o, &tok, &max_len, err, sizeof(err));
+    ret = rc == DM_OK ? tokenize_input(tok, max_len, &o, err, sizeof(err))
+                      : DM_EXIT_FAILURE;
+    if (ret != DM_EXIT_OK) {
         fflush(stdout);
         fprintf(stderr, "driftmon: error: %s\n",
                 err[0] ? err : dm_strerror(rc));
     }
-    if (lines_open)
-        dm_lines_close(&lr);
-    dm_free(ids);
-    dm_buf_cleanup(&out);
     dm_tokenizer_free(tok);
-    return exit_code;
+    return ret;
 }

@@ -2,8 +2,9 @@
  * ingest.c - validation of feedback rows from JSON objects, and readers
  * for JSONL and RFC 4180 CSV files (see ingest.h for the accepted
  * fields).  One table of fields drives both formats, so a JSON key and a
- * CSV column are checked by the same code; the HTTP POST /feedback
- * handler reuses dm_ingest_row_from_json().
+ * CSV column are checked by the same code; POST /feedback reaches
+ * dm_ingest_row_from_json() through the JSON-array source of
+ * ingest_run.c, which holds the policy all three ways in share.
  *
  * The CSV reader is a byte-level state machine over stdio: a record is
  * collected into one capped buffer (fields NUL-separated, offsets kept),

@@ -19,6 +19,10 @@
  * empty lines are skipped.  A record is capped at DM_INGEST_MAX_RECORD
  * bytes and DM_INGEST_MAX_FIELDS fields.
  *
+ * dm_ingest_run() is the one ingest policy of the `ingest` command, of
+ * POST /feedback and of the synthetic demo traffic: batching, what a bad
+ * row does (stop, report, skip), the transaction and the counts.
+ *
  * Not thread-safe per reader; readers are independent.
  */
 #ifndef DM_INGEST_INGEST_H
@@ -87,5 +91,98 @@ int dm_ingest_reader_next(dm_ingest_reader_t *r, dm_ingest_row_t *out,
 
 /* Closes the input. NULL-safe. */
 void dm_ingest_reader_free(dm_ingest_reader_t *r);
+
+/* ---- the run: one ingest policy for every way rows come in --------- */
+
+/* Rows per dm_store_feedback_insert() call when the policy says 0. */
+#define DM_INGEST_BATCH 1000
+
+/*
+ * Where rows come from.  next() fills *out (overwritten; the run cleans
+ * it up after every call) and returns what dm_ingest_reader_next()
+ * returns: 1 for a valid row, 0 at the end, a negative code with a
+ * message naming the row for a bad one, DM_EIO when reading cannot go
+ * on.  Set one up with a dm_ingest_source_init_*() function; the fields
+ * are the functions' own.  A source is read once: set it up again to
+ * read its input again (POST /feedback validates, then writes).
+ */
+typedef struct dm_ingest_source dm_ingest_source_t;
+struct dm_ingest_source {
+    int (*next)(dm_ingest_source_t *src, dm_ingest_row_t *out, char *errbuf,
+                size_t errlen);
+    void *ctx;         /* a reader (borrowed) */
+    const void *items; /* a JSON array or a row array (borrowed) */
+    size_t n, pos;
+};
+
+/* Rows from a reader (borrowed; messages "line N: reason"). */
+void dm_ingest_source_init_reader(dm_ingest_source_t *src,
+                                  dm_ingest_reader_t *r);
+/*
+ * Rows from the elements of a JSON array (borrowed), each validated with
+ * dm_ingest_row_from_json(): an element that is not an object is
+ * DM_EPARSE "row N: must be a JSON object", a bad object DM_EINVAL
+ * "row N: reason" (N counts from 0).
+ */
+void dm_ingest_source_init_json(dm_ingest_source_t *src, const json_t *array);
+/*
+ * Rows already in memory (borrowed, strings too): a row without a query
+ * or response is DM_EINVAL "row N: ...".
+ */
+void dm_ingest_source_init_rows(dm_ingest_source_t *src,
+                                const dm_feedback_row_t *rows, size_t n);
+
+/* What to do with a bad row. */
+typedef enum dm_ingest_on_bad {
+    DM_INGEST_STOP = 0, /* the first bad row ends the run */
+    DM_INGEST_REPORT,   /* read on and report every bad row, but write no
+                           row after the first bad one */
+    DM_INGEST_SKIP      /* report and skip bad rows, write the good ones */
+} dm_ingest_on_bad_t;
+
+/* The counts of a run. */
+typedef struct dm_ingest_stats {
+    size_t read;       /* valid rows read */
+    size_t rejected;   /* bad rows (including a read error) */
+    size_t inserted;   /* rows new in the store */
+    size_t duplicates; /* valid rows whose id was already stored */
+    bool stopped;      /* the input could not be read to its end */
+} dm_ingest_stats_t;
+
+typedef struct dm_ingest_policy {
+    dm_ingest_on_bad_t on_bad;
+    /* true: one transaction around the run (the caller must not have one
+       open), so nothing is written unless the run returns DM_OK; false:
+       each batch is a transaction of its own, or joins the caller's. */
+    bool atomic;
+    size_t batch; /* rows per insert; 0 = DM_INGEST_BATCH */
+    /* Called for each bad row with its code and message, and the counts
+       so far (rejected includes this row); may be NULL. */
+    void (*bad_cb)(const dm_ingest_stats_t *st, int rc, const char *msg,
+                   void *arg);
+    /* Called each time a batch of rows has been read; may be NULL. */
+    void (*progress_cb)(const dm_ingest_stats_t *st, void *arg);
+    void *arg;
+} dm_ingest_policy_t;
+
+/*
+ * Reads every row of src and writes the valid ones into st in batches of
+ * policy->batch rows with dm_store_feedback_insert() (rows whose id is
+ * stored already count as duplicates).  st NULL validates only: nothing
+ * is written.  *stats (may be NULL) receives the counts, also on error;
+ * after a rollback inserted and duplicates are 0.
+ *
+ * Returns DM_OK when the valid rows are written.  With DM_INGEST_SKIP
+ * that may be fewer than the input held: bad rows are skipped
+ * (stats->rejected), and a read error ends the run early
+ * (stats->stopped) with the rows before it written.  With
+ * DM_INGEST_STOP or DM_INGEST_REPORT a bad row makes the run return that
+ * first bad row's code and message (an atomic run then writes nothing).
+ * A store error returns the store's code and message; an atomic run is
+ * rolled back.  Not thread-safe per store.
+ */
+int dm_ingest_run(dm_store_t *st, dm_ingest_source_t *src,
+                  const dm_ingest_policy_t *policy, dm_ingest_stats_t *stats,
+                  char *errbuf, size_t errlen) DM_MUSTCHECK;
 
 #endif

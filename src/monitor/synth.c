@@ -16,6 +16,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/rng.h"
+#include "ingest/ingest.h"
 
 #define WORDS 12
 
@@ -245,18 +246,20 @@ void dm_synth_free(dm_synth_t *s)
 int dm_synth_ingest(dm_store_t *st, const dm_synth_opts_t *o, size_t *inserted,
                     char *errbuf, size_t errlen)
 {
+    /* joins the caller's transaction: the demo writes two sets in one */
+    static const dm_ingest_policy_t policy = {.on_bad = DM_INGEST_STOP,
+                                              .atomic = false};
     dm_synth_t *s = NULL;
-    size_t total = 0;
+    dm_ingest_source_t src;
+    dm_ingest_stats_t stats = {0};
     int rc = dm_synth_generate(o, &s, errbuf, errlen);
 
-    for (size_t i = 0; rc == DM_OK && i < s->n; i += 1000) {
-        size_t k = s->n - i < 1000 ? s->n - i : 1000, got = 0;
-
-        rc = dm_store_feedback_insert(st, s->rows + i, k, &got, errbuf, errlen);
-        total += got;
+    if (rc == DM_OK) {
+        dm_ingest_source_init_rows(&src, s->rows, s->n);
+        rc = dm_ingest_run(st, &src, &policy, &stats, errbuf, errlen);
     }
     if (inserted)
-        *inserted = total;
+        *inserted = stats.inserted;
     dm_synth_free(s);
     return rc;
 }

@@ -1,7 +1,9 @@
 /*
  * test_ingest.c - validation of feedback rows (JSON objects) and the
  * JSONL / CSV readers, without a database: every field rule, RFC 4180
- * quoting, line numbers, caps.
+ * quoting, line numbers, caps.  Then dm_ingest_run(), the one ingest
+ * policy, over a scratch SQLite store: batches, each bad-row policy, the
+ * transaction, the counts, and a store that fails in the middle.
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include "ingest/ingest.h"
+#include "store/store_int.h" /* dm_store_test_exec: fill the disk */
 #include "support/testutil.h"
 
 /* string equality that prints both sides */
@@ -325,4 +328,333 @@ Test(ingest, long_line_is_one_bad_line_and_reading_goes_on)
         cr_assert(strncmp(out, want, strlen(want)) == 0,
                   "format %zu:\n%s\nwant prefix:\n%s", i, out, want);
     }
+}
+
+/* ---- dm_ingest_run ------------------------------------------------- */
+
+static char run_dir[256];
+static dm_config_t *run_cfg;
+
+static void run_setup(void)
+{
+    char path[512], yaml[1024], err[DM_ERRBUF_SIZE] = "";
+
+    tu_tmpdir_make(run_dir, sizeof(run_dir), "ingest-run");
+    snprintf(path, sizeof(path), "%s/driftmon.yaml", run_dir);
+    snprintf(yaml, sizeof(yaml),
+             "database:\n  backend: sqlite\n  path: \"%s/t.db\"\n", run_dir);
+    tu_write_file(path, yaml);
+    cr_assert(eq(int, dm_config_load(path, &run_cfg, err, sizeof(err)), DM_OK),
+              "%s", err);
+}
+
+static void run_teardown(void)
+{
+    dm_config_free(run_cfg);
+    run_cfg = NULL;
+    tu_tmpdir_remove(run_dir);
+}
+
+static dm_store_t *run_store(void)
+{
+    dm_store_t *s = NULL;
+    char err[DM_ERRBUF_SIZE] = "";
+
+    cr_assert(
+        eq(int,
+           dm_store_open_migrated(run_cfg, NULL, &s, NULL, err, sizeof(err)),
+           DM_OK),
+        "%s", err);
+    return s;
+}
+
+static uint64_t stored(dm_store_t *s)
+{
+    uint64_t n = 0;
+    char err[DM_ERRBUF_SIZE] = "";
+
+    cr_assert(eq(int, dm_store_feedback_count(s, &n, err, sizeof(err)), DM_OK),
+              "%s", err);
+    return n;
+}
+
+/* What the callbacks saw. */
+struct seen {
+    size_t bad, progress, rejected_at_last;
+    int last_rc;
+    char last_msg[DM_ERRBUF_SIZE];
+};
+
+static void seen_bad(const dm_ingest_stats_t *st, int rc, const char *msg,
+                     void *arg)
+{
+    struct seen *s = arg;
+
+    s->bad++;
+    s->rejected_at_last = st->rejected;
+    s->last_rc = rc;
+    snprintf(s->last_msg, sizeof(s->last_msg), "%s", msg);
+}
+
+static void seen_progress(const dm_ingest_stats_t *st, void *arg)
+{
+    struct seen *s = arg;
+
+    (void)st;
+    s->progress++;
+}
+
+/* JSONL: rows r1..r5, with line 3 not a row (its query is a number). */
+#define JSONL_ROW(id)                                                          \
+    "{\"id\": \"" id "\", \"query\": \"q\", \"response\": \"r\", "             \
+    "\"positive\": true, \"created_at\": \"2026-01-01T00:00:00Z\"}\n"
+static const char bad_in_middle[] =
+    JSONL_ROW("r1") JSONL_ROW("r2") "{\"query\": 1}\n" JSONL_ROW("r4")
+        JSONL_ROW("r5") JSONL_ROW("r6");
+
+/* Runs the policy over bad_in_middle; returns the run's code. */
+static int run_file(dm_store_t *st, dm_ingest_policy_t *pol,
+                    dm_ingest_stats_t *stats, char *err)
+{
+    char *path = tmpfile_with(bad_in_middle, strlen(bad_in_middle));
+    dm_ingest_reader_t *rd = NULL;
+    dm_ingest_source_t src;
+    int rc;
+
+    cr_assert(eq(int,
+                 dm_ingest_reader_open(path, DM_INGEST_JSONL, &rd, err,
+                                       DM_ERRBUF_SIZE),
+                 DM_OK),
+              "%s", err);
+    dm_ingest_source_init_reader(&src, rd);
+    rc = dm_ingest_run(st, &src, pol, stats, err, DM_ERRBUF_SIZE);
+    dm_ingest_reader_free(rd);
+    unlink(path);
+    return rc;
+}
+
+TestSuite(ingest_run, .init = run_setup, .fini = run_teardown);
+
+Test(ingest_run, report_reads_on_then_writes_nothing)
+{
+    dm_store_t *st = run_store();
+    struct seen seen = {0};
+    dm_ingest_policy_t pol = {.on_bad = DM_INGEST_REPORT,
+                              .atomic = true,
+                              .batch = 2, /* r1, r2 are written, then undone */
+                              .bad_cb = seen_bad,
+                              .progress_cb = seen_progress,
+                              .arg = &seen};
+    dm_ingest_stats_t stats;
+    char err[DM_ERRBUF_SIZE] = "";
+
+    cr_assert(eq(int, run_file(st, &pol, &stats, err), DM_EINVAL));
+    cr_assert(strstr(err, "line 3: query: must be a string") != NULL, "%s",
+              err);
+    cr_assert(eq(sz, stats.read, 5));
+    cr_assert(eq(sz, stats.rejected, 1));
+    cr_assert(eq(sz, stats.inserted, 0));
+    cr_assert(eq(sz, stats.duplicates, 0));
+    cr_assert(not(stats.stopped));
+    cr_assert(eq(sz, seen.bad, 1));
+    cr_assert(eq(sz, seen.rejected_at_last, 1));
+    cr_assert(eq(int, seen.last_rc, DM_EINVAL));
+    cr_assert(STREQ(seen.last_msg, err));
+    cr_assert(eq(sz, seen.progress, 2)); /* two full batches */
+    cr_assert(eq(u64, stored(st), 0));
+    /* the transaction is closed: the store takes a new one */
+    pol.on_bad = DM_INGEST_SKIP;
+    cr_assert(eq(int, run_file(st, &pol, &stats, err), DM_OK), "%s", err);
+    cr_assert(eq(u64, stored(st), 5));
+    dm_store_free(st);
+}
+
+Test(ingest_run, skip_writes_the_good_rows_and_counts_duplicates)
+{
+    dm_store_t *st = run_store();
+    struct seen seen = {0};
+    dm_ingest_policy_t pol = {
+        .on_bad = DM_INGEST_SKIP, .batch = 2, .bad_cb = seen_bad, .arg = &seen};
+    dm_ingest_stats_t stats;
+    char err[DM_ERRBUF_SIZE] = "";
+
+    cr_assert(eq(int, run_file(st, &pol, &stats, err), DM_OK), "%s", err);
+    cr_assert(eq(sz, stats.read, 5));
+    cr_assert(eq(sz, stats.rejected, 1));
+    cr_assert(eq(sz, stats.inserted, 5));
+    cr_assert(eq(sz, stats.duplicates, 0));
+    cr_assert(eq(sz, seen.bad, 1));
+    cr_assert(strstr(seen.last_msg, "line 3: ") != NULL, "%s", seen.last_msg);
+    cr_assert(eq(u64, stored(st), 5));
+    /* again: every row is a duplicate, nothing new */
+    cr_assert(eq(int, run_file(st, &pol, &stats, err), DM_OK), "%s", err);
+    cr_assert(eq(sz, stats.inserted, 0));
+    cr_assert(eq(sz, stats.duplicates, 5));
+    cr_assert(eq(u64, stored(st), 5));
+    dm_store_free(st);
+}
+
+Test(ingest_run, stop_ends_at_the_first_bad_element)
+{
+    static const struct {
+        const char *body, *msg;
+        int rc;
+        size_t read;
+    } cases[] = {
+        {"[" JSONL_ROW("a") "," JSONL_ROW("b") ", {\"query\": \"q\"}, "
+                                               "{\"nope\": 1}]",
+         "row 2: ", DM_EINVAL, 2},
+        {"[" JSONL_ROW("a") ", 7, {\"nope\": 1}]",
+         "row 1: must be a JSON object", DM_EPARSE, 1},
+    };
+    dm_store_t *st = run_store();
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct seen seen = {0};
+        dm_ingest_policy_t pol = {.on_bad = DM_INGEST_STOP,
+                                  .atomic = true,
+                                  .batch = 1,
+                                  .bad_cb = seen_bad,
+                                  .arg = &seen};
+        dm_ingest_stats_t stats;
+        dm_ingest_source_t src;
+        char err[DM_ERRBUF_SIZE] = "";
+        json_error_t je;
+        json_t *arr = json_loads(cases[i].body, 0, &je);
+
+        cr_assert(arr != NULL, "case %zu: %s", i, je.text);
+        dm_ingest_source_init_json(&src, arr);
+        cr_assert(eq(int,
+                     dm_ingest_run(st, &src, &pol, &stats, err, sizeof(err)),
+                     cases[i].rc),
+                  "case %zu: %s", i, err);
+        cr_assert(strstr(err, cases[i].msg) != NULL, "case %zu: %s", i, err);
+        cr_assert(eq(sz, stats.read, cases[i].read), "case %zu", i);
+        cr_assert(eq(sz, stats.rejected, 1), "case %zu", i); /* stopped */
+        cr_assert(eq(sz, seen.bad, 1), "case %zu", i);
+        cr_assert(eq(sz, stats.inserted, 0), "case %zu", i);
+        cr_assert(eq(u64, stored(st), 0), "case %zu", i); /* rolled back */
+        json_decref(arr);
+    }
+    dm_store_free(st);
+}
+
+Test(ingest_run, without_a_store_it_only_validates)
+{
+    static const char body[] = "[" JSONL_ROW("a") "," JSONL_ROW("b") "]";
+    static const dm_ingest_policy_t pol = {.on_bad = DM_INGEST_STOP,
+                                           .atomic = true};
+    dm_ingest_stats_t stats;
+    dm_ingest_source_t src;
+    char err[DM_ERRBUF_SIZE] = "";
+    json_t *arr = json_loads(body, 0, NULL);
+    dm_store_t *st = run_store();
+
+    dm_ingest_source_init_json(&src, arr);
+    cr_assert(eq(int, dm_ingest_run(NULL, &src, &pol, &stats, err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(sz, stats.read, 2));
+    cr_assert(eq(sz, stats.inserted + stats.duplicates + stats.rejected, 0));
+    cr_assert(eq(u64, stored(st), 0));
+    /* a source is read once; init again to run it again */
+    dm_ingest_source_init_json(&src, arr);
+    cr_assert(
+        eq(int, dm_ingest_run(st, &src, &pol, &stats, err, sizeof(err)), DM_OK),
+        "%s", err);
+    cr_assert(eq(sz, stats.inserted, 2));
+    cr_assert(eq(u64, stored(st), 2));
+    json_decref(arr);
+    dm_store_free(st);
+}
+
+/* A source of rows that fails to read after `good` rows. */
+static int failing_next(dm_ingest_source_t *src, dm_ingest_row_t *out, char *eb,
+                        size_t el)
+{
+    static const dm_feedback_row_t row = {NULL, "q", "r", NULL, true, 0};
+
+    memset(out, 0, sizeof(*out));
+    if (src->pos++ == src->n)
+        return dm_err_set(eb, el, DM_EIO, "line %zu: read failed", src->pos);
+    out->row = row; /* no id: the store makes one */
+    return 1;
+}
+
+Test(ingest_run, a_read_error_stops_the_run)
+{
+    dm_store_t *st = run_store();
+    dm_ingest_source_t src = {.next = failing_next, .n = 3};
+    dm_ingest_policy_t pol = {.on_bad = DM_INGEST_SKIP, .batch = 2};
+    dm_ingest_stats_t stats;
+    char err[DM_ERRBUF_SIZE] = "";
+
+    /* skip: the rows before it are written, and the run says it stopped */
+    cr_assert(
+        eq(int, dm_ingest_run(st, &src, &pol, &stats, err, sizeof(err)), DM_OK),
+        "%s", err);
+    cr_assert(stats.stopped);
+    cr_assert(eq(sz, stats.read, 3));
+    cr_assert(eq(sz, stats.rejected, 1));
+    cr_assert(eq(sz, stats.inserted, 3));
+    cr_assert(eq(u64, stored(st), 3));
+    /* report: the read error is the answer and nothing is written */
+    src.pos = 0;
+    pol.on_bad = DM_INGEST_REPORT;
+    pol.atomic = true;
+    cr_assert(eq(int, dm_ingest_run(st, &src, &pol, &stats, err, sizeof(err)),
+                 DM_EIO));
+    cr_assert(STREQ(err, "line 4: read failed"));
+    cr_assert(stats.stopped);
+    cr_assert(eq(u64, stored(st), 3));
+    dm_store_free(st);
+}
+
+/* Rows big enough to fill a small database after a few batches. */
+static dm_feedback_row_t big_rows[200];
+
+static void make_big_rows(void)
+{
+    static char big[4000];
+    static char ids[200][8];
+
+    memset(big, 'x', sizeof(big) - 1);
+    for (int i = 0; i < 200; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "f%d", i);
+        big_rows[i] = (dm_feedback_row_t){ids[i], big, big, NULL, true, 0};
+    }
+}
+
+Test(ingest_run, a_store_error_in_the_middle)
+{
+    dm_store_t *st = run_store();
+    dm_ingest_policy_t pol = {
+        .on_bad = DM_INGEST_STOP, .atomic = true, .batch = 5};
+    dm_ingest_stats_t stats;
+    dm_ingest_source_t src;
+    char err[DM_ERRBUF_SIZE] = "";
+
+    make_big_rows();
+    cr_assert(eq(int,
+                 dm_store_test_exec(st, "PRAGMA max_page_count = 40", err,
+                                    sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    /* atomic: the batches before the failing one are undone */
+    dm_ingest_source_init_rows(&src, big_rows, 200);
+    cr_assert(eq(int, dm_ingest_run(st, &src, &pol, &stats, err, sizeof(err)),
+                 DM_ESTORE));
+    cr_assert(strstr(err, "full") != NULL, "%s", err);
+    cr_assert(stats.read > 5 && stats.read < 200, "read %zu", stats.read);
+    cr_assert(eq(sz, stats.inserted, 0));
+    cr_assert(eq(u64, stored(st), 0));
+    /* not atomic: the batches before the failing one stay */
+    pol.atomic = false;
+    dm_ingest_source_init_rows(&src, big_rows, 200);
+    cr_assert(eq(int, dm_ingest_run(st, &src, &pol, &stats, err, sizeof(err)),
+                 DM_ESTORE));
+    cr_assert(stats.inserted >= 5 && stats.inserted < 200, "inserted %zu",
+              stats.inserted);
+    cr_assert(eq(u64, stored(st), stats.inserted));
+    dm_store_free(st);
 }
