@@ -210,7 +210,11 @@ logging:
                   self.logtext())
             try:
                 r = self.request("GET", "/health")
-                if r.status in (200, 503):
+                # ours, not another test's service that took the port
+                # between free_port() and our bind: ours logs this line
+                # once it serves
+                if r.status in (200, 503) and " serving on " in \
+                        self.logtext():
                     return r
             except OSError:
                 pass
