@@ -1,7 +1,7 @@
 /*
- * config_int.h - private to src/config/: the key table, the libcyaml
- * schema and the helpers shared by the files of the module.  Nothing
- * outside src/config/ includes this header.
+ * config_int.h - private to src/config/: the key table (the one schema)
+ * and the helpers shared by the files of the module.  Nothing outside
+ * src/config/ includes this header.
  */
 #ifndef DM_CONFIG_CONFIG_INT_H
 #define DM_CONFIG_CONFIG_INT_H
@@ -9,8 +9,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <cyaml/cyaml.h>
 
 #include "common/buf.h"
 #include "config/config.h"
@@ -64,12 +62,6 @@ struct cfg_key {
 extern const struct cfg_key dm_cfg_keys[];
 extern const size_t dm_cfg_nkeys;
 
-/* The libcyaml schema of the whole file (top level: dm_config_t *). */
-extern const cyaml_schema_value_t dm_cfg_schema;
-
-/* A libcyaml configuration that logs into buf (may be NULL). */
-void dm_cfg_cyaml_config(cyaml_config_t *cc, dm_buf_t *log);
-
 /* A parsed scalar. */
 union cfg_val {
     bool b;
@@ -117,30 +109,28 @@ char ***dm_cfg_list(dm_config_t *cfg, const struct cfg_key *k,
 
 /*
  * What the libyaml pass found: for each key index, the 1-based line of its
- * value (0 = absent), and for lists the line of each item.  The text for
- * libcyaml (the file with numeric ${VAR} references replaced by their
- * validated values) is in cyaml_text.
+ * value (0 = absent), and for lists the line of each item.
  */
 struct cfg_scan {
     int *line;        /* [dm_cfg_nkeys], value line or 0 */
     int *key_line;    /* [dm_cfg_nkeys], line of the key itself */
     int **item_line;  /* [dm_cfg_nkeys], lists only, else NULL */
     unsigned *nitems; /* [dm_cfg_nkeys] */
-    bool empty;       /* no document, or an empty one */
-    char *cyaml_text; /* owned; what libcyaml loads */
-    size_t cyaml_len;
 };
 
 /*
- * Runs the libyaml pass over text (len bytes, the whole file) for the
- * file name file: syntax, one document, a top-level mapping, known keys,
- * no duplicates, value shapes and scalar types, numeric bounds, and
- * ${VAR} in non-string values.  Fills sc (release with
- * dm_cfg_scan_cleanup(), also after a failure).  Returns DM_OK or
+ * Runs the libyaml pass over text (len bytes, the whole file; NULL for
+ * no file) for the file name file: syntax, one document, a top-level
+ * mapping, known keys, no duplicates, value shapes and scalar types,
+ * numeric bounds, and ${VAR} in non-string values.  Every value the
+ * file sets is stored into cfg (a zeroed dm_config_t; strings and list
+ * items as written, expanded later); keys it leaves out stay zero.
+ * Fills sc (release with dm_cfg_scan_cleanup(), also after a failure;
+ * cfg is then released by dm_config_free() as usual).  Returns DM_OK or
  * DM_ECONFIG with "FILE:LINE: KEY: reason" in errbuf.
  */
-int dm_cfg_scan_run(struct cfg_scan *sc, const char *file, const char *text,
-                    size_t len, char *errbuf, size_t n);
+int dm_cfg_scan_run(struct cfg_scan *sc, dm_config_t *cfg, const char *file,
+                    const char *text, size_t len, char *errbuf, size_t n);
 void dm_cfg_scan_cleanup(struct cfg_scan *sc);
 
 /* Looks a dotted path up in the key table; -1 when not a key. */

@@ -1,9 +1,9 @@
 /*
  * test_config.c - the configuration module: the shipped file and the
- * defaults (the seed's values), partial files, every key through libcyaml
- * and the key table, the example file and the docs against the key table
- * (pgbouncer optscan style), every class of error with its exact
- * FILE:LINE: KEY: message, ${VAR} expansion and its injection safety,
+ * defaults (the seed's values), partial files, every key through the
+ * loader and back out through the key table, the example file and the docs
+ * against the key table (pgbouncer optscan style), every class of error with
+ * its exact FILE:LINE: KEY: message, ${VAR} expansion and its injection safety,
  * secrets in dumps and errors, and the check-config command.
  */
 #include <criterion/criterion.h>
@@ -315,7 +315,7 @@ Test(config, partial_file_overrides_only_what_it_says)
     dm_config_free(defaults);
 }
 
-/* ---- every key through libcyaml and the key table ---- */
+/* ---- every key through the loader and the key table ---- */
 
 static const struct {
     const char *path;
