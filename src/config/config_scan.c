@@ -529,16 +529,26 @@ out:
     return rc;
 }
 
+/* Reads one event whose content does not matter (it was checked). */
+static int skip_event(struct scan *s)
+{
+    yaml_event_t ev;
+    int rc = next_event(s, &ev);
+
+    if (rc == DM_OK)
+        yaml_event_delete(&ev);
+    return rc;
+}
+
 /* Stream: at most one document. */
 static int scan_stream(struct scan *s)
 {
     yaml_event_t ev;
     int rc;
 
-    rc = next_event(s, &ev); /* STREAM-START */
+    rc = skip_event(s); /* STREAM-START */
     if (rc != DM_OK)
         return rc;
-    yaml_event_delete(&ev);
     rc = next_event(s, &ev);
     if (rc != DM_OK)
         return rc;
@@ -548,12 +558,10 @@ static int scan_stream(struct scan *s)
     }
     yaml_event_delete(&ev); /* DOCUMENT-START */
     rc = scan_root(s);
+    if (rc == DM_OK)
+        rc = skip_event(s); /* DOCUMENT-END */
     if (rc != DM_OK)
         return rc;
-    rc = next_event(s, &ev); /* DOCUMENT-END */
-    if (rc != DM_OK)
-        return rc;
-    yaml_event_delete(&ev);
     rc = next_event(s, &ev);
     if (rc != DM_OK)
         return rc;
