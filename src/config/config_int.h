@@ -20,14 +20,14 @@ enum cfg_type {
     CFG_U64,    /* uint64_t */
     CFG_DOUBLE, /* double */
     CFG_STRING, /* char *, owned */
-    CFG_ENUM,   /* an int-sized enum; names in cfg_key.choices */
+    CFG_ENUM,   /* an int-sized enum; names in cfg_key.choices by value */
     CFG_LIST    /* char **, owned, with an unsigned count beside it */
 };
 
 /* Extra validation of a string value (after ${VAR} expansion). */
 enum cfg_check {
     CHK_NONE,
-    CHK_CHOICE,  /* one of the '|'-separated names in choices */
+    CHK_CHOICE,  /* one of the names in choices */
     CHK_URL,     /* empty or an http:// or https:// URL with a host */
     CHK_BASEURL, /* CHK_URL without a query or fragment (paths are added) */
     CHK_IDENT,   /* SQL identifier [A-Za-z_][A-Za-z0-9_]*, <= 63 bytes */
@@ -53,8 +53,8 @@ struct cfg_key {
     double min, max;
     unsigned flags; /* CFG_SECRET, CFG_MIN_EXCL, CFG_MAX_EXCL */
     enum cfg_check check;
-    const char *choices; /* CHK_CHOICE and CFG_ENUM: "a|b|c" */
-    const char *doc;     /* one line, the same meaning as the docs */
+    const char *const *choices; /* CHK_CHOICE, CFG_ENUM: NULL-terminated */
+    const char *doc;            /* one line, the same meaning as the docs */
 };
 
 #define CFG_LABEL_MAX 64

@@ -29,6 +29,20 @@ _Static_assert(sizeof(dm_kl_estimator_t) == sizeof(int),
 _Static_assert(sizeof(dm_semantic_test_t) == sizeof(int),
                "CFG_ENUM fields are stored as int");
 
+/*
+ * The names a config file gives the values of each enum or choice key,
+ * NULL-terminated; an enum's by value, so a name cannot drift from the
+ * value it stands for.  The enum names are public (config.h), so that
+ * output outside this module spells a value as the config does.
+ */
+static const char *const semantic_test_names[] = {
+    [DM_SEMANTIC_TEST_MMD] = "mmd", [DM_SEMANTIC_TEST_KL] = "kl", NULL};
+static const char *const kl_estimator_names[] = {
+    [DM_KL_ESTIMATOR_EXCESS] = "excess", [DM_KL_ESTIMATOR_RAW] = "raw", NULL};
+static const char *const backend_names[] = {"sqlite", "postgres", NULL};
+static const char *const level_names[] = {"debug", "info", "warn", "error",
+                                          NULL};
+
 #define F(field) offsetof(dm_config_t, field)
 #define STRMAX   DM_CONFIG_MAX_STRING
 #define NUM(path, type, field, def, min, max, flags, doc)                      \
@@ -112,12 +126,12 @@ const struct cfg_key dm_cfg_keys[] = {
         "count of the hashing embedder)"),
     NUM("embeddings.bins", CFG_U32, embeddings.bins, "50", 2, 1000, 0,
         "histogram bins per embedding dimension for KL"),
-    ENUM("embeddings.test", embeddings.test, "mmd", "mmd|kl",
+    ENUM("embeddings.test", embeddings.test, "mmd", semantic_test_names,
          "the test that decides semantic drift: kernel MMD with a "
          "permutation p-value and the semantic_threshold effect floor "
          "(mmd), or the seed's KL rule with kl_threshold (kl)"),
     ENUM("embeddings.kl_estimator", embeddings.kl_estimator, "excess",
-         "excess|raw",
+         kl_estimator_names,
          "effect size compared with kl_threshold: KL in excess of its "
          "permutation null (excess) or the raw KL (raw)"),
     NUM("embeddings.threads", CFG_U32, embeddings.threads, "0", 0, 64, 0,
@@ -182,7 +196,7 @@ const struct cfg_key dm_cfg_keys[] = {
         0, "retries after a network error, a 429 or a 5xx"),
 
     STR("database.backend", database.backend, "sqlite", 1, 16, 0, CHK_CHOICE,
-        "sqlite|postgres", "store backend: sqlite or postgres"),
+        backend_names, "store backend: sqlite or postgres"),
     STR("database.path", database.path, "driftmon.db", 0, STRMAX, 0, CHK_NONE,
         NULL,
         "SQLite database file (sqlite backend); relative to the config "
@@ -252,7 +266,7 @@ const struct cfg_key dm_cfg_keys[] = {
         "ones"),
 
     STR("logging.level", logging.level, "info", 1, 16, 0, CHK_CHOICE,
-        "debug|info|warn|error", "lowest level logged"),
+        level_names, "lowest level logged"),
 };
 
 const size_t dm_cfg_nkeys = sizeof(dm_cfg_keys) / sizeof(dm_cfg_keys[0]);
@@ -449,45 +463,47 @@ static int parse_double(const struct cfg_key *k, const char *s,
     return dm_cfg_check_bounds(k, v, why, n);
 }
 
-/* Index of name in the '|'-separated list, or -1. */
-static int choice_index(const char *choices, const char *name)
-{
-    size_t len = strlen(name);
-    int idx = 0;
-
-    for (const char *p = choices; *p; idx++) {
-        const char *bar = strchr(p, '|');
-        size_t l = bar ? (size_t)(bar - p) : strlen(p);
-
-        if (l == len && memcmp(p, name, len) == 0)
-            return idx;
-        if (bar == NULL)
-            break;
-        p = bar + 1;
-    }
-    return -1;
-}
-
 int dm_cfg_choice_fail(const struct cfg_key *k, char *why, size_t n)
 {
     char list[128];
     size_t j = 0;
 
-    for (const char *p = k->choices; *p && j + 3 < sizeof(list); p++) {
-        if (*p == '|') {
-            list[j++] = ',';
-            list[j++] = ' ';
-        } else {
-            list[j++] = *p;
-        }
+    list[0] = '\0';
+    for (size_t i = 0; k->choices[i] != NULL && j < sizeof(list); i++) {
+        int w = snprintf(list + j, sizeof(list) - j, "%s%s", i ? ", " : "",
+                         k->choices[i]);
+
+        j += w > 0 ? (size_t)w : 0;
     }
-    list[j] = '\0';
     return dm_err_set(why, n, DM_ECONFIG, "must be one of: %s", list);
 }
 
 int dm_cfg_choice(const struct cfg_key *k, const char *s)
 {
-    return choice_index(k->choices, s);
+    for (int i = 0; k->choices[i] != NULL; i++)
+        if (strcmp(k->choices[i], s) == 0)
+            return i;
+    return -1;
+}
+
+/* The name of value v among names (NULL-terminated), or "?". */
+static const char *name_of(const char *const *names, size_t count, int v)
+{
+    return v >= 0 && (size_t)v < count - 1 ? names[v] : "?";
+}
+
+const char *dm_config_semantic_test_name(dm_semantic_test_t t)
+{
+    return name_of(semantic_test_names,
+                   sizeof(semantic_test_names) / sizeof(semantic_test_names[0]),
+                   (int)t);
+}
+
+const char *dm_config_kl_estimator_name(dm_kl_estimator_t e)
+{
+    return name_of(kl_estimator_names,
+                   sizeof(kl_estimator_names) / sizeof(kl_estimator_names[0]),
+                   (int)e);
 }
 
 int dm_cfg_parse_scalar(const struct cfg_key *k, const char *s,
@@ -504,7 +520,7 @@ int dm_cfg_parse_scalar(const struct cfg_key *k, const char *s,
     case CFG_DOUBLE:
         return parse_double(k, s, out, why, n);
     case CFG_ENUM:
-        idx = choice_index(k->choices, s);
+        idx = dm_cfg_choice(k, s);
         if (idx < 0)
             return dm_cfg_choice_fail(k, why, n);
         out->e = idx;
