@@ -9,7 +9,7 @@ FROM debian:12-slim AS build
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
         build-essential meson ninja-build pkg-config \
-        libmicrohttpd-dev libcurl4-openssl-dev libcyaml-dev libyaml-dev \
+        libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev \
         libjansson-dev libpq-dev libsqlite3-dev libopenblas-dev \
         libutf8proc-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -23,7 +23,7 @@ RUN meson setup /build -Dbuildtype=release -Dtests=false -Dbench=false \
 FROM debian:12-slim
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
-        libmicrohttpd12 libcurl4 libcyaml1 libyaml-0-2 libjansson4 libpq5 \
+        libmicrohttpd12 libcurl4 libyaml-0-2 libjansson4 libpq5 \
         libsqlite3-0 libopenblas0-pthread libutf8proc2 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/driftmon \

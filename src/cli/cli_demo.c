@@ -178,7 +178,7 @@ static int count_rows(const char *db, uint64_t *rows, char *err, size_t n)
     int rc = dm_config_defaults(&cfg, err, n);
 
     if (rc == DM_OK) {
-        free(cfg->database.path); /* owned by the config (libcyaml's free) */
+        free(cfg->database.path); /* owned by the config (dm_config_free()) */
         cfg->database.path = dm_strdup(db);
         rc = dm_store_open(cfg, &st, err, n);
     }

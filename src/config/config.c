@@ -3,19 +3,18 @@
  *
  * dm_config_load() runs these steps, each on the result of the last:
  *   1. read the file whole, capped at DM_CONFIG_MAX_BYTES;
- *   2. the libyaml pass (config_scan.c): syntax, shape, unknown and
- *      duplicate keys, types and numeric bounds, with FILE:LINE: KEY;
- *      it records the line of every key present;
- *   3. libcyaml loads the checked text into a zeroed dm_config_t with
- *      the schema of config_keys.c (every field optional);
- *   4. every key the file does not set gets its default from the key
+ *   2. the libyaml pass (config_scan.c) against the key table of
+ *      config_keys.c: syntax, shape, unknown and duplicate keys, types
+ *      and numeric bounds, with FILE:LINE: KEY; it stores every value
+ *      the file sets into a zeroed dm_config_t and records its line;
+ *   3. every key the file does not set gets its default from the key
  *      table (presence comes from step 2, so 0 stays a valid value);
- *   5. ${VAR} expansion in string values (and list items), after
+ *   4. ${VAR} expansion in string values (and list items), after
  *      parsing, so an environment value is never read as YAML;
- *   6. validation of the final values (bounds, choices, identifiers,
+ *   5. validation of the final values (bounds, choices, identifiers,
  *      URLs, lists) and of the rules between keys.
  * The first error stops the load; the message names file, line and key.
- * dm_config_defaults() runs steps 4-6 on an empty file.
+ * dm_config_defaults() runs steps 3-5 on an empty file.
  *
  * ${VAR} rules (also in docs/configuration.md): "${NAME}" is the value of
  * the environment variable NAME (an error when it is not set; the empty
@@ -25,10 +24,8 @@
  * any other '$' (including "$$") is kept as it is.  An expanded value is
  * never expanded again.
  *
- * Memory: every string in a dm_config_t is a separate malloc() block
- * (libcyaml allocates through realloc()/free(), see config_keys.c), and
- * dm_config_free() releases the whole struct with cyaml_free() and the
- * schema.
+ * Memory: every string and list in a dm_config_t is a separate malloc()
+ * block, and dm_config_free() walks the key table to release them.
  */
 #include "config/config.h"
 
@@ -764,34 +761,6 @@ static int finish(dm_config_t *cfg, const struct cfg_scan *sc, const char *file,
     return rc;
 }
 
-static int load_cyaml(const struct cfg_scan *sc, const char *file,
-                      dm_config_t **out, char *errbuf, size_t n)
-{
-    cyaml_data_t *data = NULL;
-    cyaml_config_t cc;
-    cyaml_err_t err;
-    dm_buf_t log;
-    int rc = DM_OK;
-
-    if (sc->empty) {
-        *out = dm_calloc(1, sizeof(dm_config_t));
-        return DM_OK;
-    }
-    dm_buf_init(&log, 400);
-    dm_cfg_cyaml_config(&cc, &log);
-    err = cyaml_load_data((const uint8_t *)sc->cyaml_text, sc->cyaml_len, &cc,
-                          &dm_cfg_schema, &data, NULL);
-    if (err != CYAML_OK)
-        rc = dm_cfg_fail(errbuf, n,
-                         err == CYAML_ERR_OOM ? DM_ENOMEM : DM_ECONFIG, file, 0,
-                         NULL, "libcyaml: %s%s%s", cyaml_strerror(err),
-                         log.len ? ": " : "", dm_buf_str(&log));
-    else
-        *out = data ? data : dm_calloc(1, sizeof(dm_config_t));
-    dm_buf_cleanup(&log);
-    return rc;
-}
-
 int dm_config_load_buffer(const char *name, const char *data, size_t len,
                           dm_config_t **out, char *errbuf, size_t errlen)
 {
@@ -810,9 +779,8 @@ int dm_config_load_buffer(const char *name, const char *data, size_t len,
         data += 3; /* a UTF-8 byte order mark */
         len -= 3;
     }
-    rc = dm_cfg_scan_run(&sc, name, data, len, errbuf, errlen);
-    if (rc == DM_OK)
-        rc = load_cyaml(&sc, name, &cfg, errbuf, errlen);
+    cfg = dm_calloc(1, sizeof(dm_config_t));
+    rc = dm_cfg_scan_run(&sc, cfg, name, data, len, errbuf, errlen);
     if (rc == DM_OK)
         rc = finish(cfg, &sc, name, errbuf, errlen);
     if (rc == DM_OK) {
@@ -853,7 +821,6 @@ static int resolve_db_path(dm_config_t *cfg, const char *file, char *errbuf,
                           "resolved against the config file's directory",
                           file, PATH_MAX);
     }
-    /* realloc'd like every string libcyaml frees (config_keys.c) */
     free(cfg->database.path);
     cfg->database.path = dm_strdup(dm_buf_str(&b));
     dm_buf_cleanup(&b);
@@ -890,7 +857,7 @@ int dm_config_defaults(dm_config_t **out, char *errbuf, size_t errlen)
     int rc;
 
     *out = NULL;
-    rc = dm_cfg_scan_run(&sc, "(defaults)", NULL, 0, errbuf, errlen);
+    rc = dm_cfg_scan_run(&sc, cfg, "(defaults)", NULL, 0, errbuf, errlen);
     if (rc == DM_OK)
         rc = finish(cfg, &sc, "(defaults)", errbuf, errlen);
     if (rc == DM_OK) {
@@ -904,13 +871,23 @@ int dm_config_defaults(dm_config_t **out, char *errbuf, size_t errlen)
 
 void dm_config_free(dm_config_t *cfg)
 {
-    cyaml_config_t cc;
-
     if (cfg == NULL)
         return;
+    for (size_t i = 0; i < dm_cfg_nkeys; i++) {
+        const struct cfg_key *k = &dm_cfg_keys[i];
+
+        if (k->type == CFG_STRING) {
+            free(*dm_cfg_str(cfg, k));
+        } else if (k->type == CFG_LIST) {
+            unsigned *count;
+            char **list = *dm_cfg_list(cfg, k, &count);
+
+            for (unsigned j = 0; j < *count; j++)
+                free(list[j]);
+            free(list);
+        }
+    }
     for (size_t i = 0; i < DM_CONFIG_MAX_SECRETS; i++)
         free(cfg->secret_ref[i]);
-    dm_cfg_cyaml_config(&cc, NULL);
-    /* Frees every string and list the schema names, then cfg itself. */
-    (void)cyaml_free(&cc, &dm_cfg_schema, cfg, 0);
+    free(cfg);
 }

@@ -1,8 +1,9 @@
 /*
  * config.h - driftmon's configuration: one YAML file, one schema.
  *
- * The file (configs/drift-monitor.yaml) is loaded with libcyaml into a
- * dm_config_t.  Every key has a default, so an empty file is valid.
+ * The file (configs/drift-monitor.yaml) is read by one libyaml pass
+ * against the key table (src/config/config_keys.c, one line per key)
+ * into a dm_config_t.  Every key has a default, so an empty file is valid.
  * After parsing, "${VAR}" and "${VAR:-default}" in string values are
  * replaced from the environment (never before parsing, so an environment
  * value cannot inject YAML); an unset variable without a default is an
@@ -46,6 +47,14 @@ typedef enum dm_semantic_test {
     DM_SEMANTIC_TEST_MMD = 0, /* kernel MMD + domain-classifier effect */
     DM_SEMANTIC_TEST_KL = 1   /* the seed's rule: KL over kl_threshold */
 } dm_semantic_test_t;
+
+/*
+ * The name a config file gives t or e ("mmd", "excess"), for output that
+ * shows the setting; "?" for a value that is not one of the enum's.
+ * Static strings; thread-safe.
+ */
+const char *dm_config_semantic_test_name(dm_semantic_test_t t);
+const char *dm_config_kl_estimator_name(dm_kl_estimator_t e);
 
 typedef struct dm_config_thresholds {
     double semantic_threshold; /* 0.05: share of traffic unlike baseline */

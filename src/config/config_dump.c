@@ -62,18 +62,12 @@ static int put_double(dm_buf_t *b, double v)
     return dm_buf_puts(b, tmp);
 }
 
-static int put_choice(dm_buf_t *b, const char *choices, int idx)
+static int put_choice(dm_buf_t *b, const char *const *choices, int idx)
 {
-    const char *p = choices;
-
-    for (int i = 0; i < idx && p != NULL; i++) {
-        p = strchr(p, '|');
-        if (p != NULL)
-            p++;
-    }
-    if (p == NULL || idx < 0)
-        return dm_buf_printf(b, "%d", idx);
-    return dm_buf_append(b, p, strcspn(p, "|"));
+    for (int i = 0; idx >= 0 && choices[i] != NULL; i++)
+        if (i == idx)
+            return dm_buf_puts(b, choices[i]);
+    return dm_buf_printf(b, "%d", idx);
 }
 
 /* A ${VAR} reference as it was written: quoted, not escaped. */

@@ -1,7 +1,7 @@
 /*
- * config_int.h - private to src/config/: the key table, the libcyaml
- * schema and the helpers shared by the files of the module.  Nothing
- * outside src/config/ includes this header.
+ * config_int.h - private to src/config/: the key table (the one schema)
+ * and the helpers shared by the files of the module.  Nothing outside
+ * src/config/ includes this header.
  */
 #ifndef DM_CONFIG_CONFIG_INT_H
 #define DM_CONFIG_CONFIG_INT_H
@@ -9,8 +9,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <cyaml/cyaml.h>
 
 #include "common/buf.h"
 #include "config/config.h"
@@ -22,14 +20,14 @@ enum cfg_type {
     CFG_U64,    /* uint64_t */
     CFG_DOUBLE, /* double */
     CFG_STRING, /* char *, owned */
-    CFG_ENUM,   /* an int-sized enum; names in cfg_key.choices */
+    CFG_ENUM,   /* an int-sized enum; names in cfg_key.choices by value */
     CFG_LIST    /* char **, owned, with an unsigned count beside it */
 };
 
 /* Extra validation of a string value (after ${VAR} expansion). */
 enum cfg_check {
     CHK_NONE,
-    CHK_CHOICE,  /* one of the '|'-separated names in choices */
+    CHK_CHOICE,  /* one of the names in choices */
     CHK_URL,     /* empty or an http:// or https:// URL with a host */
     CHK_BASEURL, /* CHK_URL without a query or fragment (paths are added) */
     CHK_IDENT,   /* SQL identifier [A-Za-z_][A-Za-z0-9_]*, <= 63 bytes */
@@ -55,20 +53,14 @@ struct cfg_key {
     double min, max;
     unsigned flags; /* CFG_SECRET, CFG_MIN_EXCL, CFG_MAX_EXCL */
     enum cfg_check check;
-    const char *choices; /* CHK_CHOICE and CFG_ENUM: "a|b|c" */
-    const char *doc;     /* one line, the same meaning as the docs */
+    const char *const *choices; /* CHK_CHOICE, CFG_ENUM: NULL-terminated */
+    const char *doc;            /* one line, the same meaning as the docs */
 };
 
 #define CFG_LABEL_MAX 64
 
 extern const struct cfg_key dm_cfg_keys[];
 extern const size_t dm_cfg_nkeys;
-
-/* The libcyaml schema of the whole file (top level: dm_config_t *). */
-extern const cyaml_schema_value_t dm_cfg_schema;
-
-/* A libcyaml configuration that logs into buf (may be NULL). */
-void dm_cfg_cyaml_config(cyaml_config_t *cc, dm_buf_t *log);
 
 /* A parsed scalar. */
 union cfg_val {
@@ -117,30 +109,28 @@ char ***dm_cfg_list(dm_config_t *cfg, const struct cfg_key *k,
 
 /*
  * What the libyaml pass found: for each key index, the 1-based line of its
- * value (0 = absent), and for lists the line of each item.  The text for
- * libcyaml (the file with numeric ${VAR} references replaced by their
- * validated values) is in cyaml_text.
+ * value (0 = absent), and for lists the line of each item.
  */
 struct cfg_scan {
     int *line;        /* [dm_cfg_nkeys], value line or 0 */
     int *key_line;    /* [dm_cfg_nkeys], line of the key itself */
     int **item_line;  /* [dm_cfg_nkeys], lists only, else NULL */
     unsigned *nitems; /* [dm_cfg_nkeys] */
-    bool empty;       /* no document, or an empty one */
-    char *cyaml_text; /* owned; what libcyaml loads */
-    size_t cyaml_len;
 };
 
 /*
- * Runs the libyaml pass over text (len bytes, the whole file) for the
- * file name file: syntax, one document, a top-level mapping, known keys,
- * no duplicates, value shapes and scalar types, numeric bounds, and
- * ${VAR} in non-string values.  Fills sc (release with
- * dm_cfg_scan_cleanup(), also after a failure).  Returns DM_OK or
+ * Runs the libyaml pass over text (len bytes, the whole file; NULL for
+ * no file) for the file name file: syntax, one document, a top-level
+ * mapping, known keys, no duplicates, value shapes and scalar types,
+ * numeric bounds, and ${VAR} in non-string values.  Every value the
+ * file sets is stored into cfg (a zeroed dm_config_t; strings and list
+ * items as written, expanded later); keys it leaves out stay zero.
+ * Fills sc (release with dm_cfg_scan_cleanup(), also after a failure;
+ * cfg is then released by dm_config_free() as usual).  Returns DM_OK or
  * DM_ECONFIG with "FILE:LINE: KEY: reason" in errbuf.
  */
-int dm_cfg_scan_run(struct cfg_scan *sc, const char *file, const char *text,
-                    size_t len, char *errbuf, size_t n);
+int dm_cfg_scan_run(struct cfg_scan *sc, dm_config_t *cfg, const char *file,
+                    const char *text, size_t len, char *errbuf, size_t n);
 void dm_cfg_scan_cleanup(struct cfg_scan *sc);
 
 /* Looks a dotted path up in the key table; -1 when not a key. */

@@ -1,14 +1,13 @@
 /*
  * config_keys.c - the one declarative schema of the configuration.
  *
- * Two static tables describe every key, side by side in this file:
- * dm_cfg_keys[] (one entry per key: path, C type, offset, default,
- * bounds, SECRET flag, check, one-line doc), which drives defaults,
- * validation, the secret flag, dm_config_dump() and the key listing
- * used by the docs test; and the libcyaml schema (one field per key),
- * which does the actual loading into dm_config_t.  test_config.c loads
- * a file that sets every key to a non-default value and compares each
- * key through both, so the two tables cannot drift apart unnoticed.
+ * dm_cfg_keys[] has one line per key: path, C type, offset in
+ * dm_config_t, default, bounds, SECRET flag, check, one-line doc.  It is
+ * the only description of a key: the libyaml pass (config_scan.c) reads
+ * a file against it straight into dm_config_t, and the defaults, the
+ * validation, the secret flag, dm_config_dump(), dm_config_free() and
+ * the key listing behind the example-file and docs tests all walk it.
+ * Adding a key is one line here plus its field in config.h.
  *
  * Also here: the strict scalar syntax shared by the libyaml pass and the
  * defaults, and the typed accessors of a key's field.
@@ -29,6 +28,20 @@ _Static_assert(sizeof(dm_kl_estimator_t) == sizeof(int),
                "CFG_ENUM fields are stored as int");
 _Static_assert(sizeof(dm_semantic_test_t) == sizeof(int),
                "CFG_ENUM fields are stored as int");
+
+/*
+ * The names a config file gives the values of each enum or choice key,
+ * NULL-terminated; an enum's by value, so a name cannot drift from the
+ * value it stands for.  The enum names are public (config.h), so that
+ * output outside this module spells a value as the config does.
+ */
+static const char *const semantic_test_names[] = {
+    [DM_SEMANTIC_TEST_MMD] = "mmd", [DM_SEMANTIC_TEST_KL] = "kl", NULL};
+static const char *const kl_estimator_names[] = {
+    [DM_KL_ESTIMATOR_EXCESS] = "excess", [DM_KL_ESTIMATOR_RAW] = "raw", NULL};
+static const char *const backend_names[] = {"sqlite", "postgres", NULL};
+static const char *const level_names[] = {"debug", "info", "warn", "error",
+                                          NULL};
 
 #define F(field) offsetof(dm_config_t, field)
 #define STRMAX   DM_CONFIG_MAX_STRING
@@ -113,12 +126,12 @@ const struct cfg_key dm_cfg_keys[] = {
         "count of the hashing embedder)"),
     NUM("embeddings.bins", CFG_U32, embeddings.bins, "50", 2, 1000, 0,
         "histogram bins per embedding dimension for KL"),
-    ENUM("embeddings.test", embeddings.test, "mmd", "mmd|kl",
+    ENUM("embeddings.test", embeddings.test, "mmd", semantic_test_names,
          "the test that decides semantic drift: kernel MMD with a "
          "permutation p-value and the semantic_threshold effect floor "
          "(mmd), or the seed's KL rule with kl_threshold (kl)"),
     ENUM("embeddings.kl_estimator", embeddings.kl_estimator, "excess",
-         "excess|raw",
+         kl_estimator_names,
          "effect size compared with kl_threshold: KL in excess of its "
          "permutation null (excess) or the raw KL (raw)"),
     NUM("embeddings.threads", CFG_U32, embeddings.threads, "0", 0, 64, 0,
@@ -183,7 +196,7 @@ const struct cfg_key dm_cfg_keys[] = {
         0, "retries after a network error, a 429 or a 5xx"),
 
     STR("database.backend", database.backend, "sqlite", 1, 16, 0, CHK_CHOICE,
-        "sqlite|postgres", "store backend: sqlite or postgres"),
+        backend_names, "store backend: sqlite or postgres"),
     STR("database.path", database.path, "driftmon.db", 0, STRMAX, 0, CHK_NONE,
         NULL,
         "SQLite database file (sqlite backend); relative to the config "
@@ -253,212 +266,10 @@ const struct cfg_key dm_cfg_keys[] = {
         "ones"),
 
     STR("logging.level", logging.level, "info", 1, 16, 0, CHK_CHOICE,
-        "debug|info|warn|error", "lowest level logged"),
+        level_names, "lowest level logged"),
 };
 
 const size_t dm_cfg_nkeys = sizeof(dm_cfg_keys) / sizeof(dm_cfg_keys[0]);
-
-/* ---- the libcyaml schema: every key optional, strings on the heap ---- */
-
-#define OPT                       CYAML_FLAG_OPTIONAL
-#define C_DBL(key, type, member)  CYAML_FIELD_FLOAT(key, OPT, type, member)
-#define C_U(key, type, member)    CYAML_FIELD_UINT(key, OPT, type, member)
-#define C_BOOL(key, type, member) CYAML_FIELD_BOOL(key, OPT, type, member)
-#define C_STR(key, type, member)                                               \
-    CYAML_FIELD_STRING_PTR(key, OPT, type, member, 0, CYAML_UNLIMITED)
-#define C_LIST(key, type, member)                                              \
-    CYAML_FIELD_SEQUENCE(key, CYAML_FLAG_POINTER | OPT, type, member,          \
-                         &string_entry, 0, CYAML_UNLIMITED)
-#define C_MAP(key, type, member, fields)                                       \
-    CYAML_FIELD_MAPPING(key, OPT, type, member, fields)
-
-static const cyaml_schema_value_t string_entry = {
-    CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
-};
-
-/* Same names and order as "excess|raw" in dm_cfg_keys[]. */
-static const cyaml_strval_t kl_estimator_names[] = {
-    {"excess", DM_KL_ESTIMATOR_EXCESS},
-    {"raw", DM_KL_ESTIMATOR_RAW},
-};
-
-/* Same names and order as "mmd|kl" in dm_cfg_keys[]. */
-static const cyaml_strval_t semantic_test_names[] = {
-    {"mmd", DM_SEMANTIC_TEST_MMD},
-    {"kl", DM_SEMANTIC_TEST_KL},
-};
-
-static const cyaml_schema_field_t thresholds_fields[] = {
-    C_DBL("semantic_threshold", dm_config_thresholds_t, semantic_threshold),
-    C_DBL("kl_threshold", dm_config_thresholds_t, kl_threshold),
-    C_DBL("psi_threshold", dm_config_thresholds_t, psi_threshold),
-    C_DBL("accuracy_min", dm_config_thresholds_t, accuracy_min),
-    C_DBL("accuracy_min_drop", dm_config_thresholds_t, accuracy_min_drop),
-    CYAML_FIELD_END};
-
-static const cyaml_schema_field_t monitoring_fields[] = {
-    C_U("sliding_window_days", dm_config_monitoring_t, sliding_window_days),
-    C_DBL("check_interval_hours", dm_config_monitoring_t, check_interval_hours),
-    C_U("min_samples", dm_config_monitoring_t, min_samples),
-    C_U("max_samples_per_window", dm_config_monitoring_t,
-        max_samples_per_window),
-    CYAML_FIELD_END};
-
-static const cyaml_schema_field_t embeddings_fields[] = {
-    C_STR("model", dm_config_embeddings_t, model),
-    C_STR("model_path", dm_config_embeddings_t, model_path),
-    C_U("batch_size", dm_config_embeddings_t, batch_size),
-    C_U("dimension", dm_config_embeddings_t, dimension),
-    C_U("bins", dm_config_embeddings_t, bins),
-    CYAML_FIELD_ENUM("test", OPT | CYAML_FLAG_STRICT, dm_config_embeddings_t,
-                     test, semantic_test_names,
-                     CYAML_ARRAY_LEN(semantic_test_names)),
-    CYAML_FIELD_ENUM("kl_estimator", OPT | CYAML_FLAG_STRICT,
-                     dm_config_embeddings_t, kl_estimator, kl_estimator_names,
-                     CYAML_ARRAY_LEN(kl_estimator_names)),
-    C_U("threads", dm_config_embeddings_t, threads),
-    CYAML_FIELD_END};
-
-static const cyaml_schema_field_t significance_fields[] = {
-    C_DBL("alpha", dm_config_significance_t, alpha),
-    C_U("permutations", dm_config_significance_t, permutations),
-    C_U("seed", dm_config_significance_t, seed), CYAML_FIELD_END};
-
-static const cyaml_schema_field_t intents_fields[] = {
-    C_LIST("categories", dm_config_intents_t, categories),
-    C_U("min_samples_per_intent", dm_config_intents_t, min_samples_per_intent),
-    CYAML_FIELD_END};
-
-static const cyaml_schema_field_t slack_fields[] = {
-    C_BOOL("enabled", dm_config_slack_t, enabled),
-    C_STR("webhook_url", dm_config_slack_t, webhook_url),
-    C_STR("channel", dm_config_slack_t, channel),
-    C_LIST("mention_users", dm_config_slack_t, mention_users),
-    C_DBL("timeout_seconds", dm_config_slack_t, timeout_seconds),
-    C_U("max_retries", dm_config_slack_t, max_retries),
-    CYAML_FIELD_END};
-
-static const cyaml_schema_field_t alerts_fields[] = {
-    C_BOOL("enabled", dm_config_alerts_t, enabled),
-    C_DBL("repeat_hours", dm_config_alerts_t, repeat_hours),
-    C_BOOL("include_examples", dm_config_alerts_t, include_examples),
-    C_MAP("slack", dm_config_alerts_t, slack, slack_fields), CYAML_FIELD_END};
-
-static const cyaml_schema_field_t fine_tuning_fields[] = {
-    C_BOOL("auto_trigger", dm_config_fine_tuning_t, auto_trigger),
-    C_STR("learning_engine_url", dm_config_fine_tuning_t, learning_engine_url),
-    C_DBL("min_drift_score", dm_config_fine_tuning_t, min_drift_score),
-    C_DBL("cooldown_hours", dm_config_fine_tuning_t, cooldown_hours),
-    C_DBL("timeout_seconds", dm_config_fine_tuning_t, timeout_seconds),
-    C_U("max_retries", dm_config_fine_tuning_t, max_retries),
-    CYAML_FIELD_END};
-
-static const cyaml_schema_field_t feedback_fields[] = {
-    C_STR("table", dm_config_feedback_table_t, table),
-    C_STR("id_column", dm_config_feedback_table_t, id_column),
-    C_STR("query_column", dm_config_feedback_table_t, query_column),
-    C_STR("response_column", dm_config_feedback_table_t, response_column),
-    C_STR("intent_column", dm_config_feedback_table_t, intent_column),
-    C_STR("positive_column", dm_config_feedback_table_t, positive_column),
-    C_STR("timestamp_column", dm_config_feedback_table_t, timestamp_column),
-    C_LIST("positive_values", dm_config_feedback_table_t, positive_values),
-    C_DBL("positive_threshold", dm_config_feedback_table_t, positive_threshold),
-    CYAML_FIELD_END};
-
-static const cyaml_schema_field_t database_fields[] = {
-    C_STR("backend", dm_config_database_t, backend),
-    C_STR("path", dm_config_database_t, path),
-    C_STR("url", dm_config_database_t, url),
-    C_STR("host", dm_config_database_t, host),
-    C_U("port", dm_config_database_t, port),
-    C_STR("name", dm_config_database_t, name),
-    C_STR("user", dm_config_database_t, user),
-    C_STR("password", dm_config_database_t, password),
-    C_MAP("feedback", dm_config_database_t, feedback, feedback_fields),
-    CYAML_FIELD_END};
-
-static const cyaml_schema_field_t api_fields[] = {
-    C_STR("host", dm_config_api_t, host),
-    C_U("port", dm_config_api_t, port),
-    C_STR("token", dm_config_api_t, token),
-    C_U("max_body_bytes", dm_config_api_t, max_body_bytes),
-    C_U("max_connections", dm_config_api_t, max_connections),
-    C_U("max_connections_per_ip", dm_config_api_t, max_connections_per_ip),
-    C_U("idle_timeout_seconds", dm_config_api_t, idle_timeout_seconds),
-    CYAML_FIELD_END};
-
-static const cyaml_schema_field_t explain_fields[] = {
-    C_U("topics", dm_config_explain_t, topics), CYAML_FIELD_END};
-
-static const cyaml_schema_field_t logging_fields[] = {
-    C_STR("level", dm_config_logging_t, level), CYAML_FIELD_END};
-
-static const cyaml_schema_field_t top_fields[] = {
-    C_MAP("thresholds", dm_config_t, thresholds, thresholds_fields),
-    C_MAP("monitoring", dm_config_t, monitoring, monitoring_fields),
-    C_MAP("embeddings", dm_config_t, embeddings, embeddings_fields),
-    C_MAP("significance", dm_config_t, significance, significance_fields),
-    C_MAP("intents", dm_config_t, intents, intents_fields),
-    C_MAP("alerts", dm_config_t, alerts, alerts_fields),
-    C_MAP("fine_tuning", dm_config_t, fine_tuning, fine_tuning_fields),
-    C_MAP("database", dm_config_t, database, database_fields),
-    C_MAP("api", dm_config_t, api, api_fields),
-    C_MAP("explain", dm_config_t, explain, explain_fields),
-    C_MAP("logging", dm_config_t, logging, logging_fields),
-    CYAML_FIELD_END};
-
-const cyaml_schema_value_t dm_cfg_schema = {
-    CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, dm_config_t, top_fields),
-};
-
-/*
- * libcyaml's allocator: plain realloc/free, so that strings allocated by
- * libcyaml and by this module (defaults, expansions) are interchangeable
- * and all released by cyaml_free().
- */
-static void *cyaml_mem_cb(void *ctx, void *ptr, size_t size)
-{
-    (void)ctx;
-    if (size == 0) {
-        free(ptr);
-        return NULL;
-    }
-    return realloc(ptr, size);
-}
-
-/*
- * Collects libcyaml's error lines (only reported when libcyaml rejects a
- * file that the libyaml pass accepted, which would be a bug).  The
- * schema has no string limits, so no message can carry a string value
- * and thus no secret.
- */
-static void cyaml_log_cb(cyaml_log_t level, void *ctx, const char *fmt,
-                         va_list args)
-{
-    dm_buf_t *log = ctx;
-    char line[256];
-
-    if (log == NULL || level < CYAML_LOG_ERROR)
-        return;
-    vsnprintf(line, sizeof(line), fmt, args);
-    for (char *p = line; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    if (dm_buf_puts(log, line) != DM_OK)
-        return; /* the log is capped; the first lines matter most */
-}
-
-void dm_cfg_cyaml_config(cyaml_config_t *cc, dm_buf_t *log)
-{
-    memset(cc, 0, sizeof(*cc));
-    cc->log_fn = cyaml_log_cb;
-    cc->log_ctx = log;
-    cc->mem_fn = cyaml_mem_cb;
-    cc->mem_ctx = NULL;
-    cc->log_level = CYAML_LOG_ERROR;
-    /* No CYAML_CFG_IGNORE_UNKNOWN_KEYS: unknown keys are errors. */
-    cc->flags = CYAML_CFG_NO_ALIAS;
-}
 
 /* ---- key lookup and field access ---- */
 
@@ -590,8 +401,8 @@ int dm_cfg_check_bounds(const struct cfg_key *k, double v, char *why, size_t n)
 
 static int parse_bool(const char *s, union cfg_val *out, char *why, size_t n)
 {
-    /* The same words mean the same to libcyaml (which reads any other
-     * word as true, hence the strict list here). */
+    /* YAML 1.1's bool words; any other word is an error (a lenient
+     * reader would take it as true). */
     static const struct {
         const char *word;
         bool val;
@@ -645,30 +456,11 @@ static int parse_double(const struct cfg_key *k, const char *s,
         return dm_err_set(why, n, DM_ECONFIG, "must be a number");
     errno = 0;
     v = strtod(s, NULL);
-    /* libcyaml rejects ERANGE (overflow and underflow) too. */
+    /* Overflow and underflow (ERANGE) are errors, not inf or 0. */
     if (errno == ERANGE || !isfinite(v))
         return dm_err_set(why, n, DM_ECONFIG, "is out of range");
     out->d = v;
     return dm_cfg_check_bounds(k, v, why, n);
-}
-
-/* Index of name in the '|'-separated list, or -1. */
-static int choice_index(const char *choices, const char *name)
-{
-    size_t len = strlen(name);
-    int idx = 0;
-
-    for (const char *p = choices; *p; idx++) {
-        const char *bar = strchr(p, '|');
-        size_t l = bar ? (size_t)(bar - p) : strlen(p);
-
-        if (l == len && memcmp(p, name, len) == 0)
-            return idx;
-        if (bar == NULL)
-            break;
-        p = bar + 1;
-    }
-    return -1;
 }
 
 int dm_cfg_choice_fail(const struct cfg_key *k, char *why, size_t n)
@@ -676,21 +468,42 @@ int dm_cfg_choice_fail(const struct cfg_key *k, char *why, size_t n)
     char list[128];
     size_t j = 0;
 
-    for (const char *p = k->choices; *p && j + 3 < sizeof(list); p++) {
-        if (*p == '|') {
-            list[j++] = ',';
-            list[j++] = ' ';
-        } else {
-            list[j++] = *p;
-        }
+    list[0] = '\0';
+    for (size_t i = 0; k->choices[i] != NULL && j < sizeof(list); i++) {
+        int w = snprintf(list + j, sizeof(list) - j, "%s%s", i ? ", " : "",
+                         k->choices[i]);
+
+        j += w > 0 ? (size_t)w : 0;
     }
-    list[j] = '\0';
     return dm_err_set(why, n, DM_ECONFIG, "must be one of: %s", list);
 }
 
 int dm_cfg_choice(const struct cfg_key *k, const char *s)
 {
-    return choice_index(k->choices, s);
+    for (int i = 0; k->choices[i] != NULL; i++)
+        if (strcmp(k->choices[i], s) == 0)
+            return i;
+    return -1;
+}
+
+/* The name of value v among names (NULL-terminated), or "?". */
+static const char *name_of(const char *const *names, size_t count, int v)
+{
+    return v >= 0 && (size_t)v < count - 1 ? names[v] : "?";
+}
+
+const char *dm_config_semantic_test_name(dm_semantic_test_t t)
+{
+    return name_of(semantic_test_names,
+                   sizeof(semantic_test_names) / sizeof(semantic_test_names[0]),
+                   (int)t);
+}
+
+const char *dm_config_kl_estimator_name(dm_kl_estimator_t e)
+{
+    return name_of(kl_estimator_names,
+                   sizeof(kl_estimator_names) / sizeof(kl_estimator_names[0]),
+                   (int)e);
 }
 
 int dm_cfg_parse_scalar(const struct cfg_key *k, const char *s,
@@ -707,7 +520,7 @@ int dm_cfg_parse_scalar(const struct cfg_key *k, const char *s,
     case CFG_DOUBLE:
         return parse_double(k, s, out, why, n);
     case CFG_ENUM:
-        idx = choice_index(k->choices, s);
+        idx = dm_cfg_choice(k, s);
         if (idx < 0)
             return dm_cfg_choice_fail(k, why, n);
         out->e = idx;

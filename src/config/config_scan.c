@@ -1,30 +1,27 @@
 /*
- * config_scan.c - the libyaml pass over a config file, before libcyaml.
+ * config_scan.c - the one pass that reads a config file.
  *
- * libcyaml loads the file into dm_config_t, but its error messages do
- * not carry line numbers and its scalar reading is lenient (any word
- * but false/no/off/disable/0 is a true bool; "12abc" is 12; "010" is
- * octal).  So the file is first walked with libyaml's event API against
- * the key table (config_keys.c), keeping the dotted key path of every
- * event and libyaml's marks, and everything that can be wrong with the
+ * The file is walked once with libyaml's event API against the key
+ * table (config_keys.c), keeping the dotted key path of every event and
+ * libyaml's marks; each value is checked and stored straight into
+ * dm_config_t at the offset the table gives, so there is no second
+ * schema and no second parser.  Everything that can be wrong with the
  * shape of the file is reported here with FILE:LINE: KEY:
  *   - YAML syntax errors (libyaml's problem_mark), invalid UTF-8;
  *   - more than one document, a top level that is not a mapping;
  *   - unknown keys, duplicate keys, sections that are not mappings;
  *   - anchors, aliases and tags (not supported: one meaning per line);
  *   - values of the wrong shape (a list where a scalar belongs, ...);
- *   - numbers, bools and enum names in the strict syntax, with bounds.
- * Only a file that passes is handed to libcyaml, which then cannot
- * disagree.  The pass also records where each key's value is (its
- * line) and which keys are present, so that absent keys get their
- * defaults (0 is a legitimate value of several keys).
+ *   - numbers, bools and enum names in the strict syntax (no lenient
+ *     "any word is true", "12abc" or octal "010"), with bounds.
+ * The pass also records where each key's value is (its line) and which
+ * keys are present, so that absent keys get their defaults (0 is a
+ * legitimate value of several keys).
  *
- * ${VAR} in a number, bool or enum value: expanded here, the result
- * checked in the strict syntax, and the validated token spliced into
- * the text libcyaml reads in place of the original scalar.  A validated
- * number or name cannot carry YAML syntax, so an environment value
- * still cannot inject YAML.  String values are expanded later, after
- * libcyaml, on the loaded strings (config.c).
+ * ${VAR} in a number, bool or enum value: expanded here and the result
+ * parsed in the strict syntax, so an environment value is never read as
+ * YAML.  String values and list items are stored as written and
+ * expanded later (config.c), for the same reason.
  */
 #include "config/config_int.h"
 
@@ -35,27 +32,17 @@
 
 #include "common/alloc.h"
 
-/* A scalar to replace in the text given to libcyaml. */
-struct splice {
-    size_t start, end; /* libyaml mark indexes (characters, not bytes) */
-    int line;
-    bool plain; /* a plain scalar (else quoted) */
-    char *orig; /* the scalar's value, owned (plain ones) */
-    char *text; /* the validated replacement, owned */
-};
-
 #define MAX_SECTIONS 32
 
 struct scan {
     struct cfg_scan *sc;
+    dm_config_t *cfg; /* where the values go */
     yaml_parser_t parser;
     const char *file;
     const char *text;
     size_t len;
     char *errbuf;
     size_t n;
-    struct splice *sp;
-    size_t nsp, capsp;
     struct {
         const char *path; /* a key path prefix in dm_cfg_keys (static) */
         size_t len;
@@ -229,24 +216,6 @@ static int check_string_scalar(struct scan *s, const yaml_event_t *ev,
     return DM_OK;
 }
 
-static int add_splice(struct scan *s, const yaml_event_t *ev, char *text)
-{
-    if (s->nsp == s->capsp) {
-        s->capsp = s->capsp ? 2 * s->capsp : 8;
-        s->sp = dm_reallocarray(s->sp, s->capsp, sizeof(*s->sp));
-    }
-    s->sp[s->nsp].start = ev->start_mark.index;
-    s->sp[s->nsp].end = ev->end_mark.index;
-    s->sp[s->nsp].line = ev_line(ev);
-    s->sp[s->nsp].plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-    s->sp[s->nsp].orig = s->sp[s->nsp].plain
-                             ? dm_strdup((const char *)ev->data.scalar.value)
-                             : NULL;
-    s->sp[s->nsp].text = text;
-    s->nsp++;
-    return DM_OK;
-}
-
 /* A number, bool or enum scalar of key k. */
 static int check_typed_scalar(struct scan *s, const struct cfg_key *k,
                               const yaml_event_t *ev)
@@ -269,6 +238,7 @@ static int check_typed_scalar(struct scan *s, const struct cfg_key *k,
         if (rc != DM_OK)
             return dm_cfg_fail(s->errbuf, s->n, rc, s->file, ev_line(ev),
                                k->path, "%s", why);
+        dm_cfg_store(s->cfg, k, &val);
         return DM_OK;
     }
     rc = dm_cfg_expand(v, &expanded, why, sizeof(why));
@@ -276,18 +246,20 @@ static int check_typed_scalar(struct scan *s, const struct cfg_key *k,
         return dm_cfg_fail(s->errbuf, s->n, rc, s->file, ev_line(ev), k->path,
                            "%s", why);
     rc = dm_cfg_parse_scalar(k, expanded, &val, why, sizeof(why));
-    if (rc != DM_OK) {
-        free(expanded);
+    free(expanded);
+    if (rc != DM_OK)
         return dm_cfg_fail(s->errbuf, s->n, rc, s->file, ev_line(ev), k->path,
                            "%s (after ${VAR} expansion)", why);
-    }
-    return add_splice(s, ev, expanded); /* steals expanded */
+    dm_cfg_store(s->cfg, k, &val);
+    return DM_OK;
 }
 
 static int scan_list(struct scan *s, long idx)
 {
     const struct cfg_key *k = &dm_cfg_keys[idx];
     struct cfg_scan *sc = s->sc;
+    unsigned *count;
+    char ***list = dm_cfg_list(s->cfg, k, &count);
     char path[160];
     unsigned cap = 0;
     yaml_event_t ev;
@@ -320,7 +292,11 @@ static int scan_list(struct scan *s, long idx)
             cap = cap ? 2 * cap : 8;
             sc->item_line[idx] =
                 dm_reallocarray(sc->item_line[idx], cap, sizeof(int));
+            *list = dm_reallocarray(*list, cap, sizeof(char *));
         }
+        /* a NUL-free scalar (checked above): its value is a C string */
+        (*list)[*count] = dm_strdup((const char *)ev.data.scalar.value);
+        (*count)++;
         sc->item_line[idx][sc->nitems[idx]++] = ev_line(&ev);
         yaml_event_delete(&ev);
     }
@@ -356,10 +332,14 @@ static int scan_value(struct scan *s, long idx)
                          event_name(&ev));
         goto out;
     }
-    if (k->type == CFG_STRING)
+    if (k->type == CFG_STRING) {
         rc = check_string_scalar(s, &ev, k->path);
-    else
+        if (rc == DM_OK) /* a key is set once (duplicates are errors) */
+            *dm_cfg_str(s->cfg, k) =
+                dm_strdup((const char *)ev.data.scalar.value);
+    } else {
         rc = check_typed_scalar(s, k, &ev);
+    }
 out:
     yaml_event_delete(&ev);
     return rc;
@@ -405,14 +385,13 @@ static void printable(char *out, size_t cap, const char *in)
     out[j] = '\0';
 }
 
-static int scan_mapping(struct scan *s, const char *prefix, bool *any);
+static int scan_mapping(struct scan *s, const char *prefix);
 
 /* A section (sub-mapping) path, with its key event at line kline. */
 static int scan_section(struct scan *s, const char *kp, size_t len,
                         const char *path, int kline)
 {
     yaml_event_t ev;
-    bool any = false;
     int rc;
 
     for (size_t i = 0; i < s->nsections; i++)
@@ -442,11 +421,11 @@ static int scan_section(struct scan *s, const char *kp, size_t len,
     yaml_event_delete(&ev);
     if (rc != DM_OK)
         return rc;
-    return scan_mapping(s, path, &any);
+    return scan_mapping(s, path);
 }
 
 /* The entries of a mapping whose start event was consumed. */
-static int scan_mapping(struct scan *s, const char *prefix, bool *any)
+static int scan_mapping(struct scan *s, const char *prefix)
 {
     char path[160];
     char shown[160];
@@ -467,7 +446,6 @@ static int scan_mapping(struct scan *s, const char *prefix, bool *any)
             yaml_event_delete(&ev);
             return DM_OK;
         }
-        *any = true;
         kline = ev_line(&ev);
         rc = check_node(s, &ev, prefix[0] ? prefix : NULL);
         if (rc == DM_OK && ev.type != YAML_SCALAR_EVENT)
@@ -482,8 +460,8 @@ static int scan_mapping(struct scan *s, const char *prefix, bool *any)
         len = join_path(path, sizeof(path), prefix,
                         (const char *)ev.data.scalar.value);
         printable(shown, sizeof(shown), (const char *)ev.data.scalar.value);
-        /* "a.b" as one key is not the key b of section a (libcyaml
-         * would not read it so), and a NUL or a long key is no key. */
+        /* "a.b" as one key is not the key b of section a (YAML does
+         * not read it so), and a NUL or a long key is no key. */
         dotted = strchr((const char *)ev.data.scalar.value, '.') != NULL;
         if (has_nul(&ev) || len >= sizeof(path) || dotted)
             len = 0;
@@ -522,7 +500,6 @@ static int scan_mapping(struct scan *s, const char *prefix, bool *any)
 static int scan_root(struct scan *s)
 {
     yaml_event_t ev;
-    bool any = false;
     int rc;
 
     rc = next_event(s, &ev);
@@ -535,8 +512,7 @@ static int scan_root(struct scan *s)
         (is_plain_null(&ev) ||
          (ev.data.scalar.length == 0 &&
           ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE))) {
-        s->sc->empty = true; /* "---" alone: an empty document */
-        goto out;
+        goto out; /* "---" alone: an empty document */
     }
     if (ev.type != YAML_MAPPING_START_EVENT) {
         rc = dm_cfg_fail(s->errbuf, s->n, DM_ECONFIG, s->file, ev_line(&ev),
@@ -547,11 +523,20 @@ static int scan_root(struct scan *s)
         goto out;
     }
     yaml_event_delete(&ev);
-    rc = scan_mapping(s, "", &any);
-    s->sc->empty = !any;
-    return rc;
+    return scan_mapping(s, "");
 out:
     yaml_event_delete(&ev);
+    return rc;
+}
+
+/* Reads one event whose content does not matter (it was checked). */
+static int skip_event(struct scan *s)
+{
+    yaml_event_t ev;
+    int rc = next_event(s, &ev);
+
+    if (rc == DM_OK)
+        yaml_event_delete(&ev);
     return rc;
 }
 
@@ -561,26 +546,22 @@ static int scan_stream(struct scan *s)
     yaml_event_t ev;
     int rc;
 
-    rc = next_event(s, &ev); /* STREAM-START */
+    rc = skip_event(s); /* STREAM-START */
     if (rc != DM_OK)
         return rc;
-    yaml_event_delete(&ev);
     rc = next_event(s, &ev);
     if (rc != DM_OK)
         return rc;
     if (ev.type == YAML_STREAM_END_EVENT) {
         yaml_event_delete(&ev);
-        s->sc->empty = true; /* empty file or only comments */
-        return DM_OK;
+        return DM_OK; /* empty file or only comments */
     }
     yaml_event_delete(&ev); /* DOCUMENT-START */
     rc = scan_root(s);
+    if (rc == DM_OK)
+        rc = skip_event(s); /* DOCUMENT-END */
     if (rc != DM_OK)
         return rc;
-    rc = next_event(s, &ev); /* DOCUMENT-END */
-    if (rc != DM_OK)
-        return rc;
-    yaml_event_delete(&ev);
     rc = next_event(s, &ev);
     if (rc != DM_OK)
         return rc;
@@ -591,85 +572,8 @@ static int scan_stream(struct scan *s)
     return rc;
 }
 
-/*
- * Byte offset of libyaml's character index ci, counting from byte *bi
- * at character *ci_now (both advanced).  libyaml counts code points.
- */
-static size_t advance_chars(const char *text, size_t len, size_t *bi,
-                            size_t *ci_now, size_t ci)
-{
-    while (*ci_now < ci && *bi < len) {
-        (*bi)++;
-        while (*bi < len && ((unsigned char)text[*bi] & 0xC0) == 0x80)
-            (*bi)++;
-        (*ci_now)++;
-    }
-    return *bi;
-}
-
-/*
- * Whether bytes [b0, b1) are the scalar of sp: a plain scalar is its
- * value verbatim (a multi-line one never parses as a number); a quoted
- * one starts and ends with its quote.
- */
-static bool splice_bounds_ok(const char *text, size_t b0, size_t b1,
-                             const struct splice *sp)
-{
-    char first, last;
-
-    if (b1 <= b0)
-        return false;
-    if (sp->plain)
-        return strlen(sp->orig) == b1 - b0 &&
-               memcmp(text + b0, sp->orig, b1 - b0) == 0;
-    first = text[b0];
-    last = text[b1 - 1];
-    return (first == '"' || first == '\'') && last == first;
-}
-
-/* The text for libcyaml: the file with the splices applied. */
-static int build_cyaml_text(struct scan *s)
-{
-    dm_buf_t out;
-    size_t bi = 0, ci = 0, done = 0;
-    int rc = DM_OK;
-
-    if (s->nsp == 0) {
-        s->sc->cyaml_text = dm_strndup(s->text, s->len);
-        s->sc->cyaml_len = s->len;
-        return DM_OK;
-    }
-    dm_buf_init(&out, 2 * (size_t)DM_CONFIG_MAX_BYTES);
-    for (size_t i = 0; i < s->nsp && rc == DM_OK; i++) {
-        size_t b0 = advance_chars(s->text, s->len, &bi, &ci, s->sp[i].start);
-        size_t b1 = advance_chars(s->text, s->len, &bi, &ci, s->sp[i].end);
-
-        if (!splice_bounds_ok(s->text, b0, b1, &s->sp[i])) {
-            rc = dm_cfg_fail(s->errbuf, s->n, DM_EINTERNAL, s->file,
-                             s->sp[i].line, NULL,
-                             "internal error: cannot locate a ${VAR} value");
-            break;
-        }
-        rc = dm_buf_append(&out, s->text + done, b0 - done);
-        if (rc == DM_OK)
-            rc = dm_buf_puts(&out, s->sp[i].text);
-        done = b1;
-    }
-    if (rc == DM_OK)
-        rc = dm_buf_append(&out, s->text + done, s->len - done);
-    if (rc == DM_ETOOBIG)
-        rc = dm_cfg_fail(s->errbuf, s->n, DM_ECONFIG, s->file, 0, NULL,
-                         "too large after ${VAR} expansion");
-    if (rc == DM_OK) {
-        s->sc->cyaml_len = out.len;
-        s->sc->cyaml_text = dm_buf_steal(&out);
-    }
-    dm_buf_cleanup(&out);
-    return rc;
-}
-
-int dm_cfg_scan_run(struct cfg_scan *sc, const char *file, const char *text,
-                    size_t len, char *errbuf, size_t n)
+int dm_cfg_scan_run(struct cfg_scan *sc, dm_config_t *cfg, const char *file,
+                    const char *text, size_t len, char *errbuf, size_t n)
 {
     struct scan s;
     int rc;
@@ -680,11 +584,10 @@ int dm_cfg_scan_run(struct cfg_scan *sc, const char *file, const char *text,
     sc->key_line = dm_calloc(dm_cfg_nkeys, sizeof(int));
     sc->item_line = dm_calloc(dm_cfg_nkeys, sizeof(int *));
     sc->nitems = dm_calloc(dm_cfg_nkeys, sizeof(unsigned));
-    if (text == NULL) { /* the defaults: nothing present */
-        sc->empty = true;
+    if (text == NULL) /* the defaults: nothing present */
         return DM_OK;
-    }
     s.sc = sc;
+    s.cfg = cfg;
     s.file = file;
     s.text = text;
     s.len = len;
@@ -693,18 +596,11 @@ int dm_cfg_scan_run(struct cfg_scan *sc, const char *file, const char *text,
     if (!yaml_parser_initialize(&s.parser))
         return dm_cfg_fail(errbuf, n, DM_ENOMEM, file, 0, NULL,
                            "cannot initialise the YAML parser");
-    /* UTF-8 only, so libyaml's character marks map onto the bytes. */
+    /* UTF-8 only: a config is UTF-8 text (and messages quote it). */
     yaml_parser_set_encoding(&s.parser, YAML_UTF8_ENCODING);
     yaml_parser_set_input_string(&s.parser, (const unsigned char *)text, len);
     rc = scan_stream(&s);
     yaml_parser_delete(&s.parser);
-    if (rc == DM_OK && !sc->empty)
-        rc = build_cyaml_text(&s);
-    for (size_t i = 0; i < s.nsp; i++) {
-        free(s.sp[i].orig);
-        free(s.sp[i].text);
-    }
-    free(s.sp);
     return rc;
 }
 
@@ -717,6 +613,5 @@ void dm_cfg_scan_cleanup(struct cfg_scan *sc)
     free(sc->line);
     free(sc->key_line);
     free(sc->nitems);
-    free(sc->cyaml_text);
     memset(sc, 0, sizeof(*sc));
 }

@@ -48,7 +48,7 @@ static unsigned worker_threads(const dm_config_t *cfg)
 
 const char *dm_analyze_test_name(dm_semantic_test_t t)
 {
-    return t == DM_SEMANTIC_TEST_KL ? "kl" : "mmd";
+    return dm_config_semantic_test_name(t);
 }
 
 /* The semantic signal: the seed's KL always, the deciding test's figures. */
@@ -363,8 +363,8 @@ int dm_analysis_to_json(const dm_analysis_t *a, json_t *o)
     rc |= set(o, "settings",
               json_pack("{s:s, s:s, s:I, s:I, s:f, s:I, s:f}", "semantic_test",
                         dm_analyze_test_name(a->test), "kl_estimator",
-                        a->estimator == DM_KL_ESTIMATOR_RAW ? "raw" : "excess",
-                        "bins", (json_int_t)a->bins, "permutations",
+                        dm_config_kl_estimator_name(a->estimator), "bins",
+                        (json_int_t)a->bins, "permutations",
                         (json_int_t)a->permutations, "alpha", a->alpha,
                         "embedding_dim", (json_int_t)a->dim,
                         "accuracy_min_drop", a->accuracy_min_drop));

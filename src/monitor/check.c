@@ -486,10 +486,8 @@ static void row_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
                                 : cfg->thresholds.semantic_threshold;
     c->alpha = cfg->significance.alpha;
     c->permutations = cfg->significance.permutations;
-    c->kl_estimator =
-        (char *)(uintptr_t)(cfg->embeddings.kl_estimator == DM_KL_ESTIMATOR_RAW
-                                ? "raw"
-                                : "excess");
+    c->kl_estimator = (char *)(uintptr_t)dm_config_kl_estimator_name(
+        cfg->embeddings.kl_estimator);
     if (!r->have_analysis)
         return;
     if (a->have_semantic) {

@@ -90,7 +90,7 @@ def t_dockerfile():
     out = subprocess.run(["ldd", dmtest.BINARY], capture_output=True,
                          text=True).stdout
     want = {"libmicrohttpd": "libmicrohttpd12", "libcurl": "libcurl4",
-            "libcyaml": "libcyaml1", "libyaml": "libyaml-0-2",
+            "libyaml": "libyaml-0-2",
             "libjansson": "libjansson4", "libpq": "libpq5",
             "libsqlite3": "libsqlite3-0", "libopenblas": "libopenblas0",
             "libutf8proc": "libutf8proc2"}

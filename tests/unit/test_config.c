@@ -1,9 +1,9 @@
 /*
  * test_config.c - the configuration module: the shipped file and the
- * defaults (the seed's values), partial files, every key through libcyaml
- * and the key table, the example file and the docs against the key table
- * (pgbouncer optscan style), every class of error with its exact
- * FILE:LINE: KEY: message, ${VAR} expansion and its injection safety,
+ * defaults (the seed's values), partial files, every key through the
+ * loader and back out through the key table, the example file and the docs
+ * against the key table (pgbouncer optscan style), every class of error with
+ * its exact FILE:LINE: KEY: message, ${VAR} expansion and its injection safety,
  * secrets in dumps and errors, and the check-config command.
  */
 #include <criterion/criterion.h>
@@ -315,7 +315,7 @@ Test(config, partial_file_overrides_only_what_it_says)
     dm_config_free(defaults);
 }
 
-/* ---- every key through libcyaml and the key table ---- */
+/* ---- every key through the loader and the key table ---- */
 
 static const struct {
     const char *path;
@@ -503,8 +503,13 @@ Test(config, key_listing)
 
 /* ---- the example file and the docs against the key table ---- */
 
-/* Collects the dotted paths of the leaf keys of a YAML file. */
-static size_t yaml_leaf_paths(const char *file, char paths[][128], size_t max)
+/*
+ * Collects the dotted paths of the leaf keys of a YAML file and their
+ * values as written (a list's items joined by spaces, as the key table
+ * writes a list default).
+ */
+static size_t yaml_leaf_paths(const char *file, char paths[][128],
+                              char values[][256], size_t max)
 {
     FILE *f = fopen(file, "rb");
     yaml_parser_t p;
@@ -546,17 +551,28 @@ static size_t yaml_leaf_paths(const char *file, char paths[][128], size_t max)
                 strcat(paths[n], ".");
             }
             strcat(paths[n], key);
-            n++;
+            values[n][0] = '\0';
+            if (ev.type == YAML_SCALAR_EVENT)
+                snprintf(values[n], sizeof(values[0]), "%s",
+                         (const char *)ev.data.scalar.value);
             want_key[depth] = true;
             if (ev.type == YAML_SEQUENCE_START_EVENT) {
-                /* Skip the list's items. */
+                /* The list's items, space-separated. */
                 yaml_event_delete(&ev);
-                do {
+                for (;;) {
+                    size_t len = strlen(values[n]);
+
                     cr_assert(yaml_parser_parse(&p, &ev));
-                    if (ev.type != YAML_SEQUENCE_END_EVENT)
-                        yaml_event_delete(&ev);
-                } while (ev.type != YAML_SEQUENCE_END_EVENT);
+                    if (ev.type == YAML_SEQUENCE_END_EVENT)
+                        break;
+                    cr_assert_eq(ev.type, YAML_SCALAR_EVENT);
+                    snprintf(values[n] + len, sizeof(values[0]) - len, "%s%s",
+                             len ? " " : "",
+                             (const char *)ev.data.scalar.value);
+                    yaml_event_delete(&ev);
+                }
             }
+            n++;
             break;
         case YAML_STREAM_END_EVENT:
             done = true;
@@ -573,19 +589,27 @@ static size_t yaml_leaf_paths(const char *file, char paths[][128], size_t max)
 
 Test(config, example_file_has_every_key_and_only_known_keys)
 {
-    static char leaves[256][128];
+    static char leaves[256][128], values[256][256];
     char file[4096];
     size_t n;
 
     source_path(file, sizeof(file), "configs/drift-monitor.yaml");
-    n = yaml_leaf_paths(file, leaves, 256);
+    n = yaml_leaf_paths(file, leaves, values, 256);
     for (size_t i = 0; i < dm_config_key_count(); i++) {
-        bool found = false;
+        size_t j = 0;
 
-        for (size_t j = 0; j < n && !found; j++)
-            found = strcmp(leaves[j], dm_config_key_path(i)) == 0;
-        cr_expect(found, "key %s is missing from configs/drift-monitor.yaml",
+        while (j < n && strcmp(leaves[j], dm_config_key_path(i)) != 0)
+            j++;
+        cr_expect(j < n, "key %s is missing from configs/drift-monitor.yaml",
                   dm_config_key_path(i));
+        /* The default as the key table writes it, ${VAR} and all (so the
+         * example cannot show a literal where the default reads the
+         * environment, which loading it in a clean environment misses). */
+        if (j < n)
+            cr_expect_str_eq(values[j], dm_config_key_default(i),
+                             "configs/drift-monitor.yaml: %s: %s, the key "
+                             "table's default %s",
+                             leaves[j], values[j], dm_config_key_default(i));
     }
     for (size_t j = 0; j < n; j++) {
         size_t idx;
