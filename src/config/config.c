@@ -690,7 +690,9 @@ static const char *rule_permutations(const dm_config_t *c,
     double alpha = c->significance.alpha;
     double need = floor(1.0 / alpha) - 2.0;
 
-    if (c->significance.permutations == 0 || (r + 1.0) * alpha > 1.0)
+    /* R = 0 too (DESIGN.md 2.2): no p-value at all would let a signal
+     * fire on its effect alone, outside Holm's family-wise bound */
+    if ((r + 1.0) * alpha > 1.0)
         return NULL;
     /* the fewest that would do, found in the same arithmetic */
     if (need < 0.0)

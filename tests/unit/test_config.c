@@ -296,14 +296,14 @@ Test(config, partial_file_overrides_only_what_it_says)
     cfg = load_ok("thresholds:\n"
                   "  kl_threshold: 0.5\n"
                   "significance:\n"
-                  "  permutations: 0\n" /* 0 is a value, not "absent" */
+                  "  permutations: 100000\n"
                   "  alpha: 0.01\n"
                   "alerts:\n"
                   "  slack:\n"
                   "    channel: \"#ml\"\n"
                   "embeddings: {}\n");
     EQ_D(cfg->thresholds.kl_threshold, 0.5);
-    EQ_U(cfg->significance.permutations, 0);
+    EQ_U(cfg->significance.permutations, 100000);
     EQ_D(cfg->significance.alpha, 0.01);
     cr_assert_str_eq(cfg->alerts.slack.channel, "#ml");
     EQ_I(dm_config_defaults(&defaults, err, sizeof(err)), DM_OK);
@@ -340,7 +340,7 @@ static const struct {
     {"embeddings.kl_estimator", "raw", "raw"},
     {"embeddings.threads", "3", "3"},
     {"significance.alpha", "0.01", "0.01"},
-    {"significance.permutations", "0", "0"},
+    {"significance.permutations", "1000", "1000"},
     {"significance.seed", "18446744073709551615", "18446744073709551615"},
     {"intents.categories", "[alpha, \"beta\"]", "[\"alpha\", \"beta\"]"},
     {"intents.min_samples_per_intent", "0", "0"},
@@ -791,6 +791,12 @@ Test(config, error_out_of_bounds)
                  "significance.permutations",
                  "(permutations + 1) * alpha must be > 1 (19 permutations, "
                  "alpha 0.05: the smallest p-value, 1/20, is never below "
+                 "alpha; this alpha needs at least 20)");
+    /* 0 too: no p-value at all is no test (DESIGN.md 2.2) */
+    expect_error("significance:\n  permutations: 0\n", 2,
+                 "significance.permutations",
+                 "(permutations + 1) * alpha must be > 1 (0 permutations, "
+                 "alpha 0.05: the smallest p-value, 1/1, is never below "
                  "alpha; this alpha needs at least 20)");
     expect_error("significance:\n  alpha: 0.001\n", 2, "significance.alpha",
                  "(permutations + 1) * alpha must be > 1 (200 permutations, "
@@ -1249,7 +1255,7 @@ Test(config, dump_loads_back)
     cfg = load_ok("alerts:\n  slack:\n    channel: \"${DM_TEST_INJECT}\"\n"
                   "    mention_users: [\"U 1\", U2]\n"
                   "thresholds:\n  kl_threshold: 0.123456789012\n"
-                  "significance:\n  alpha: 1e-7\n  permutations: 0\n");
+                  "significance:\n  alpha: 1.2345e-5\n  permutations: 100000\n");
     dump = dump_to_string(cfg);
     write_tmp(dump, strlen(dump), path, sizeof(path));
     cr_assert_eq(dm_config_load(path, &again, err, sizeof(err)), DM_OK,
