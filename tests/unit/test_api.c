@@ -208,6 +208,31 @@ static const char *error_message(void)
         json_object_get(json_object_get(J, "error"), "message"));
 }
 
+/* A request that must fail, and how. */
+typedef struct bad_case {
+    const char *what; /* the body of a POST, or the URL of a GET */
+    unsigned status;  /* its status */
+    const char *code; /* its error code */
+    const char *says; /* words its message holds */
+} bad_case_t;
+
+#define N_CASES(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Sends each case, a POST of its body to path with the token or, with
+ * path NULL, a GET of its URL without, and asserts the error it gets. */
+static void assert_bad(const char *path, const bad_case_t *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (path)
+            send("POST", path, TOKEN, cases[i].what);
+        else
+            send("GET", cases[i].what, NULL, NULL);
+        assert_error(cases[i].status, cases[i].code);
+        cr_assert(strstr(error_message(), cases[i].says) != NULL,
+                  "%s: message %s", cases[i].what, error_message());
+    }
+}
+
 static const char *jstr(const json_t *o, const char *key)
 {
     return json_string_value(json_object_get(o, key));
@@ -230,15 +255,14 @@ static long long jint(const json_t *o, const char *key)
 
 /* ---- the store ------------------------------------------------------ */
 
+/* A connection of the test's own to the server's store. */
 static dm_store_t *store(void)
 {
     dm_store_t *s = NULL;
     char err[EB];
-    int rc = dm_store_open(cfg, &s, err, sizeof(err));
+    int rc = dm_store_open_migrated(cfg, NULL, &s, NULL, err, sizeof(err));
 
-    cr_assert(eq(int, rc, DM_OK), "open: %s", err);
-    rc = dm_store_migrate(s, NULL, err, sizeof(err));
-    cr_assert(eq(int, rc, DM_OK), "migrate: %s", err);
+    cr_assert(eq(int, rc, DM_OK), "store: %s", err);
     return s;
 }
 
@@ -311,7 +335,7 @@ Test(api, unknown_paths_are_404)
         "/nope",    "/drift",  "/drift/check/x", "/drift/checks/",
         "/health/", "/HEALTH", "/checks/"};
 
-    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+    for (size_t i = 0; i < N_CASES(paths); i++) {
         send("GET", paths[i], TOKEN, NULL);
         assert_error(404, "not_found");
         cr_assert(tu_streq(error_message(), "no such endpoint"));
@@ -332,7 +356,7 @@ Test(api, wrong_method_is_405_with_allow)
         {"PATCH", "/metrics", "GET, HEAD"},
     };
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (size_t i = 0; i < N_CASES(cases); i++) {
         send(cases[i].method, cases[i].path, TOKEN, NULL);
         assert_error(405, "method_not_allowed");
         cr_assert(tu_streq(R.allow, cases[i].allow), "%s %s", cases[i].method,
@@ -372,11 +396,11 @@ Test(api, post_endpoints_need_the_token)
     static const char *const wrong[] = {"wrong", TOKEN "x", "tok-9f8e7d6c5b4",
                                         ""};
 
-    for (size_t i = 0; i < sizeof(posts) / sizeof(posts[0]); i++) {
+    for (size_t i = 0; i < N_CASES(posts); i++) {
         send("POST", posts[i], NULL, "[]");
         assert_error(401, "unauthorized");
         cr_assert(R.www_auth, "%s: WWW-Authenticate", posts[i]);
-        for (size_t k = 0; k < sizeof(wrong) / sizeof(wrong[0]); k++) {
+        for (size_t k = 0; k < N_CASES(wrong); k++) {
             send("POST", posts[i], wrong[k], "[]");
             assert_error(401, "unauthorized");
         }
@@ -502,11 +526,7 @@ Test(api, feedback_rows_are_stored)
 
 Test(api, feedback_bad_bodies_change_nothing)
 {
-    static const struct {
-        const char *body;
-        unsigned status;
-        const char *code, *says;
-    } cases[] = {
+    static const bad_case_t cases[] = {
         {"[{\"query\": ", 400, "bad_request", "malformed JSON"},
         {"not json", 400, "bad_request", "malformed JSON"},
         {"{\"rows\": []}", 400, "bad_request", "JSON array"},
@@ -531,12 +551,7 @@ Test(api, feedback_bad_bodies_change_nothing)
          422, "invalid_row", "row 1"},
     };
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        send("POST", "/feedback", TOKEN, cases[i].body);
-        assert_error(cases[i].status, cases[i].code);
-        cr_assert(strstr(error_message(), cases[i].says) != NULL,
-                  "body %s: message %s", cases[i].body, error_message());
-    }
+    assert_bad("/feedback", cases, N_CASES(cases));
     send("POST", "/feedback", TOKEN, NULL);
     assert_error(400, "bad_request");
     cr_assert(eq(u64, feedback_count(), 0));
@@ -640,11 +655,7 @@ Test(api, check_returns_the_stored_record)
 
 Test(api, check_body_is_validated)
 {
-    static const struct {
-        const char *body;
-        unsigned status;
-        const char *code, *says;
-    } cases[] = {
+    static const bad_case_t cases[] = {
         {"{\"window_days\": 0}", 422, "invalid_parameter", "got 0"},
         {"{\"window_days\": 366}", 422, "invalid_parameter", "1 to 365"},
         {"{\"window_days\": \"7\"}", 400, "bad_request", "whole number"},
@@ -661,12 +672,7 @@ Test(api, check_body_is_validated)
     char err[EB];
     int rc;
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        send("POST", "/drift/check", TOKEN, cases[i].body);
-        assert_error(cases[i].status, cases[i].code);
-        cr_assert(strstr(error_message(), cases[i].says) != NULL,
-                  "body %s: message %s", cases[i].body, error_message());
-    }
+    assert_bad("/drift/check", cases, N_CASES(cases));
     /* no check was stored */
     s = store();
     rc = dm_store_check_list(s, 0, 10, 0, &list, &n, err, sizeof(err));
@@ -694,7 +700,7 @@ Test(api, check_get_found_unknown_and_bad_ids)
     send("GET", "/drift/checks/999999", TOKEN, NULL);
     assert_error(404, "not_found");
     cr_assert(tu_streq(error_message(), "no check with id 999999"));
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < N_CASES(bad); i++) {
         send("GET", bad[i], TOKEN, NULL);
         assert_error(404, "not_found");
         cr_assert(tu_streq(error_message(), "no such check"), "%s: %s", bad[i],
@@ -739,29 +745,20 @@ Test(api, metrics_list_has_the_record_shape)
 
 Test(api, metrics_list_query_is_validated)
 {
-    static const struct {
-        const char *url;
-        unsigned status;
-        const char *says;
-    } cases[] = {
-        {"/drift/metrics?day=7", 400, "unknown query parameter 'day'"},
-        {"/drift/metrics?days=abc", 400, "whole number"},
-        {"/drift/metrics?days=", 400, "empty"},
-        {"/drift/metrics?days=0", 422, "got 0"},
-        {"/drift/metrics?limit=10001", 422, "limit"},
-        {"/drift/metrics?details=2", 422, "details"},
-        {"/drift/summary?days=x", 400, "whole number"},
-        {"/drift/summary?since=1", 400, "unknown query parameter"},
+    static const bad_case_t cases[] = {
+        {"/drift/metrics?day=7", 400, "bad_request",
+         "unknown query parameter 'day'"},
+        {"/drift/metrics?days=abc", 400, "bad_request", "whole number"},
+        {"/drift/metrics?days=", 400, "bad_request", "empty"},
+        {"/drift/metrics?days=0", 422, "invalid_parameter", "got 0"},
+        {"/drift/metrics?limit=10001", 422, "invalid_parameter", "limit"},
+        {"/drift/metrics?details=2", 422, "invalid_parameter", "details"},
+        {"/drift/summary?days=x", 400, "bad_request", "whole number"},
+        {"/drift/summary?since=1", 400, "bad_request",
+         "unknown query parameter"},
     };
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        send("GET", cases[i].url, NULL, NULL);
-        assert_error(cases[i].status, cases[i].status == 400
-                                          ? "bad_request"
-                                          : "invalid_parameter");
-        cr_assert(strstr(error_message(), cases[i].says) != NULL, "%s: %s",
-                  cases[i].url, error_message());
-    }
+    assert_bad(NULL, cases, N_CASES(cases));
     /* an empty store lists nothing */
     send("GET", "/drift/metrics", NULL, NULL);
     cr_assert(eq(u32, R.status, 200), "%s", R.body);
