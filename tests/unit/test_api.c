@@ -529,6 +529,10 @@ Test(api, feedback_bad_bodies_change_nothing)
     static const bad_case_t cases[] = {
         {"[{\"query\": ", 400, "bad_request", "malformed JSON"},
         {"not json", 400, "bad_request", "malformed JSON"},
+        /* bytes that are not UTF-8: still the JSON error shape */
+        {"[\"\xc3\x28\"]", 400, "bad_request", "malformed JSON"},
+        {"\xff\xfe", 400, "bad_request", "malformed JSON"},
+        {"[{\"\xe2\x82\": 1}]", 400, "bad_request", "malformed JSON"},
         {"{\"rows\": []}", 400, "bad_request", "JSON array"},
         {"[1]", 400, "bad_request", "row 0: must be a JSON object"},
         {"[]", 422, "invalid_body", "no rows"},
@@ -934,6 +938,13 @@ Test(api, health_of_a_store_that_cannot_open_is_503)
                      json_object_get(json_object_get(J, "store"), "reachable")),
                  1));
     send("GET", "/drift/metrics", NULL, NULL);
+    assert_error(503, "store_unavailable");
+    /* the scrape still answers, and says so */
+    send("GET", "/metrics", NULL, NULL);
+    cr_assert(eq(u32, R.status, 200), "%s", R.body);
+    cr_assert(eq(dbl, sample_value(R.body, "driftmon_store_up"), 0));
+    cr_assert(strstr(R.body, "driftmon_checks_total") == NULL);
+    send("POST", "/feedback", TOKEN, ROWS2);
     assert_error(503, "store_unavailable");
 }
 
