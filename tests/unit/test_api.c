@@ -657,6 +657,8 @@ Test(api, check_returns_the_stored_record)
     json_decref(rec);
 }
 
+#define LONG63 "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk"
+
 Test(api, check_body_is_validated)
 {
     static const bad_case_t cases[] = {
@@ -664,6 +666,10 @@ Test(api, check_body_is_validated)
         {"{\"window_days\": 366}", 422, "invalid_parameter", "1 to 365"},
         {"{\"window_days\": \"7\"}", 400, "bad_request", "whole number"},
         {"{\"days\": 7}", 400, "bad_request", "unknown field 'days'"},
+        /* the name is quoted cut at 64 bytes, inside the 2-byte e-acute:
+         * the message must stay UTF-8, and the answer a 400 */
+        {"{\"" LONG63 "\xc3\xa9\": 1}", 400, "bad_request",
+         "unknown field '" LONG63 "?'"},
         {"[]", 400, "bad_request", "JSON object"},
         {"{", 400, "bad_request", "malformed JSON"},
         {"{\"as_of\": \"yesterday\"}", 400, "bad_request", "RFC 3339"},
