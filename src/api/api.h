@@ -24,10 +24,15 @@
  *
  * Thread-safety: dm_api_new/_start/_stop/_free are called by one
  * controlling thread; requests are served by the server's own threads.
+ *
+ * dm_api_handle() answers one request without a socket, through the same
+ * dispatch (route table, token, body cap and Content-Type checks,
+ * handlers) as the server: for the unit tests (tests/unit/test_api.c).
  */
 #ifndef DM_API_API_H
 #define DM_API_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,5 +86,59 @@ void dm_api_stop(dm_api_t *api);
 /* Stops (dm_api_stop()) and frees; closes the pooled store connections.
  * NULL-safe. */
 void dm_api_free(dm_api_t *api);
+
+/* ---- one request without a socket ---- */
+
+/* A name and its value (both borrowed). */
+typedef struct dm_api_kv {
+    const char *key;
+    const char *value; /* NULL: a query argument without '=' */
+} dm_api_kv_t;
+
+/* One request as libmicrohttpd hands it to the server: the path decoded
+ * and without its query string, the query arguments split and decoded.
+ * Everything is borrowed. */
+typedef struct dm_api_request {
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* "/drift/checks/12" */
+    const dm_api_kv_t *args;
+    size_t n_args;
+    const dm_api_kv_t *headers; /* names compared without case */
+    size_t n_headers;
+    const char *body; /* may be NULL when body_len is 0 */
+    size_t body_len;
+} dm_api_request_t;
+
+/* An answer: what a handler builds and the server sends. */
+typedef struct dm_api_resp {
+    unsigned status;
+    char *body; /* owned (free(), or dm_api_resp_cleanup()) */
+    size_t len;
+    const char *content_type; /* static; NULL: application/json */
+    char allow[128];          /* Allow header (405); "" = none */
+    bool www_auth;            /* WWW-Authenticate: Bearer (401) */
+    bool no_store;            /* Cache-Control: no-store */
+    const char *csp;          /* Content-Security-Policy, static */
+} dm_api_resp_t;
+
+/*
+ * Answers rq as the server would (api need not be started): the
+ * head checks (URL and header size, route: 404/405, token: 401,
+ * Content-Length: 400/413, Content-Type: 415), the body against
+ * api.max_body_bytes (413), then the endpoint's handler, on the
+ * caller's thread (the server runs slow ones, a check or a trigger, on a
+ * thread of their own).  As a client would, it sends a Content-Length
+ * header for a non-empty body when rq has neither Content-Length nor
+ * Transfer-Encoding.  For HEAD, resp holds the body a GET gets (the
+ * server sends only its headers).  Counts the answer in /metrics and
+ * writes the access-log line, as the server does.  Fills *resp (release
+ * with dm_api_resp_cleanup()) and returns its status.  Thread-safe like
+ * the server's own threads.
+ */
+unsigned dm_api_handle(dm_api_t *api, const dm_api_request_t *rq,
+                       dm_api_resp_t *resp);
+
+/* Frees resp's body; NULL-safe. */
+void dm_api_resp_cleanup(dm_api_resp_t *resp);
 
 #endif

@@ -70,24 +70,15 @@ struct dm_api {
     atomic_uint_fast64_t errors_4xx, errors_5xx;
 };
 
-/* The response a handler builds.  body is owned (free()). */
-typedef struct dm_api_resp {
-    unsigned status;
-    char *body;
-    size_t len;
-    const char *content_type; /* static */
-    const char *allow;        /* Allow header (405), static */
-    bool www_auth;            /* WWW-Authenticate: Bearer (401) */
-    bool no_store;            /* Cache-Control: no-store */
-    const char *csp;          /* Content-Security-Policy, static */
-} dm_api_resp_t;
-
 struct dm_api_route;
 
 /* One request in flight (MHD's per-connection request pointer). */
 typedef struct dm_api_req {
     dm_api_t *api;
-    struct MHD_Connection *conn;
+    struct MHD_Connection *conn; /* NULL: from dm_api_handle() */
+    /* without a connection: the query arguments and headers (borrowed) */
+    const dm_api_kv_t *args, *headers;
+    size_t n_args, n_headers;
     const struct dm_api_route *route;
     const char *method; /* static copy of the method name */
     char path[DM_API_PATH_MAX];

@@ -24,7 +24,10 @@
  * answered 413 at its end.  The final call dispatches.  The completion
  * callback writes the access-log line (method, path, status, duration:
  * never the query string's values, headers or bodies) and frees the
- * request.
+ * request.  dm_api_handle() takes the same steps for a request without a
+ * socket (head_check(), the capped body, the handler, the access log):
+ * the query arguments and headers then come from the caller's lists
+ * (req_value()) instead of the connection.
  *
  * Locks.  pool_mu (store pool), job_mu (count of running jobs) and
  * cache_mu (handlers.c) are leaves, never held together and never across
@@ -195,9 +198,57 @@ void dm_api_resp_store_error(dm_api_resp_t *resp, const char *what,
     dm_api_resp_error(resp, 503, "store_unavailable", "%s: %s", what, err);
 }
 
+/* The request's list of kind (query arguments or headers) when it has no
+ * connection (dm_api_handle()). */
+static const dm_api_kv_t *req_list(const dm_api_req_t *req,
+                                   enum MHD_ValueKind kind, size_t *n)
+{
+    if (kind == MHD_HEADER_KIND) {
+        *n = req->n_headers;
+        return req->headers;
+    }
+    *n = req->n_args;
+    return req->args;
+}
+
+/* The value of key of kind, from the connection or, without one, from the
+ * request's own lists; names compared without case, as libmicrohttpd
+ * does.  Borrowed; NULL when absent. */
+static const char *req_value(dm_api_req_t *req, enum MHD_ValueKind kind,
+                             const char *key)
+{
+    const dm_api_kv_t *kv;
+    size_t n;
+
+    if (req->conn)
+        return MHD_lookup_connection_value(req->conn, kind, key);
+    kv = req_list(req, kind, &n);
+    for (size_t i = 0; i < n; i++)
+        if (kv[i].key && strcasecmp(kv[i].key, key) == 0)
+            return kv[i].value;
+    return NULL;
+}
+
+/* Calls it on every pair of kind, in order, until it returns MHD_NO. */
+static void req_values(dm_api_req_t *req, enum MHD_ValueKind kind,
+                       MHD_KeyValueIterator it, void *cls)
+{
+    const dm_api_kv_t *kv;
+    size_t n;
+
+    if (req->conn) {
+        MHD_get_connection_values(req->conn, kind, it, cls);
+        return;
+    }
+    kv = req_list(req, kind, &n);
+    for (size_t i = 0; i < n; i++)
+        if (it(cls, kind, kv[i].key, kv[i].value) == MHD_NO)
+            return;
+}
+
 const char *dm_api_req_query(dm_api_req_t *req, const char *key)
 {
-    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+    return req_value(req, MHD_GET_ARGUMENT_KIND, key);
 }
 
 struct query_scan {
@@ -226,7 +277,7 @@ int dm_api_query_known(dm_api_req_t *req, const char *const *known,
     char list[256] = "";
     size_t used = 0;
 
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, scan_arg, &q);
+    req_values(req, MHD_GET_ARGUMENT_KIND, scan_arg, &q);
     if (q.unknown == NULL)
         return DM_OK;
     for (size_t i = 0; known[i] != NULL && used < sizeof(list); i++)
@@ -274,6 +325,16 @@ void dm_api_store_put(dm_api_t *api, dm_store_t *st, bool broken)
 
 /* ---- sending ------------------------------------------------------- */
 
+/* Counts an answer for /metrics. */
+static void count_status(dm_api_t *api, unsigned status)
+{
+    atomic_fetch_add(&api->requests, 1);
+    if (status >= 500)
+        atomic_fetch_add(&api->errors_5xx, 1);
+    else if (status >= 400)
+        atomic_fetch_add(&api->errors_4xx, 1);
+}
+
 static enum MHD_Result send_resp(dm_api_req_t *req, dm_api_resp_t *resp)
 {
     struct MHD_Response *r;
@@ -296,7 +357,7 @@ static enum MHD_Result send_resp(dm_api_req_t *req, dm_api_resp_t *resp)
                             resp->content_type ? resp->content_type
                                                : "application/json");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    if (resp->allow)
+    if (resp->allow[0])
         MHD_add_response_header(r, "Allow", resp->allow);
     if (resp->www_auth)
         MHD_add_response_header(r, "WWW-Authenticate",
@@ -311,12 +372,15 @@ static enum MHD_Result send_resp(dm_api_req_t *req, dm_api_resp_t *resp)
     MHD_destroy_response(r);
     req->status = status;
     req->responded = true;
-    atomic_fetch_add(&req->api->requests, 1);
-    if (status >= 500)
-        atomic_fetch_add(&req->api->errors_5xx, 1);
-    else if (status >= 400)
-        atomic_fetch_add(&req->api->errors_4xx, 1);
+    count_status(req->api, status);
     return ret;
+}
+
+/* The 413 of a body over api.max_body_bytes. */
+static void too_big_error(dm_api_resp_t *resp)
+{
+    dm_api_resp_error(resp, 413, "payload_too_large",
+                      "request body larger than api.max_body_bytes");
 }
 
 static enum MHD_Result send_error(dm_api_req_t *req, unsigned status,
@@ -352,8 +416,7 @@ static bool authorized(dm_api_req_t *req)
 
     if (tok == NULL || tok[0] == '\0')
         return true;
-    h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-                                    MHD_HTTP_HEADER_AUTHORIZATION);
+    h = req_value(req, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
         return false;
     h += 7;
@@ -412,7 +475,6 @@ static const dm_api_route_t *route_find(const char *method, const char *path,
     return NULL;
 }
 
-/* First call: everything that can be decided from the headers. */
 /* Adds the length of one key/value pair to *(size_t *)cls. */
 static enum MHD_Result add_len(void *cls, enum MHD_ValueKind kind,
                                const char *key, const char *value)
@@ -424,10 +486,15 @@ static enum MHD_Result add_len(void *cls, enum MHD_ValueKind kind,
     return MHD_YES;
 }
 
-static enum MHD_Result first_call(dm_api_req_t *req, const char *method,
-                                  const char *path)
+/*
+ * Everything that can be decided from the request head: true when the
+ * request goes on (its body, then its handler), false with the error
+ * answer in *resp.  Sets req->route.
+ */
+static bool head_check(dm_api_req_t *req, const char *method, const char *path,
+                       dm_api_resp_t *resp)
 {
-    char allow[128];
+    char allow[sizeof(resp->allow)];
     bool known;
     const char *cl, *te;
     size_t url_len = strlen(path), head_len = 0;
@@ -435,62 +502,77 @@ static enum MHD_Result first_call(dm_api_req_t *req, const char *method,
     /* Our own caps, well inside libmicrohttpd's memory limit (MHD_MEMORY),
      * so that a long URL or header block gets the JSON error shape rather
      * than libmicrohttpd's HTML page. */
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, add_len,
-                              &url_len);
-    if (url_len > URL_MAX)
-        return send_error(req, 414, "uri_too_long",
+    req_values(req, MHD_GET_ARGUMENT_KIND, add_len, &url_len);
+    if (url_len > URL_MAX) {
+        dm_api_resp_error(resp, 414, "uri_too_long",
                           "request URL longer than " DM_STR(URL_MAX) " bytes");
-    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_len, &head_len);
-    if (head_len > HEADERS_MAX)
-        return send_error(
-            req, 431, "headers_too_large",
+        return false;
+    }
+    req_values(req, MHD_HEADER_KIND, add_len, &head_len);
+    if (head_len > HEADERS_MAX) {
+        dm_api_resp_error(
+            resp, 431, "headers_too_large",
             "request headers larger than " DM_STR(HEADERS_MAX) " bytes");
+        return false;
+    }
 
     req->route = route_find(method, path, allow, sizeof(allow), &known);
-    if (req->route == NULL && !known)
-        return send_error(req, 404, "not_found", "no such endpoint");
+    if (req->route == NULL && !known) {
+        dm_api_resp_error(resp, 404, "not_found", "no such endpoint");
+        return false;
+    }
     if (req->route == NULL) {
-        dm_api_resp_t resp = {0};
-
-        dm_api_resp_error(&resp, 405, "method_not_allowed",
+        dm_api_resp_error(resp, 405, "method_not_allowed",
                           "method %s not allowed here (allowed: %s)", method,
                           allow);
-        resp.allow = allow;
-        return send_resp(req, &resp);
+        memcpy(resp->allow, allow, sizeof(resp->allow));
+        return false;
     }
     if ((req->route->flags & (R_MUTATING | R_PRIVATE)) && !authorized(req)) {
-        dm_api_resp_t resp = {0};
-
-        dm_api_resp_error(&resp, 401, "unauthorized",
+        dm_api_resp_error(resp, 401, "unauthorized",
                           "missing or wrong bearer token");
-        resp.www_auth = true;
-        return send_resp(req, &resp);
+        resp->www_auth = true;
+        return false;
     }
-    cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-    te = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-                                     MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    cl = req_value(req, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    te = req_value(req, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     if (cl) {
         char *end;
         unsigned long long n = strtoull(cl, &end, 10);
 
-        if (end == cl || *end != '\0' || cl[0] == '-')
-            return send_error(req, 400, "bad_request",
+        if (end == cl || *end != '\0' || cl[0] == '-') {
+            dm_api_resp_error(resp, 400, "bad_request",
                               "invalid Content-Length");
-        if (n > req->api->cfg->api.max_body_bytes)
-            return send_error(req, 413, "payload_too_large",
-                              "request body larger than api.max_body_bytes");
+            return false;
+        }
+        if (n > req->api->cfg->api.max_body_bytes) {
+            too_big_error(resp);
+            return false;
+        }
         if (n == 0)
-            return MHD_YES;
+            return true;
     } else if (te == NULL) {
-        return MHD_YES; /* no body */
+        return true; /* no body */
     }
     if ((req->route->flags & R_BODY) &&
-        !is_json_type(MHD_lookup_connection_value(
-            req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
-        return send_error(req, 415, "unsupported_media_type",
+        !is_json_type(
+            req_value(req, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        dm_api_resp_error(resp, 415, "unsupported_media_type",
                           "request body must be application/json");
-    return MHD_YES;
+        return false;
+    }
+    return true;
+}
+
+/* First call (headers only): an early error is queued at once. */
+static enum MHD_Result first_call(dm_api_req_t *req, const char *method,
+                                  const char *path)
+{
+    dm_api_resp_t resp = {0};
+
+    if (head_check(req, method, path, &resp))
+        return MHD_YES;
+    return send_resp(req, &resp);
 }
 
 /* ---- slow requests ------------------------------------------------- */
@@ -565,6 +647,37 @@ static void copy_path(char *dst, size_t n, const char *url)
     dst[i] = '\0';
 }
 
+/* A new request's context (conn NULL: from dm_api_handle()). */
+static dm_api_req_t *req_new(dm_api_t *api, struct MHD_Connection *conn,
+                             const char *method, const char *url)
+{
+    dm_api_req_t *req = dm_calloc(1, sizeof(*req));
+
+    req->api = api;
+    req->conn = conn;
+    req->start_ns = dm_time_mono_ns();
+    req->method = method_name(method);
+    copy_path(req->path, sizeof(req->path), url);
+    dm_buf_init(&req->body, api->cfg->api.max_body_bytes);
+    return req;
+}
+
+/* Writes the access-log line and frees req. */
+static void req_done(dm_api_req_t *req, enum MHD_RequestTerminationCode tc)
+{
+    double ms = (double)(dm_time_mono_ns() - req->start_ns) / 1e6;
+
+    if (tc == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        dm_log_info("%s %s %u %.3f ms", req->method, req->path, req->status,
+                    ms);
+    else
+        dm_log_info("%s %s %u %.3f ms (connection ended early: %d)",
+                    req->method, req->path, req->status, ms, (int)tc);
+    dm_buf_cleanup(&req->body);
+    free(req->job_resp.body);
+    free(req);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload,
@@ -575,13 +688,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 
     (void)version;
     if (req == NULL) {
-        req = dm_calloc(1, sizeof(*req));
-        req->api = api;
-        req->conn = conn;
-        req->start_ns = dm_time_mono_ns();
-        req->method = method_name(method);
-        copy_path(req->path, sizeof(req->path), url);
-        dm_buf_init(&req->body, api->cfg->api.max_body_bytes);
+        req = req_new(api, conn, method, url);
         *con_cls = req;
         dm_log_thread_name("http");
         return first_call(req, method, url);
@@ -598,9 +705,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     }
     if (req->responded)
         return MHD_YES;
-    if (req->too_big)
-        return send_error(req, 413, "payload_too_large",
-                          "request body larger than api.max_body_bytes");
+    if (req->too_big) {
+        dm_api_resp_t resp = {0};
+
+        too_big_error(&resp);
+        return send_resp(req, &resp);
+    }
     if (req->route->flags & R_SLOW) {
         if (req->job_state == 0)
             return job_start(req);
@@ -620,23 +730,71 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode tc)
 {
     dm_api_req_t *req = *con_cls;
-    double ms;
 
     (void)cls;
     (void)conn;
     if (req == NULL)
         return;
-    ms = (double)(dm_time_mono_ns() - req->start_ns) / 1e6;
-    if (tc == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        dm_log_info("%s %s %u %.3f ms", req->method, req->path, req->status,
-                    ms);
-    else
-        dm_log_info("%s %s %u %.3f ms (connection ended early: %d)",
-                    req->method, req->path, req->status, ms, (int)tc);
-    dm_buf_cleanup(&req->body);
-    free(req->job_resp.body);
-    free(req);
+    req_done(req, tc);
     *con_cls = NULL;
+}
+
+/* ---- one request without a socket ----------------------------------- */
+
+unsigned dm_api_handle(dm_api_t *api, const dm_api_request_t *rq,
+                       dm_api_resp_t *resp)
+{
+    dm_api_req_t *req = req_new(api, NULL, rq->method, rq->path);
+    dm_api_kv_t *headers = NULL;
+    char cl[32];
+
+    memset(resp, 0, sizeof(*resp));
+    req->args = rq->args;
+    req->n_args = rq->n_args;
+    req->headers = rq->headers;
+    req->n_headers = rq->n_headers;
+    if (rq->body_len > 0 &&
+        req_value(req, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) ==
+            NULL &&
+        req_value(req, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) ==
+            NULL) {
+        /* as a client would: the body with its length */
+        headers = dm_calloc(rq->n_headers + 1, sizeof(*headers));
+        for (size_t i = 0; i < rq->n_headers; i++)
+            headers[i] = rq->headers[i];
+        snprintf(cl, sizeof(cl), "%zu", rq->body_len);
+        headers[rq->n_headers] =
+            (dm_api_kv_t){MHD_HTTP_HEADER_CONTENT_LENGTH, cl};
+        req->headers = headers;
+        req->n_headers = rq->n_headers + 1;
+    }
+    if (head_check(req, rq->method, rq->path, resp)) {
+        if (dm_buf_append(&req->body, rq->body, rq->body_len) != DM_OK)
+            too_big_error(resp);
+        else
+            req->route->handler(req, resp);
+    }
+    /* what send_resp() would send */
+    if (resp->status == 0)
+        resp->status = 500;
+    if (resp->body == NULL) {
+        resp->body = dm_strdup("");
+        resp->len = 0;
+    }
+    req->status = resp->status;
+    count_status(api, resp->status);
+    req_done(req, MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    free(headers);
+    return resp->status;
+}
+
+void dm_api_resp_cleanup(dm_api_resp_t *resp)
+{
+    if (resp == NULL)
+        return;
+    free(resp->body);
+    resp->body = NULL;
+    resp->len = 0;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
