@@ -141,7 +141,8 @@ const struct cfg_key dm_cfg_keys[] = {
         GT | LT, "a signal fires only when its p-value is below this"),
     NUM("significance.permutations", CFG_U32, significance.permutations, "200",
         0, 100000, 0,
-        "permutations of the null distribution; (permutations + 1) * alpha > 1"),
+        "permutations of the null distribution; (permutations + 1) * alpha > "
+        "1"),
     NUM("significance.seed", CFG_U64, significance.seed, "42", 0,
         18446744073709551615.0, 0,
         "seed of the permutation RNG (results are reproducible)"),

@@ -1252,10 +1252,11 @@ Test(config, dump_loads_back)
 
     clear_env();
     setenv("DM_TEST_INJECT", "x\n\"y\" \\ ${Z} \x01", 1);
-    cfg = load_ok("alerts:\n  slack:\n    channel: \"${DM_TEST_INJECT}\"\n"
-                  "    mention_users: [\"U 1\", U2]\n"
-                  "thresholds:\n  kl_threshold: 0.123456789012\n"
-                  "significance:\n  alpha: 1.2345e-5\n  permutations: 100000\n");
+    cfg =
+        load_ok("alerts:\n  slack:\n    channel: \"${DM_TEST_INJECT}\"\n"
+                "    mention_users: [\"U 1\", U2]\n"
+                "thresholds:\n  kl_threshold: 0.123456789012\n"
+                "significance:\n  alpha: 1.2345e-5\n  permutations: 100000\n");
     dump = dump_to_string(cfg);
     write_tmp(dump, strlen(dump), path, sizeof(path));
     cr_assert_eq(dm_config_load(path, &again, err, sizeof(err)), DM_OK,
