@@ -877,6 +877,14 @@ def t_log():
     check(re.search(r"POST /feedback 200 [0-9.]+ ms", log), "access log line")
     check(re.search(r"GET /nope 404 ", log), "404 logged")
     check('"query"' not in log and "answer about" not in log, "no bodies")
+    # the explanation's user text (examples, novel queries) is served,
+    # never logged
+    ex = (LAST_CHECK or {}).get("explanation") or {}
+    texts = [e for t in ex.get("topics", []) for e in t.get("examples", [])]
+    texts += [n["query"] for n in ex.get("novel", [])]
+    check(texts, "the check had user text to look for", ex)
+    leaked = [t for t in texts if t in log]
+    check(not leaked, "no example or novel query in the log", leaked[:3])
 
 
 def main():
