@@ -459,6 +459,25 @@ Test(monitor, steady_weeks_are_quiet)
     cr_assert(STREQ(dm_severity_name(r.analysis.verdict.severity), "none"));
     cr_assert(eq(dbl, r.analysis.verdict.combined_score, 0.0));
     cr_assert(eq(sz, fake_http_request_count(slack), 0));
+    /* the explanation agrees: no topic moved beyond noise (a few points
+     * either way at this size), nothing to say */
+    {
+        const dm_explanation_t *e = &r.analysis.explanation;
+        char top[1024] = "";
+
+        cr_assert(e->have_topics && e->topics.k > 1);
+        for (size_t i = 0; i < e->topics.k; i++)
+            cr_assert(e->topics.topics[i].p_adjusted >= 0.05,
+                      "topic %zu (%s): %g -> %g, p_adjusted %g", i,
+                      e->topics.topics[i].terms[0],
+                      e->topics.topics[i].baseline_share,
+                      e->topics.topics[i].current_share,
+                      e->topics.topics[i].p_adjusted);
+        cr_assert(
+            eq(sz, dm_explanation_top(e, 0.05, 3, false, "", top, sizeof(top)),
+               0),
+            "%s", top);
+    }
 }
 
 /* Vocabulary of synth.c's topic 9 ("tutorials"). */
