@@ -969,3 +969,29 @@ Test(api, trigger_takes_no_fields_and_reports_the_engine)
     cr_assert(tu_streq(jstr(json_object_get(J, "trigger"), "status"), "failed"),
               "%s", R.body);
 }
+
+/*
+ * The quality floor (statistics v2) on the dashboard: the current window
+ * is rated 0.5 against a 0.75 floor, so the check is below it, and both
+ * the list and the check's own page say so, apart from drift.
+ */
+Test(api, dashboard_shows_quality_below_floor)
+{
+    json_t *rec = run_check();
+    bool below = json_is_true(json_object_get(rec, "quality_below_floor"));
+    char path[64];
+
+    cr_assert(below, "the check: %s", R.body);
+    send("GET", "/", NULL, NULL);
+    cr_assert(eq(u32, R.status, 200));
+    cr_assert(strstr(R.body, " (below floor)</td>") != NULL, "%s", R.body);
+    snprintf(path, sizeof(path), "/checks/%lld", jint(rec, "id"));
+    send("GET", path, TOKEN, NULL);
+    cr_assert(eq(u32, R.status, 200), "%s", R.body);
+    cr_assert(strstr(R.body, ", quality below floor</div>") != NULL, "%s",
+              R.body);
+    cr_assert(strstr(R.body, "accuracy vs floor (not drift)") != NULL &&
+                  strstr(R.body, "<td>below</td></tr>") != NULL,
+              "%s", R.body);
+    json_decref(rec);
+}
