@@ -47,13 +47,15 @@ static void die(const char *what, const char *err)
 static void print_run(const char *label, const dm_monitor_result_t *r)
 {
     printf("  %-5s total %8.1f ms | aggregate %6.1f  sample %6.1f  embed "
-           "%9.1f  stats %7.1f  store %5.1f | embedded %zu of %zu",
+           "%9.1f  stats %7.1f (tests %6.1f, explanation %6.1f)  store "
+           "%5.1f | embedded %zu of %zu",
            label, r->total_ms, r->phase_ms[DM_MONITOR_PHASE_AGGREGATE],
            r->phase_ms[DM_MONITOR_PHASE_SAMPLE],
            r->phase_ms[DM_MONITOR_PHASE_EMBED],
            r->phase_ms[DM_MONITOR_PHASE_STATS],
-           r->phase_ms[DM_MONITOR_PHASE_STORE], r->embedded_now,
-           r->baseline_sampled + r->current_sampled);
+           r->phase_ms[DM_MONITOR_PHASE_STATS] - r->analysis.explain_ms,
+           r->analysis.explain_ms, r->phase_ms[DM_MONITOR_PHASE_STORE],
+           r->embedded_now, r->baseline_sampled + r->current_sampled);
     if (r->embedded_now > 0 && r->phase_ms[DM_MONITOR_PHASE_EMBED] > 0)
         printf(" (%.0f rows/s)",
                (double)r->embedded_now /

@@ -14,6 +14,7 @@
 
 #include "common/alloc.h"
 #include "common/json.h"
+#include "common/time.h"
 
 size_t dm_analyze_categories(const dm_config_t *cfg)
 {
@@ -156,6 +157,7 @@ int dm_analyze(const dm_config_t *cfg, const dm_window_data_t *baseline,
 {
     dm_stats_sig_t sig;
     dm_stats_verdict_in_t vin;
+    uint64_t t0;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -228,8 +230,10 @@ int dm_analyze(const dm_config_t *cfg, const dm_window_data_t *baseline,
 
     decide(out);
 
+    t0 = dm_time_mono_ns();
     rc = dm_explanation_compute(cfg, baseline, current, dim, &out->explanation,
                                 errbuf, errlen);
+    out->explain_ms = (double)(dm_time_mono_ns() - t0) / 1e6;
     if (rc != DM_OK)
         return dm_err_prefix(errbuf, errlen, rc, "explanation: ");
 

@@ -95,6 +95,7 @@ typedef struct dm_analysis {
     dm_kl_estimator_t estimator;
     /* what changed */
     dm_explanation_t explanation;
+    double explain_ms; /* wall time of the explanation, for benchmarks */
 } dm_analysis_t;
 
 /* "mmd" or "kl". */
