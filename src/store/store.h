@@ -98,8 +98,9 @@ int dm_store_migrate(dm_store_t *s, int *version, char *errbuf,
                      size_t errlen) DM_MUSTCHECK;
 
 /*
- * dm_store_open() then dm_store_migrate(): the one way a command or a
- * server gets a store whose schema is current.  once (may be NULL) is
+ * dm_store_open() then dm_store_migrate(): the one way a one-shot
+ * command gets a store whose schema is current (a server shares a
+ * dm_store_pool_t instead).  once (may be NULL) is
  * the caller's "already migrated" flag, shared by the threads of one
  * server: when it is set the migration is skipped (a plain open), and it
  * is set after a migration succeeds; NULL migrates on every call.
