@@ -826,16 +826,7 @@ int dm_api_new(const dm_config_t *cfg, dm_monitor_t *monitor,
              api->opts.version ? api->opts.version : "0.1.0");
     api->opts.version = api->version;
     api->quiesced_fd = -1;
-    api->pool = api->opts.pool;
-    if (api->pool == NULL) {
-        int rc = dm_store_pool_new(cfg, DM_STORE_POOL_IDLE, &api->own_pool);
-
-        if (rc != DM_OK) {
-            free(api);
-            return dm_err_set(errbuf, errlen, rc, "api: store pool");
-        }
-        api->pool = api->own_pool;
-    }
+    api->pool = dm_store_pool_or_own(cfg, api->opts.pool, &api->own_pool);
     pthread_mutex_init(&api->job_mu, NULL);
     pthread_mutex_init(&api->cache_mu, NULL);
     pthread_mutex_init(&api->build_mu, NULL);

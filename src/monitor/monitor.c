@@ -80,16 +80,7 @@ int dm_monitor_new(const dm_config_t *cfg, const dm_monitor_opts_t *opts,
         return dm_err_set(errbuf, errlen, DM_EINVAL,
                           "monitor: negative or zero time option");
     }
-    m->pool = m->opts.pool;
-    if (m->pool == NULL) {
-        int rc = dm_store_pool_new(cfg, DM_STORE_POOL_IDLE, &m->own_pool);
-
-        if (rc != DM_OK) {
-            free(m);
-            return dm_err_set(errbuf, errlen, rc, "monitor: store pool");
-        }
-        m->pool = m->own_pool;
-    }
+    m->pool = dm_store_pool_or_own(cfg, m->opts.pool, &m->own_pool);
     pthread_mutex_init(&m->check_mu, NULL);
     pthread_mutex_init(&m->state_mu, NULL);
     pthread_condattr_init(&ca);

@@ -144,6 +144,16 @@ int dm_store_pool_new(const dm_config_t *cfg, size_t max_idle,
                       dm_store_pool_t **out) DM_MUSTCHECK;
 
 /*
+ * The pool a user of a store shares (given, when not NULL), or else a
+ * new pool of DM_STORE_POOL_IDLE for it alone, also stored in *own
+ * (NULL when given was used), which the user frees with
+ * dm_store_pool_free() when done.  cfg must not be NULL.  Never NULL.
+ */
+dm_store_pool_t *dm_store_pool_or_own(const dm_config_t *cfg,
+                                      dm_store_pool_t *given,
+                                      dm_store_pool_t **own);
+
+/*
  * A connection for the caller's exclusive use until dm_store_pool_put():
  * an idle one, or a new one (dm_store_open()).  The first new connection
  * that migrates successfully brings the schema up to date (as

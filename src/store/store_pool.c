@@ -63,6 +63,19 @@ int dm_store_pool_new(const dm_config_t *cfg, size_t max_idle,
     return DM_OK;
 }
 
+dm_store_pool_t *dm_store_pool_or_own(const dm_config_t *cfg,
+                                      dm_store_pool_t *given,
+                                      dm_store_pool_t **own)
+{
+    *own = NULL;
+    if (given)
+        return given;
+    /* fails only without a cfg (allocation failures abort) */
+    if (dm_store_pool_new(cfg, DM_STORE_POOL_IDLE, own) != DM_OK)
+        abort();
+    return *own;
+}
+
 /* Migrates st unless the pool did already; one thread at a time. */
 static int migrate_once(dm_store_pool_t *p, dm_store_t *st, char *errbuf,
                         size_t errlen)

@@ -1122,6 +1122,22 @@ Test(store, pool_keeps_at_most_max_idle)
     dm_config_free(cfg);
 }
 
+Test(store, pool_or_own_shares_the_given_pool)
+{
+    dm_config_t *cfg = load_cfg();
+    dm_store_pool_t *given = pool_new(cfg, 1), *own = given;
+
+    cr_assert(eq(ptr, dm_store_pool_or_own(cfg, given, &own), given));
+    cr_assert(eq(ptr, own, NULL), "nothing of its own to free");
+    cr_assert(eq(ptr, dm_store_pool_or_own(cfg, NULL, &own), own));
+    cr_assert(not(eq(ptr, own, NULL)));
+    dm_store_pool_put(own, pool_get(own), false);
+    cr_assert(eq(sz, pool_stats(own).idle, 1));
+    dm_store_pool_free(own);
+    dm_store_pool_free(given);
+    dm_config_free(cfg);
+}
+
 #define POOL_THREADS 4
 
 struct pool_getter {
