@@ -19,8 +19,10 @@
  * URL, the database URL or password).
  *
  * Ownership: a dm_api_t borrows the config and the monitor, which must
- * outlive it.  It opens its own store connections (one per request in
- * flight, pooled), never sharing one between threads.
+ * outlive it, and the store pool of dm_api_opts_t.pool when one is given.
+ * Each request in flight takes a store connection of its own from that
+ * pool (or from one of the server's own), never sharing one between
+ * threads.
  *
  * Thread-safety: dm_api_new/_start/_stop/_free are called by one
  * controlling thread; requests are served by the server's own threads.
@@ -44,12 +46,15 @@ typedef struct dm_api dm_api_t;
 
 /* Server options; dm_api_opts_init() gives the defaults. */
 typedef struct dm_api_opts {
-    unsigned threads;    /* worker threads (4; at least 4 are used);
-                            the connection limits and the idle
-                            timeout come from api.* of the config */
-    long stop_grace_ms;  /* dm_api_stop(): time in-flight slow
-                            requests (check, trigger) get (60000) */
-    const char *version; /* reported by /health ("0.1.0"; borrowed) */
+    unsigned threads;      /* worker threads (4; at least 4 are used);
+                              the connection limits and the idle
+                              timeout come from api.* of the config */
+    long stop_grace_ms;    /* dm_api_stop(): time in-flight slow
+                              requests (check, trigger) get (60000) */
+    const char *version;   /* reported by /health ("0.1.0"; borrowed) */
+    dm_store_pool_t *pool; /* store connections (borrowed: must outlive
+                              the server; `serve` shares the monitor's);
+                              NULL = the server makes its own */
 } dm_api_opts_t;
 
 void dm_api_opts_init(dm_api_opts_t *o);
@@ -83,8 +88,8 @@ unsigned dm_api_port(const dm_api_t *api);
  */
 void dm_api_stop(dm_api_t *api);
 
-/* Stops (dm_api_stop()) and frees; closes the pooled store connections.
- * NULL-safe. */
+/* Stops (dm_api_stop()) and frees; closes the pooled store connections
+ * when the pool is the server's own.  NULL-safe. */
 void dm_api_free(dm_api_t *api);
 
 /* ---- one request without a socket ---- */

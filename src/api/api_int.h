@@ -18,8 +18,6 @@
 #include "common/buf.h"
 #include "store/store.h"
 
-/* Idle store connections kept for reuse. */
-#define DM_API_POOL_MAX 16
 /* GET /drift/metrics response cache: slots and lifetime. */
 #define DM_API_CACHE_SLOTS 8
 #define DM_API_CACHE_MS    1000
@@ -36,13 +34,9 @@ struct dm_api {
     struct MHD_Daemon *daemon;
     int quiesced_fd; /* listen socket after quiesce, -1 = none */
     unsigned port;
-    atomic_bool stopping; /* responses say Connection: close */
-    atomic_bool migrated; /* the schema was brought up to date */
-
-    /* store pool: pool_mu guards pool[] and pool_n (a leaf lock) */
-    pthread_mutex_t pool_mu;
-    dm_store_t *pool[DM_API_POOL_MAX];
-    size_t pool_n;
+    atomic_bool stopping;      /* responses say Connection: close */
+    dm_store_pool_t *pool;     /* opts.pool, or own_pool */
+    dm_store_pool_t *own_pool; /* made by dm_api_new() when none given */
 
     /* slow requests running on their own threads: job_mu guards jobs */
     pthread_mutex_t job_mu;
@@ -123,7 +117,8 @@ int dm_api_query_known(dm_api_req_t *req, const char *const *known,
 
 /* ---- store pool (server.c) ---- */
 
-/* A store connection for this thread's exclusive use until put back. */
+/* A store connection for this thread's exclusive use until put back
+ * (dm_store_pool_get() on the server's pool). */
 int dm_api_store_get(dm_api_t *api, dm_store_t **out, char *errbuf,
                      size_t errlen) DM_MUSTCHECK;
 /* Returns it to the pool; broken (a store error happened) closes it. */

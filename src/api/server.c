@@ -1,9 +1,9 @@
 /*
  * server.c - the HTTP server: libmicrohttpd set-up, the route table,
  * request bodies with their cap, content-type and bearer-token checks,
- * the JSON error helper, the access log, the store connection pool and
- * the graceful stop.  The endpoints themselves are in handlers.c,
- * metrics.c and dashboard.c.
+ * the JSON error helper, the access log, the store connections (from the
+ * pool of store.h) and the graceful stop.  The endpoints themselves are in
+ * handlers.c, metrics.c and dashboard.c.
  *
  * DESIGN
  *
@@ -29,11 +29,11 @@
  * the query arguments and headers then come from the caller's lists
  * (req_value()) instead of the connection.
  *
- * Locks.  pool_mu (store pool), job_mu (count of running jobs) and
- * cache_mu (handlers.c) are leaves, never held together and never across
- * I/O.  build_mu (handlers.c) is held while one request rebuilds a
- * GET /drift/metrics answer (store I/O included); it is taken before
- * pool_mu and cache_mu, never after them.
+ * Locks.  job_mu (count of running jobs) and cache_mu (handlers.c) are
+ * leaves, never held together and never across I/O.  build_mu
+ * (handlers.c) is held while one request rebuilds a GET /drift/metrics
+ * answer (store I/O included); it is taken before the store pool's locks
+ * (store_pool.c, below everything here) and cache_mu, never after them.
  *
  * Stop.  Quiesce (close the listening socket to new connections), mark
  * "stopping" so every further response carries Connection: close, wait
@@ -295,32 +295,15 @@ int dm_api_query_known(dm_api_req_t *req, const char *const *known,
 int dm_api_store_get(dm_api_t *api, dm_store_t **out, char *errbuf,
                      size_t errlen)
 {
-    *out = NULL;
-    pthread_mutex_lock(&api->pool_mu);
-    if (api->pool_n > 0)
-        *out = api->pool[--api->pool_n];
-    pthread_mutex_unlock(&api->pool_mu);
-    if (*out)
-        return DM_OK;
-    /* The first connection brings the schema up to date (idempotent), so
-     * a fresh database answers every endpoint before the first check. */
-    return dm_store_open_migrated(api->cfg, &api->migrated, out, NULL, errbuf,
-                                  errlen);
+    /* The pool's first connection brings the schema up to date, so a
+     * fresh database answers every endpoint before the first check. */
+    return dm_store_pool_get(api->pool, out, errbuf, errlen);
 }
 
 void dm_api_store_put(dm_api_t *api, dm_store_t *st, bool broken)
 {
-    if (st == NULL)
-        return;
-    if (!broken) {
-        pthread_mutex_lock(&api->pool_mu);
-        if (api->pool_n < DM_API_POOL_MAX) {
-            api->pool[api->pool_n++] = st;
-            st = NULL;
-        }
-        pthread_mutex_unlock(&api->pool_mu);
-    }
-    dm_store_free(st); /* a broken one is reopened by the next get */
+    dm_store_pool_put(api->pool, st, broken); /* broken: reopened by the
+                                                 next get */
 }
 
 /* ---- sending ------------------------------------------------------- */
@@ -843,7 +826,7 @@ int dm_api_new(const dm_config_t *cfg, dm_monitor_t *monitor,
              api->opts.version ? api->opts.version : "0.1.0");
     api->opts.version = api->version;
     api->quiesced_fd = -1;
-    pthread_mutex_init(&api->pool_mu, NULL);
+    api->pool = dm_store_pool_or_own(cfg, api->opts.pool, &api->own_pool);
     pthread_mutex_init(&api->job_mu, NULL);
     pthread_mutex_init(&api->cache_mu, NULL);
     pthread_mutex_init(&api->build_mu, NULL);
@@ -1022,9 +1005,7 @@ void dm_api_free(dm_api_t *api)
     if (api == NULL)
         return;
     dm_api_stop(api);
-    for (size_t i = 0; i < api->pool_n; i++)
-        dm_store_free(api->pool[i]);
-    pthread_mutex_destroy(&api->pool_mu);
+    dm_store_pool_free(api->own_pool);
     pthread_mutex_destroy(&api->job_mu);
     pthread_mutex_destroy(&api->cache_mu);
     pthread_mutex_destroy(&api->build_mu);

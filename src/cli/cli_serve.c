@@ -94,6 +94,7 @@ int dm_cli_serve(int argc, char **argv)
                                  DM_CLI_END};
     const dm_cli_cmd_t cmd = {"serve", usage_text, opts, NULL, NULL};
     dm_config_t *cfg = NULL;
+    dm_store_pool_t *pool = NULL;
     dm_monitor_t *m = NULL;
     dm_api_t *api = NULL;
     dm_monitor_opts_t mo;
@@ -114,12 +115,19 @@ int dm_cli_serve(int argc, char **argv)
     err[0] = '\0';
 
     block_signals(&set); /* before any thread exists (see DESIGN above) */
+    /* one store pool for the monitor and the API: the schema is migrated
+     * once, idle connections serve both */
+    rc = dm_store_pool_new(cfg, DM_STORE_POOL_IDLE, &pool);
+    if (rc != DM_OK)
+        goto out;
     dm_monitor_opts_init(&mo);
+    mo.pool = pool;
     rc = dm_monitor_new(cfg, &mo, &m, err, sizeof(err));
     if (rc != DM_OK)
         goto out;
     dm_api_opts_init(&ao);
     ao.version = DM_VERSION;
+    ao.pool = pool;
     rc = dm_api_new(cfg, m, &ao, &api, err, sizeof(err));
     if (rc != DM_OK)
         goto out;
@@ -156,6 +164,7 @@ out:
                 err[0] ? err : dm_strerror(rc));
     dm_api_free(api);
     dm_monitor_free(m);
+    dm_store_pool_free(pool); /* after both users */
     dm_config_free(cfg);
     return ret;
 }

@@ -577,11 +577,11 @@ int dm_monitor_result_json(dm_monitor_t *m, const dm_monitor_result_t *r,
     *out = NULL;
     if (r->check_id > 0) {
         /* the stored record, as GET /drift/checks/{id} will serve it */
-        rc = dm_monitor_store_open(m, &st, errbuf, errlen);
+        rc = dm_store_pool_get(m->pool, &st, errbuf, errlen);
         if (rc == DM_OK)
             rc =
                 dm_store_check_get(st, r->check_id, &c, &found, errbuf, errlen);
-        dm_store_free(st);
+        dm_store_pool_put(m->pool, st, rc != DM_OK);
         if (rc != DM_OK)
             return rc;
         if (found) {

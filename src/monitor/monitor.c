@@ -11,8 +11,10 @@
  * asks for a check or a trigger (an HTTP worker).  The config is read-only.
  * The embedder is opened by the first check and then shared (it
  * serialises its own BERT calls).  Each thread uses its own store
- * connection: the scheduler keeps one, dm_monitor_check() and
- * dm_monitor_trigger_manual() open one per call.
+ * connection from m->pool (the caller's, or the monitor's own): the
+ * scheduler keeps one, dm_monitor_check() and dm_monitor_trigger_manual()
+ * get one per call and put it back (closed when the call failed, as it
+ * may be a dead connection).
  *
  * Locks, always taken in this order and released in reverse:
  *   1. check_mu   (pthread mutex) held for a whole check or manual
@@ -26,7 +28,8 @@
  *                 the scheduler's stop flag; held for a few instructions,
  *                 never across I/O, so dm_monitor_status() never waits
  *                 for a check.
- * The embedder's internal mutex is below all of these.  m->cancel is an
+ * The embedder's internal mutex and the store pool's locks are below all
+ * of these.  m->cancel is an
  * atomic flag, read at the check's checkpoints without any lock.
  */
 #include <math.h>
@@ -77,13 +80,13 @@ int dm_monitor_new(const dm_config_t *cfg, const dm_monitor_opts_t *opts,
         return dm_err_set(errbuf, errlen, DM_EINVAL,
                           "monitor: negative or zero time option");
     }
+    m->pool = dm_store_pool_or_own(cfg, m->opts.pool, &m->own_pool);
     pthread_mutex_init(&m->check_mu, NULL);
     pthread_mutex_init(&m->state_mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&m->wake, &ca);
     pthread_condattr_destroy(&ca);
-    atomic_init(&m->migrated, false);
     atomic_init(&m->cancel, false);
     *out = m;
     return DM_OK;
@@ -95,17 +98,11 @@ void dm_monitor_free(dm_monitor_t *m)
         return;
     dm_monitor_stop(m);
     dm_embedder_free(m->embedder);
+    dm_store_pool_free(m->own_pool);
     pthread_cond_destroy(&m->wake);
     pthread_mutex_destroy(&m->state_mu);
     pthread_mutex_destroy(&m->check_mu);
     free(m);
-}
-
-int dm_monitor_store_open(dm_monitor_t *m, dm_store_t **out, char *errbuf,
-                          size_t errlen)
-{
-    return dm_store_open_migrated(m->cfg, &m->migrated, out, NULL, errbuf,
-                                  errlen);
 }
 
 static void sleep_ms(long ms)
@@ -206,7 +203,7 @@ int dm_monitor_check(dm_monitor_t *m, const dm_monitor_check_opts_t *opts,
 
     memset(result, 0, sizeof(*result));
     result->status = "failed";
-    rc = dm_monitor_store_open(m, &st, errbuf, errlen);
+    rc = dm_store_pool_get(m->pool, &st, errbuf, errlen);
     if (rc != DM_OK) {
         snprintf(result->error, sizeof(result->error), "store: %s",
                  errbuf && errbuf[0] ? errbuf : dm_strerror(rc));
@@ -214,7 +211,7 @@ int dm_monitor_check(dm_monitor_t *m, const dm_monitor_check_opts_t *opts,
     }
     rc = dm_monitor_check_on(m, st, opts, m->opts.lock_wait_ms, result, errbuf,
                              errlen);
-    dm_store_free(st);
+    dm_store_pool_put(m->pool, st, rc != DM_OK);
     return rc;
 }
 

@@ -18,10 +18,11 @@
  * and replicas the store lock DM_MONITOR_LOCK (a PostgreSQL advisory lock,
  * or a lock file next to the SQLite database).  A manual trigger takes the
  * same locks, so the cooldown is read and written by one party at a time.
- * Each thread that uses the store needs its own connection: the scheduler
- * thread keeps one; dm_monitor_check() and dm_monitor_trigger_manual()
- * open (and close) a connection of their own for each call, so they may
- * be called from any thread.  All functions are thread-safe.
+ * Each thread that uses the store needs its own connection, taken from
+ * the monitor's store pool (dm_monitor_opts_t.pool, shared with the API
+ * by `serve`): the scheduler thread keeps one; dm_monitor_check() and
+ * dm_monitor_trigger_manual() get one for each call and put it back, so
+ * they may be called from any thread.  All functions are thread-safe.
  */
 #ifndef DM_MONITOR_MONITOR_H
 #define DM_MONITOR_MONITOR_H
@@ -35,6 +36,7 @@
 #include "common/error.h"
 #include "config/config.h"
 #include "monitor/analyze.h"
+#include "store/store.h"
 
 /* Name of the store lock that serialises checks and triggers. */
 #define DM_MONITOR_LOCK "driftmon-check"
@@ -82,6 +84,9 @@ typedef struct dm_monitor_opts {
                             clock); for tests that replay a fixed date */
     dm_monitor_progress_cb progress; /* NULL = none */
     void *progress_arg;
+    dm_store_pool_t *pool; /* store connections (borrowed: must outlive
+                              the monitor; `serve` shares one with the
+                              API); NULL = the monitor makes its own */
 } dm_monitor_opts_t;
 
 void dm_monitor_opts_init(dm_monitor_opts_t *o);
@@ -149,7 +154,8 @@ typedef struct dm_monitor_result {
 /*
  * Creates a monitor for cfg (borrowed; must outlive the monitor).  opts
  * may be NULL (defaults; copied).  Opens nothing yet: the embedder is
- * opened by the first check, the store by each user.  Returns DM_OK or
+ * opened by the first check, store connections by each user (from
+ * opts.pool, or from a pool of the monitor's own).  Returns DM_OK or
  * DM_EINVAL.  Free with dm_monitor_free().
  */
 int dm_monitor_new(const dm_config_t *cfg, const dm_monitor_opts_t *opts,

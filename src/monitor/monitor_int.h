@@ -25,7 +25,8 @@ struct dm_monitor {
     dm_embedder_t *embedder;
     /* The change of the model files on disk last logged (under check_mu). */
     char model_change_logged[DM_ERRBUF_SIZE];
-    atomic_bool migrated; /* the schema was brought up to date once */
+    dm_store_pool_t *pool; /* opts.pool, or own_pool */
+    dm_store_pool_t *own_pool;
 
     /* Everything below is guarded by state_mu (a leaf lock). */
     pthread_mutex_t state_mu;
@@ -48,10 +49,6 @@ struct dm_monitor {
     /* Set when a check in progress must be abandoned. */
     atomic_bool cancel;
 };
-
-/* Opens a store connection and migrates the schema once per monitor. */
-int dm_monitor_store_open(dm_monitor_t *m, dm_store_t **out, char *errbuf,
-                          size_t errlen) DM_MUSTCHECK;
 
 /*
  * Takes check_mu and the store lock on st (waiting up to wait_ms for the

@@ -132,14 +132,14 @@ static void *scheduler_main(void *arg)
         int rc;
 
         if (st == NULL &&
-            dm_monitor_store_open(m, &st, err, sizeof(err)) != DM_OK) {
+            dm_store_pool_get(m->pool, &st, err, sizeof(err)) != DM_OK) {
             dm_log_error("store unavailable: %s", err);
             wait_or_stop(m, retry_delay(m));
             continue;
         }
         if (read_schedule(m, st, &due, err, sizeof(err)) != DM_OK) {
             dm_log_error("cannot read the last check: %s", err);
-            dm_store_free(st);
+            dm_store_pool_put(m->pool, st, true);
             st = NULL;
             wait_or_stop(m, retry_delay(m));
             continue;
@@ -167,12 +167,13 @@ static void *scheduler_main(void *arg)
         if (r.check_id == 0) {
             /* not even the failure was recorded: the schedule would not
                move, so wait before trying again */
-            dm_store_free(st);
+            dm_store_pool_put(m->pool, st, true);
             st = NULL;
             wait_or_stop(m, retry_delay(m));
         }
     }
-    dm_store_free(st);
+    /* closed, not kept: a cancelled check may have left it mid-way */
+    dm_store_pool_put(m->pool, st, true);
     dm_log_info("background monitor stopped");
     pthread_mutex_lock(&m->state_mu);
     m->thread_done = true;

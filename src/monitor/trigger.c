@@ -272,7 +272,7 @@ int dm_monitor_trigger_manual(dm_monitor_t *m, dm_monitor_trigger_result_t *out,
     int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = dm_monitor_store_open(m, &st, out->error, sizeof(out->error));
+    rc = dm_store_pool_get(m->pool, &st, out->error, sizeof(out->error));
     if (rc == DM_OK) {
         rc = dm_monitor_lock(m, st, m->opts.lock_wait_ms, out->error,
                              sizeof(out->error));
@@ -293,7 +293,7 @@ int dm_monitor_trigger_manual(dm_monitor_t *m, dm_monitor_trigger_result_t *out,
     }
     if (locked)
         dm_monitor_unlock(m, st);
-    dm_store_free(st);
+    dm_store_pool_put(m->pool, st, rc != DM_OK);
     if (rc != DM_OK)
         dm_err_set(errbuf, errlen, rc, "%s", out->error);
     return rc;

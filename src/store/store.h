@@ -98,8 +98,9 @@ int dm_store_migrate(dm_store_t *s, int *version, char *errbuf,
                      size_t errlen) DM_MUSTCHECK;
 
 /*
- * dm_store_open() then dm_store_migrate(): the one way a command or a
- * server gets a store whose schema is current.  once (may be NULL) is
+ * dm_store_open() then dm_store_migrate(): the one way a one-shot
+ * command gets a store whose schema is current (a server shares a
+ * dm_store_pool_t instead).  once (may be NULL) is
  * the caller's "already migrated" flag, shared by the threads of one
  * server: when it is set the migration is skipped (a plain open), and it
  * is set after a migration succeeds; NULL migrates on every call.
@@ -111,6 +112,78 @@ int dm_store_migrate(dm_store_t *s, int *version, char *errbuf,
 int dm_store_open_migrated(const dm_config_t *cfg, atomic_bool *once,
                            dm_store_t **out, int *version, char *errbuf,
                            size_t errlen) DM_MUSTCHECK;
+
+/* ---- connection pool --------------------------------------------------- */
+
+/*
+ * A pool of connections to the store cfg names, shared by the threads of
+ * one process (the API's request threads, the monitor's scheduler and
+ * checks): one pool per process, handed to each user, so that the schema
+ * is migrated once and idle connections are reused.
+ */
+typedef struct dm_store_pool dm_store_pool_t;
+
+/* Idle connections a server's pool keeps for reuse. */
+#define DM_STORE_POOL_IDLE 16
+
+/* Counters of a pool (dm_store_pool_stats()). */
+typedef struct dm_store_pool_stats {
+    size_t idle;       /* connections kept for reuse now */
+    size_t out;        /* connections handed out and not put back */
+    size_t opened;     /* connections opened so far */
+    size_t migrations; /* migrations run (1 once the schema is current) */
+} dm_store_pool_stats_t;
+
+/*
+ * Creates a pool for cfg (borrowed: it must outlive the pool) that keeps
+ * up to max_idle idle connections (0: none, each put closes).  Opens
+ * nothing yet.  Returns DM_OK, or DM_EINVAL without a cfg.  Free with
+ * dm_store_pool_free().
+ */
+int dm_store_pool_new(const dm_config_t *cfg, size_t max_idle,
+                      dm_store_pool_t **out) DM_MUSTCHECK;
+
+/*
+ * The pool a user of a store shares (given, when not NULL), or else a
+ * new pool of DM_STORE_POOL_IDLE for it alone, also stored in *own
+ * (NULL when given was used), which the user frees with
+ * dm_store_pool_free() when done.  cfg must not be NULL.  Never NULL.
+ */
+dm_store_pool_t *dm_store_pool_or_own(const dm_config_t *cfg,
+                                      dm_store_pool_t *given,
+                                      dm_store_pool_t **own);
+
+/*
+ * A connection for the caller's exclusive use until dm_store_pool_put():
+ * an idle one, or a new one (dm_store_open()).  The first new connection
+ * that migrates successfully brings the schema up to date (as
+ * dm_store_open_migrated() with the pool's own "once" flag, one thread
+ * migrating at a time); after a failed migration the next get tries
+ * again.  Errors and messages are those of dm_store_open() and
+ * dm_store_migrate(); on error *out is NULL.  Thread-safe.
+ */
+int dm_store_pool_get(dm_store_pool_t *p, dm_store_t **out, char *errbuf,
+                      size_t errlen) DM_MUSTCHECK;
+
+/*
+ * Gives st (from dm_store_pool_get() on p; NULL is ignored) back.  It is
+ * kept for reuse unless broken (a store error happened on it, so it may
+ * be a dead connection) or max_idle connections are idle already; then
+ * it is closed.  st must hold no store lock and no open transaction.
+ * Thread-safe.
+ */
+void dm_store_pool_put(dm_store_pool_t *p, dm_store_t *st, bool broken);
+
+/* The pool's counters (a consistent snapshot).  Thread-safe. */
+void dm_store_pool_stats(dm_store_pool_t *p, dm_store_pool_stats_t *out);
+
+/*
+ * Closes the idle connections and frees the pool.  NULL-safe.  Every
+ * connection should have been put back; one still out is not closed:
+ * its holder must dm_store_free() it (not put it back), and a warning is
+ * logged.  No other thread may use p during or after the call.
+ */
+void dm_store_pool_free(dm_store_pool_t *p);
 
 /* Current schema version (0 for an empty database). */
 int dm_store_schema_version(dm_store_t *s, int *version, char *errbuf,

@@ -1027,6 +1027,224 @@ Test(store, concurrent_first_opens_from_threads)
     }
 }
 
+/* ---- the connection pool ---- */
+
+static dm_store_pool_t *pool_new(const dm_config_t *cfg, size_t max_idle)
+{
+    dm_store_pool_t *p = NULL;
+
+    cr_assert(eq(int, dm_store_pool_new(cfg, max_idle, &p), DM_OK));
+    return p;
+}
+
+static dm_store_t *pool_get(dm_store_pool_t *p)
+{
+    dm_store_t *s = NULL;
+    char err[EB];
+    int rc = dm_store_pool_get(p, &s, err, sizeof(err));
+
+    cr_assert(eq(int, rc, DM_OK), "pool get: %s", err);
+    cr_assert(not(eq(ptr, s, NULL)));
+    return s;
+}
+
+static dm_store_pool_stats_t pool_stats(dm_store_pool_t *p)
+{
+    dm_store_pool_stats_t st;
+
+    dm_store_pool_stats(p, &st);
+    return st;
+}
+
+Test(store, pool_reuses_and_migrates_once)
+{
+    dm_config_t *cfg = load_cfg();
+    dm_store_pool_t *p = pool_new(cfg, 4);
+    dm_store_t *a = pool_get(p), *b;
+    char err[EB];
+    int v = 0;
+
+    cr_assert(eq(int, dm_store_schema_version(a, &v, err, sizeof(err)), DM_OK),
+              "%s", err);
+    cr_assert(eq(int, v, DM_STORE_SCHEMA_VERSION));
+    dm_store_pool_put(p, a, false);
+    b = pool_get(p);
+    cr_assert(eq(ptr, a, b), "the idle connection is reused");
+    dm_store_pool_put(p, b, false);
+    for (int i = 0; i < 3; i++)
+        dm_store_pool_put(p, pool_get(p), false);
+    cr_assert(eq(sz, pool_stats(p).opened, 1));
+    cr_assert(eq(sz, pool_stats(p).migrations, 1));
+    cr_assert(eq(sz, pool_stats(p).idle, 1));
+    cr_assert(eq(sz, pool_stats(p).out, 0));
+    dm_store_pool_free(p);
+    dm_config_free(cfg);
+}
+
+Test(store, pool_broken_connection_is_not_reused)
+{
+    dm_config_t *cfg = load_cfg();
+    dm_store_pool_t *p = pool_new(cfg, 4);
+
+    dm_store_pool_put(p, pool_get(p), true);
+    cr_assert(eq(sz, pool_stats(p).idle, 0), "a broken connection is closed");
+    dm_store_pool_put(p, pool_get(p), false);
+    cr_assert(eq(sz, pool_stats(p).opened, 2), "the next get opens anew");
+    cr_assert(eq(sz, pool_stats(p).migrations, 1));
+    cr_assert(eq(sz, pool_stats(p).idle, 1));
+    dm_store_pool_put(p, NULL, true); /* ignored */
+    dm_store_pool_free(p);
+    dm_config_free(cfg);
+}
+
+Test(store, pool_keeps_at_most_max_idle)
+{
+    dm_config_t *cfg = load_cfg();
+    dm_store_pool_t *p = pool_new(cfg, 2), *none = pool_new(cfg, 0);
+    dm_store_t *s[3];
+
+    for (int i = 0; i < 3; i++)
+        s[i] = pool_get(p);
+    cr_assert(eq(sz, pool_stats(p).out, 3));
+    for (int i = 0; i < 3; i++)
+        dm_store_pool_put(p, s[i], false);
+    cr_assert(eq(sz, pool_stats(p).idle, 2));
+    cr_assert(eq(sz, pool_stats(p).out, 0));
+    cr_assert(eq(sz, pool_stats(p).opened, 3));
+    /* max_idle 0: every put closes */
+    dm_store_pool_put(none, pool_get(none), false);
+    dm_store_pool_put(none, pool_get(none), false);
+    cr_assert(eq(sz, pool_stats(none).idle, 0));
+    cr_assert(eq(sz, pool_stats(none).opened, 2));
+    cr_assert(eq(sz, pool_stats(none).migrations, 1));
+    dm_store_pool_free(none);
+    dm_store_pool_free(p);
+    dm_config_free(cfg);
+}
+
+Test(store, pool_or_own_shares_the_given_pool)
+{
+    dm_config_t *cfg = load_cfg();
+    dm_store_pool_t *given = pool_new(cfg, 1), *own = given;
+
+    cr_assert(eq(ptr, dm_store_pool_or_own(cfg, given, &own), given));
+    cr_assert(eq(ptr, own, NULL), "nothing of its own to free");
+    cr_assert(eq(ptr, dm_store_pool_or_own(cfg, NULL, &own), own));
+    cr_assert(not(eq(ptr, own, NULL)));
+    dm_store_pool_put(own, pool_get(own), false);
+    cr_assert(eq(sz, pool_stats(own).idle, 1));
+    dm_store_pool_free(own);
+    dm_store_pool_free(given);
+    dm_config_free(cfg);
+}
+
+#define POOL_THREADS 4
+
+struct pool_getter {
+    dm_store_pool_t *p;
+    pthread_barrier_t *go;
+    char err[EB];
+    int rc;
+};
+
+static void *pool_get_thread(void *arg)
+{
+    struct pool_getter *g = arg;
+    dm_store_t *s = NULL;
+
+    pthread_barrier_wait(g->go);
+    g->rc = dm_store_pool_get(g->p, &s, g->err, sizeof(g->err));
+    if (g->rc == DM_OK)
+        g->rc = dm_store_ping(s, g->err, sizeof(g->err));
+    /* hold it while the others get theirs: each opens its own */
+    pthread_barrier_wait(g->go);
+    dm_store_pool_put(g->p, s, g->rc != DM_OK);
+    return NULL;
+}
+
+Test(store, pool_first_gets_from_threads_migrate_once)
+{
+    for (int round = 0; round < FRESH_ROUNDS; round++) {
+        pthread_t t[POOL_THREADS];
+        struct pool_getter g[POOL_THREADS];
+        pthread_barrier_t go;
+        dm_config_t *cfg;
+        dm_store_pool_t *p;
+
+        fresh_store_config(round);
+        cfg = load_cfg();
+        p = pool_new(cfg, POOL_THREADS);
+        pthread_barrier_init(&go, NULL, POOL_THREADS);
+        for (int i = 0; i < POOL_THREADS; i++) {
+            g[i] = (struct pool_getter){.p = p, .go = &go};
+            cr_assert(eq(
+                int, pthread_create(&t[i], NULL, pool_get_thread, &g[i]), 0));
+        }
+        for (int i = 0; i < POOL_THREADS; i++)
+            pthread_join(t[i], NULL);
+        for (int i = 0; i < POOL_THREADS; i++)
+            cr_assert(eq(int, g[i].rc, DM_OK), "round %d thread %d: %s", round,
+                      i, g[i].err);
+        cr_assert(eq(sz, pool_stats(p).opened, POOL_THREADS));
+        cr_assert(eq(sz, pool_stats(p).migrations, 1), "round %d", round);
+        cr_assert(eq(sz, pool_stats(p).idle, POOL_THREADS));
+        pthread_barrier_destroy(&go);
+        dm_store_pool_free(p);
+        dm_config_free(cfg);
+        if (is_pg)
+            break; /* one database */
+    }
+}
+
+Test(store, pool_failed_migration_is_tried_again)
+{
+    dm_store_t *s = open_store(true);
+    dm_config_t *cfg = load_cfg();
+    dm_store_pool_t *p = pool_new(cfg, 4);
+    dm_store_t *got = NULL;
+    char err[EB] = "";
+
+    /* a newer driftmon's schema: the migration refuses it */
+    cr_assert(eq(int,
+                 dm_store_test_exec(
+                     s, "INSERT INTO schema_version (version) VALUES (999)",
+                     err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    cr_assert(eq(int, dm_store_pool_get(p, &got, err, sizeof(err)), DM_ERANGE));
+    cr_assert(eq(ptr, got, NULL));
+    cr_assert(eq(sz, pool_stats(p).migrations, 0));
+    cr_assert(eq(sz, pool_stats(p).out, 0));
+    cr_assert(eq(int,
+                 dm_store_test_exec(
+                     s, "DELETE FROM schema_version WHERE version = 999", err,
+                     sizeof(err)),
+                 DM_OK),
+              "%s", err);
+    dm_store_pool_put(p, pool_get(p), false);
+    cr_assert(eq(sz, pool_stats(p).migrations, 1), "the next get migrates");
+    dm_store_pool_free(p);
+    dm_config_free(cfg);
+    dm_store_free(s);
+}
+
+/* Freeing the pool with a connection out leaves that connection to its
+ * holder, who frees it (ASan checks both sides). */
+Test(store, pool_free_with_a_connection_out)
+{
+    dm_config_t *cfg = load_cfg();
+    dm_store_pool_t *p = pool_new(cfg, 4);
+    dm_store_t *idle = pool_get(p), *out = pool_get(p);
+    char err[EB];
+
+    dm_store_pool_put(p, idle, false);
+    dm_store_pool_free(p);
+    cr_assert(eq(int, dm_store_ping(out, err, sizeof(err)), DM_OK), "%s", err);
+    dm_store_free(out);
+    dm_store_pool_free(NULL);
+    dm_config_free(cfg);
+}
+
 Test(store, concurrent_first_opens_from_processes)
 {
     for (int round = 0; round < FRESH_ROUNDS; round++) {

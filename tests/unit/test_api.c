@@ -926,6 +926,53 @@ Test(api, health)
     json_decref(rec);
 }
 
+/*
+ * As `serve` does: one store pool handed to the monitor and the server.
+ * A health check, a check and a list, one after the other, share one
+ * connection and one migration.
+ */
+Test(api, monitor_and_server_share_one_store_pool)
+{
+    dm_store_pool_t *pool = NULL;
+    dm_store_pool_stats_t ps;
+    dm_monitor_opts_t mo;
+    dm_api_opts_t ao;
+    char err[EB];
+    json_t *rec;
+
+    dm_api_free(api);
+    dm_monitor_free(mon);
+    cr_assert(eq(int, dm_store_pool_new(cfg, 4, &pool), DM_OK));
+    dm_monitor_opts_init(&mo);
+    mo.http_budget_ms = 2000;
+    mo.pool = pool;
+    cr_assert(eq(int, dm_monitor_new(cfg, &mo, &mon, err, sizeof(err)), DM_OK),
+              "monitor: %s", err);
+    dm_api_opts_init(&ao);
+    ao.pool = pool;
+    cr_assert(eq(int, dm_api_new(cfg, mon, &ao, &api, err, sizeof(err)), DM_OK),
+              "api: %s", err);
+
+    send("GET", "/health", NULL, NULL);
+    cr_assert(eq(u32, R.status, 200), "%s", R.body);
+    rec = run_check();
+    send("GET", "/drift/metrics", NULL, NULL);
+    cr_assert(eq(u32, R.status, 200), "%s", R.body);
+    dm_store_pool_stats(pool, &ps);
+    cr_assert(eq(sz, ps.migrations, 1));
+    cr_assert(eq(sz, ps.opened, 1), "one connection, reused");
+    cr_assert(eq(sz, ps.out, 0));
+    cr_assert(eq(sz, ps.idle, 1));
+    json_decref(rec);
+
+    /* the users first, then the pool they borrow */
+    dm_api_free(api);
+    api = NULL;
+    dm_monitor_free(mon);
+    mon = NULL;
+    dm_store_pool_free(pool);
+}
+
 Test(api, health_of_a_store_that_cannot_open_is_503)
 {
     dm_api_free(api);
