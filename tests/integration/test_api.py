@@ -711,14 +711,13 @@ def t_empty_token_warning():
                   "the warning names the address and the fix", lines[0])
 
 
-def raw_get(port, path, source="127.0.0.1", timeout=5):
-    """GET over a fresh socket from a chosen loopback source address;
-    returns (status, body bytes)."""
+def raw_exchange(port, req, source="127.0.0.1", timeout=10):
+    """Sends req as bytes over a fresh socket from a chosen loopback
+    source address; returns all bytes until the server closes."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout,
                                  source_address=(source, 0))
     try:
-        s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                   "\r\n" % path).encode())
+        s.sendall(req)
         data = b""
         while True:
             chunk = s.recv(65536)
@@ -727,6 +726,15 @@ def raw_get(port, path, source="127.0.0.1", timeout=5):
             data += chunk
     finally:
         s.close()
+    return data
+
+
+def raw_get(port, path, source="127.0.0.1", timeout=5):
+    """GET over a fresh socket from a chosen loopback source address;
+    returns (status, body bytes)."""
+    data = raw_exchange(port, ("GET %s HTTP/1.1\r\nHost: x\r\n"
+                               "Connection: close\r\n\r\n" % path).encode(),
+                        source=source, timeout=timeout)
     head, _, body = data.partition(b"\r\n\r\n")
     return int(head.split(b" ")[1]), body
 
@@ -755,17 +763,7 @@ def t_http_errors_json():
             ("100 KB header", b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " +
              b"a" * 100000 + b"\r\nConnection: close\r\n\r\n", 431,
              "headers_too_large")):
-        s = socket.create_connection(("127.0.0.1", S.port), timeout=10)
-        try:
-            s.sendall(req)
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        finally:
-            s.close()
+        data = raw_exchange(S.port, req)
         head, _, body = data.partition(b"\r\n\r\n")
         check(head.split(b" ")[1] == str(status).encode(),
               what + ": status %d" % status, head[:200])
@@ -785,17 +783,7 @@ def t_http_errors_json():
              b"Connection: close\r\n\r\n[]"),
             ("header without a colon", b"GET /health HTTP/1.1\r\nHost: x\r\n"
              b"Bad Header\r\nConnection: close\r\n\r\n")):
-        s = socket.create_connection(("127.0.0.1", S.port), timeout=10)
-        try:
-            s.sendall(req)
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        finally:
-            s.close()
+        data = raw_exchange(S.port, req)
         check(data.startswith(b"HTTP/1.1 400 "), what + ": 400", data[:200])
     check(dmtest.store_counts(TMP) == rows, "nothing stored")
     check(S.request("GET", "/health").status == 200, "still serving")
