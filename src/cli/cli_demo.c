@@ -261,7 +261,7 @@ static int ingest(const dm_config_t *cfg, size_t per_day, int64_t now,
     dm_synth_opts_t o = {0};
     int rc;
 
-    rc = dm_store_open_migrated(cfg, NULL, &st, NULL, err, n);
+    rc = dm_store_open_migrated(cfg, &st, NULL, err, n);
     if (rc == DM_OK)
         rc = dm_store_tx_begin(st, err, n);
     if (rc == DM_OK) {

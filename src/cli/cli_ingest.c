@@ -159,7 +159,7 @@ int dm_cli_ingest(int argc, char **argv)
         (ret = dm_cli_config(o.cfg_path, &cfg)) != DM_CLI_GO_ON ||
         (ret = open_input(&o, &rd)) != DM_CLI_GO_ON)
         goto out;
-    rc = dm_store_open_migrated(cfg, NULL, &st, NULL, err, sizeof(err));
+    rc = dm_store_open_migrated(cfg, &st, NULL, err, sizeof(err));
     if (rc == DM_OK) {
         /* by default a file is all or nothing, every bad line reported */
         policy.on_bad = o.skip_invalid ? DM_INGEST_SKIP : DM_INGEST_REPORT;

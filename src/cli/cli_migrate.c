@@ -29,7 +29,7 @@ int dm_cli_migrate(int argc, char **argv)
     if ((ret = dm_cli_parse(&cmd, argc, argv)) != DM_CLI_GO_ON ||
         (ret = dm_cli_config(cfg_path, &cfg)) != DM_CLI_GO_ON)
         return ret;
-    rc = dm_store_open_migrated(cfg, NULL, &store, &version, err, sizeof(err));
+    rc = dm_store_open_migrated(cfg, &store, &version, err, sizeof(err));
     if (rc == DM_OK) {
         printf("%s: schema version %d\n", dm_store_backend(store), version);
         ret = DM_EXIT_OK;

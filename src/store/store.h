@@ -32,7 +32,6 @@
 #define DM_STORE_STORE_H
 
 #include <jansson.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -100,17 +99,13 @@ int dm_store_migrate(dm_store_t *s, int *version, char *errbuf,
 /*
  * dm_store_open() then dm_store_migrate(): the one way a one-shot
  * command gets a store whose schema is current (a server shares a
- * dm_store_pool_t instead).  once (may be NULL) is
- * the caller's "already migrated" flag, shared by the threads of one
- * server: when it is set the migration is skipped (a plain open), and it
- * is set after a migration succeeds; NULL migrates on every call.
- * *version (may be NULL) receives the schema version (this build's when
- * the migration was skipped).  Errors and messages are those of the two
- * calls, unchanged; on any error *out is NULL (nothing to free).
+ * dm_store_pool_t instead, which migrates once).  *version (may be
+ * NULL) receives the schema version.  Errors and messages are those of
+ * the two calls, unchanged; on any error *out is NULL (nothing to free).
  * Thread-safe as long as each thread has its own out.
  */
-int dm_store_open_migrated(const dm_config_t *cfg, atomic_bool *once,
-                           dm_store_t **out, int *version, char *errbuf,
+int dm_store_open_migrated(const dm_config_t *cfg, dm_store_t **out,
+                           int *version, char *errbuf,
                            size_t errlen) DM_MUSTCHECK;
 
 /* ---- connection pool --------------------------------------------------- */
@@ -156,8 +151,7 @@ dm_store_pool_t *dm_store_pool_or_own(const dm_config_t *cfg,
 /*
  * A connection for the caller's exclusive use until dm_store_pool_put():
  * an idle one, or a new one (dm_store_open()).  The first new connection
- * that migrates successfully brings the schema up to date (as
- * dm_store_open_migrated() with the pool's own "once" flag, one thread
+ * that migrates successfully brings the schema up to date (one thread
  * migrating at a time); after a failed migration the next get tries
  * again.  Errors and messages are those of dm_store_open() and
  * dm_store_migrate(); on error *out is NULL.  Thread-safe.

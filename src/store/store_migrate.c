@@ -2,8 +2,8 @@
  * store_migrate.c - schema versions: reading the version a database is
  * at, and the migrations that take it to DM_STORE_SCHEMA_VERSION, one
  * DDL script per version and dialect in one ascending table, and
- * dm_store_open_migrated(), the open-then-migrate that every command and
- * server uses.
+ * dm_store_open_migrated(), the open-then-migrate of one-shot commands
+ * (a server's pool, store_pool.c, migrates once).
  *
  * DESIGN: a migration runs in one transaction; on PostgreSQL an advisory
  * transaction lock (MIGRATE_LOCK_KEY) makes replicas that start together
@@ -207,26 +207,17 @@ out:
     return rc;
 }
 
-int dm_store_open_migrated(const dm_config_t *cfg, atomic_bool *once,
-                           dm_store_t **out, int *version, char *errbuf,
-                           size_t errlen)
+int dm_store_open_migrated(const dm_config_t *cfg, dm_store_t **out,
+                           int *version, char *errbuf, size_t errlen)
 {
     int rc = dm_store_open(cfg, out, errbuf, errlen);
 
     if (rc != DM_OK)
         return rc;
-    if (once && atomic_load(once)) {
-        if (version)
-            *version = DM_STORE_SCHEMA_VERSION;
-        return DM_OK;
-    }
     rc = dm_store_migrate(*out, version, errbuf, errlen);
     if (rc != DM_OK) {
         dm_store_free(*out);
         *out = NULL;
-        return rc;
     }
-    if (once)
-        atomic_store(once, true);
-    return DM_OK;
+    return rc;
 }

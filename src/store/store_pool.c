@@ -26,6 +26,7 @@
  * leaf and is never held across I/O.  Order: mig_mu before mu.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "common/alloc.h"

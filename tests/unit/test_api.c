@@ -260,7 +260,7 @@ static dm_store_t *store(void)
 {
     dm_store_t *s = NULL;
     char err[EB];
-    int rc = dm_store_open_migrated(cfg, NULL, &s, NULL, err, sizeof(err));
+    int rc = dm_store_open_migrated(cfg, &s, NULL, err, sizeof(err));
 
     cr_assert(eq(int, rc, DM_OK), "store: %s", err);
     return s;

@@ -360,11 +360,10 @@ static dm_store_t *run_store(void)
     dm_store_t *s = NULL;
     char err[DM_ERRBUF_SIZE] = "";
 
-    cr_assert(
-        eq(int,
-           dm_store_open_migrated(run_cfg, NULL, &s, NULL, err, sizeof(err)),
-           DM_OK),
-        "%s", err);
+    cr_assert(eq(int,
+                 dm_store_open_migrated(run_cfg, &s, NULL, err, sizeof(err)),
+                 DM_OK),
+              "%s", err);
     return s;
 }
 
