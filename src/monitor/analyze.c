@@ -47,11 +47,6 @@ static unsigned worker_threads(const dm_config_t *cfg)
     return n > 0 ? (unsigned)n : 1;
 }
 
-const char *dm_analyze_test_name(dm_semantic_test_t t)
-{
-    return dm_config_semantic_test_name(t);
-}
-
 /* The semantic signal: the seed's KL always, the deciding test's figures. */
 static int semantic(const dm_config_t *cfg, const dm_window_data_t *baseline,
                     const dm_window_data_t *current, size_t dim,
@@ -294,7 +289,8 @@ int dm_analysis_to_json(const dm_analysis_t *a, json_t *o)
         json_array_append_new(top, json_pack("{s:I, s:f}", "dim",
                                              (json_int_t)a->kl.top_dims[i],
                                              "kl", a->kl.top_values[i]));
-    rc |= set(o, "semantic_test", json_string(dm_analyze_test_name(a->test)));
+    rc |= set(o, "semantic_test",
+              json_string(dm_config_semantic_test_name(a->test)));
     rc |= set(o, "semantic_effect", num(a->have_semantic, a->semantic_effect));
     rc |=
         set(o, "semantic_p_value", num(a->have_semantic, a->semantic_p_value));
@@ -366,7 +362,7 @@ int dm_analysis_to_json(const dm_analysis_t *a, json_t *o)
                         (json_int_t)a->mmd.current_used));
     rc |= set(o, "settings",
               json_pack("{s:s, s:s, s:I, s:I, s:f, s:I, s:f}", "semantic_test",
-                        dm_analyze_test_name(a->test), "kl_estimator",
+                        dm_config_semantic_test_name(a->test), "kl_estimator",
                         dm_config_kl_estimator_name(a->estimator), "bins",
                         (json_int_t)a->bins, "permutations",
                         (json_int_t)a->permutations, "alpha", a->alpha,

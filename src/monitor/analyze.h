@@ -98,9 +98,6 @@ typedef struct dm_analysis {
     double explain_ms; /* wall time of the explanation, for benchmarks */
 } dm_analysis_t;
 
-/* "mmd" or "kl". */
-const char *dm_analyze_test_name(dm_semantic_test_t t);
-
 /*
  * The category list a config defines: its intents.categories followed by
  * "other".  Returns the count (categories_count + 1); name i is

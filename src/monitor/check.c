@@ -480,7 +480,7 @@ static void row_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
     c->accuracy_min = cfg->thresholds.accuracy_min;
     c->accuracy_min_drop = cfg->thresholds.accuracy_min_drop;
     c->semantic_test =
-        (char *)(uintptr_t)dm_analyze_test_name(cfg->embeddings.test);
+        (char *)(uintptr_t)dm_config_semantic_test_name(cfg->embeddings.test);
     c->semantic_threshold = cfg->embeddings.test == DM_SEMANTIC_TEST_KL
                                 ? cfg->thresholds.kl_threshold
                                 : cfg->thresholds.semantic_threshold;
