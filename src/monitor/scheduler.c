@@ -116,6 +116,7 @@ static void *scheduler_main(void *arg)
 {
     dm_monitor_t *m = arg;
     dm_store_t *st = NULL;
+    int64_t told_due = -1; /* the due time last logged */
     char err[DM_ERRBUF_SIZE];
 
     pthread_setname_np(pthread_self(), "scheduler");
@@ -147,6 +148,16 @@ static void *scheduler_main(void *arg)
         now = dm_time_now_ms();
         if (due > now) {
             int64_t wait = due - now;
+
+            if (due != told_due) {
+                char when[40];
+
+                /* once per schedule, not per minute's wake-up: the
+                   operator's (and the tests') sign that it is idle */
+                dm_log_info("next check at %s",
+                            dm_time_format_s(due, when, sizeof(when)));
+                told_due = due;
+            }
 
             wait_or_stop(m, wait > MAX_WAIT_MS ? MAX_WAIT_MS : (long)wait);
             continue;

@@ -8,6 +8,7 @@ are sent and answer as scripted, and speaks HTTP to the service.
 import http.client
 import http.server
 import json
+import re
 import os
 import random
 import signal
@@ -204,22 +205,38 @@ logging:
             stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
 
     def wait_up(self, timeout=20):
+        """Waits until the service answers /health and, with the monitor
+        on, until the scheduler has settled: its start-up check (if one
+        was due) has ended, so a test's own POST /drift/check does not
+        race it into a 409."""
         deadline = time.time() + timeout
+        r = None
         while time.time() < deadline:
             check(self.proc.poll() is None, "driftmon serve exited early",
                   self.logtext())
+            log = self.logtext()
             try:
-                r = self.request("GET", "/health")
                 # ours, not another test's service that took the port
                 # between free_port() and our bind: ours logs this line
                 # once it serves
-                if r.status in (200, 503) and " serving on " in \
-                        self.logtext():
+                if r is None or r.status not in (200, 503):
+                    r = self.request("GET", "/health")
+                if r.status in (200, 503) and " serving on " in log and \
+                        self.scheduler_settled(log):
                     return r
             except OSError:
-                pass
+                r = None
             time.sleep(0.05)
-        raise Failure("service did not answer /health in %ds" % timeout)
+        raise Failure("service did not answer /health and settle in %ds: %s"
+                      % (timeout, self.logtext()[-2000:]))
+
+    def scheduler_settled(self, log):
+        """True without the monitor, or once the scheduler waits for its
+        next check ("next check at") or has reported a problem."""
+        if "monitor: off" in log:
+            return True
+        return ("[scheduler] next check at " in log or
+                re.search(r"(WARN|ERROR) +\[scheduler\]", log) is not None)
 
     def request(self, method, path, body=None, headers=None, auth=False,
                 timeout=30):
