@@ -15,6 +15,14 @@
  *
  * Usage: bench_embed [--model DIR] [--texts N] [--batch-size N]
  *                    [--threads LIST] [--runs N] [--vocab FILE]
+ *                    [--keep-model DIR] [--dump-ids FILE] [--dump-emb FILE]
+ *
+ * The last three feed the ONNX Runtime peer (bench/peer/ort-peer), which
+ * runs the same model on the same token ids: --keep-model writes the
+ * random model into DIR and keeps it, --dump-ids writes the corpus's token
+ * ids as the encoder receives them and --dump-emb the embeddings of the
+ * first thread count's last run, one JSON array per text and line, in
+ * corpus order.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,6 +37,7 @@
 #include "common/error.h"
 #include "embed/embed.h"
 #include "embed/encoder.h"
+#include "embed/model.h"
 #include "support/randbert.h"
 #include "embed/tokenizer.h"
 #include "embed_corpus.h"
@@ -39,6 +48,7 @@
 
 struct opts {
     const char *model, *vocab;
+    const char *keep_model, *dump_ids, *dump_emb; /* for bench/peer/ */
     size_t texts, batch, runs;
     size_t threads[8], n_threads;
 };
@@ -68,6 +78,7 @@ static size_t num(const char *s)
 static void parse(int argc, char **argv, struct opts *o)
 {
     o->model = NULL;
+    o->keep_model = o->dump_ids = o->dump_emb = NULL;
     o->vocab = DM_FIXTURES "/minilm-tiny/vocab.txt";
     o->texts = 2000;
     o->batch = 32;
@@ -85,6 +96,12 @@ static void parse(int argc, char **argv, struct opts *o)
         i++;
         if (strcmp(a, "--model") == 0) {
             o->model = v;
+        } else if (strcmp(a, "--keep-model") == 0) {
+            o->keep_model = v;
+        } else if (strcmp(a, "--dump-ids") == 0) {
+            o->dump_ids = v;
+        } else if (strcmp(a, "--dump-emb") == 0) {
+            o->dump_emb = v;
         } else if (strcmp(a, "--vocab") == 0) {
             o->vocab = v;
         } else if (strcmp(a, "--texts") == 0) {
@@ -170,6 +187,82 @@ static size_t token_stats(const char *model_dir, const dm_corpus_t *c,
     return total;
 }
 
+static FILE *dump_open(const char *path)
+{
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL) {
+        fprintf(stderr, "bench_embed: %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    return f;
+}
+
+static void dump_close(FILE *f, const char *path)
+{
+    int bad = ferror(f);
+
+    if (fclose(f) != 0 || bad) {
+        fprintf(stderr, "bench_embed: %s: write failed\n", path);
+        exit(1);
+    }
+}
+
+/*
+ * --dump-ids: the token ids of every text exactly as dm_embedder_embed()
+ * hands them to the encoder: the model directory's vocabulary, casing and
+ * max_seq_length, read as dm_model_load() reads them.
+ */
+static void dump_ids(const char *model_dir, const dm_corpus_t *c,
+                     const char *path)
+{
+    char vocab[4200], err[DM_ERRBUF_SIZE];
+    dm_bert_config_t cfg;
+    dm_tokenizer_t *tok = NULL;
+    bool lower = true;
+    size_t max_seq = 0, n;
+    int32_t *ids;
+    FILE *f;
+
+    snprintf(vocab, sizeof(vocab), "%s/vocab.txt", model_dir);
+    if (dm_model_read_config(model_dir, &cfg, err, sizeof(err)) != DM_OK ||
+        dm_model_tokenizer_settings(model_dir, cfg.max_positions, 0, &lower,
+                                    &max_seq, err, sizeof(err)) != DM_OK ||
+        dm_tokenizer_load(vocab, lower, &tok, err, sizeof(err)) != DM_OK) {
+        fprintf(stderr, "bench_embed: %s\n", err);
+        exit(1);
+    }
+    ids = dm_mallocarray(max_seq, sizeof(int32_t));
+    f = dump_open(path);
+    for (size_t i = 0; i < c->n; i++) {
+        if (dm_tokenizer_encode(tok, c->texts[i], c->lens[i], ids, max_seq,
+                                &n) != DM_OK)
+            exit(1);
+        for (size_t t = 0; t < n; t++)
+            fprintf(f, "%c%d", t ? ',' : '[', (int)ids[t]);
+        fputs("]\n", f);
+    }
+    dump_close(f, path);
+    free(ids);
+    dm_tokenizer_free(tok);
+    printf("token ids written to %s\n", path);
+}
+
+/* --dump-emb: n embeddings of dim floats, exactly (9 significant digits). */
+static void dump_emb(const char *path, const float *out, size_t n, size_t dim,
+                     size_t threads)
+{
+    FILE *f = dump_open(path);
+
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < dim; j++)
+            fprintf(f, "%c%.9g", j ? ',' : '[', (double)out[i * dim + j]);
+        fputs("]\n", f);
+    }
+    dump_close(f, path);
+    printf("embeddings (threads %zu) written to %s\n", threads, path);
+}
+
 static void rm_model(const char *dir)
 {
     static const char *const files[] = {
@@ -191,7 +284,7 @@ int main(int argc, char **argv)
 {
     struct opts o;
     char tmp[] = "/tmp/dm-bench-model-XXXXXX", err[DM_ERRBUF_SIZE];
-    const char *dir, *better = NULL;
+    const char *dir, *mdir, *better = NULL;
     dm_corpus_t corpus;
     dm_embedder_t *e = NULL;
     size_t *lens, total = 0;
@@ -211,19 +304,20 @@ int main(int argc, char **argv)
         dm_randbert_opts_minilm(&ro);
         ro.vocab_path = o.vocab;
         ro.vocab_size = 0;
-        if (mkdtemp(tmp) == NULL) {
+        mdir = o.keep_model ? o.keep_model : mkdtemp(tmp);
+        if (mdir == NULL) {
             perror("bench_embed: mkdtemp");
             return 1;
         }
         t0 = now();
-        if (dm_randbert_write(&ro, tmp, err, sizeof(err)) != DM_OK) {
+        if (dm_randbert_write(&ro, mdir, err, sizeof(err)) != DM_OK) {
             fprintf(stderr, "bench_embed: %s\n", err);
             return 1;
         }
         printf("model: random all-MiniLM-L6-v2-shaped BERT written to %s in "
                "%.2f s\n",
-               tmp, now() - t0);
-        dir = tmp;
+               mdir, now() - t0);
+        dir = mdir;
     } else {
         printf("model: %s\n", dir);
     }
@@ -232,6 +326,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_embed: %s\n", err);
         return 1;
     }
+    if (o.dump_ids)
+        dump_ids(dir, &corpus, o.dump_ids);
     printf("OpenBLAS core: %s%s", dm_encoder_blas_core(),
            dm_encoder_blas_core_is_generic(&better)
                ? " (generic kernels; OPENBLAS_CORETYPE="
@@ -278,6 +374,9 @@ int main(int argc, char **argv)
                "tokens/s, %.1f GFLOP/s\n",
                o.threads[k], o.batch, best, (double)corpus.n / best,
                (double)total / best, gflop / best);
+        if (k == 0 && o.dump_emb)
+            dump_emb(o.dump_emb, out, corpus.n, dm_embedder_dim(e),
+                     o.threads[0]);
         fflush(stdout);
         dm_embedder_free(e);
     }
@@ -286,7 +385,7 @@ int main(int argc, char **argv)
     free(out);
     free(lens);
     dm_corpus_free(&corpus);
-    if (o.model == NULL)
+    if (o.model == NULL && o.keep_model == NULL)
         rm_model(tmp);
     return 0;
 }
