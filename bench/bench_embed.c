@@ -51,6 +51,8 @@ struct opts {
     const char *keep_model, *dump_ids, *dump_emb; /* for bench/peer/ */
     size_t texts, batch, runs;
     size_t threads[8], n_threads;
+    dm_embed_precision_t precision[3];
+    size_t n_precision;
 };
 
 static double now(void)
@@ -83,6 +85,9 @@ static void parse(int argc, char **argv, struct opts *o)
     o->texts = 2000;
     o->batch = 32;
     o->runs = 1;
+    o->precision[0] = DM_EMBED_PRECISION_FP32;
+    o->precision[1] = DM_EMBED_PRECISION_AUTO;
+    o->n_precision = 2;
     o->threads[0] = 1;
     o->threads[1] = 2;
     o->n_threads = 2;
@@ -108,6 +113,30 @@ static void parse(int argc, char **argv, struct opts *o)
             o->texts = num(v);
         } else if (strcmp(a, "--batch-size") == 0) {
             o->batch = num(v);
+        } else if (strcmp(a, "--precision") == 0) {
+            char buf[64], *p = buf, *c;
+
+            snprintf(buf, sizeof(buf), "%s", v);
+            o->n_precision = 0;
+            while (p && o->n_precision < 3) {
+                c = strchr(p, ',');
+                if (c)
+                    *c = '\0';
+                if (strcmp(p, "auto") == 0)
+                    o->precision[o->n_precision++] = DM_EMBED_PRECISION_AUTO;
+                else if (strcmp(p, "fp32") == 0)
+                    o->precision[o->n_precision++] = DM_EMBED_PRECISION_FP32;
+                else if (strcmp(p, "bf16") == 0)
+                    o->precision[o->n_precision++] = DM_EMBED_PRECISION_BF16;
+                else {
+                    fprintf(stderr,
+                            "bench_embed: --precision: auto, fp32 or "
+                            "bf16, not '%s'\n",
+                            p);
+                    exit(2);
+                }
+                p = c ? c + 1 : NULL;
+            }
         } else if (strcmp(a, "--runs") == 0) {
             o->runs = num(v);
         } else if (strcmp(a, "--threads") == 0) {
@@ -339,47 +368,54 @@ int main(int argc, char **argv)
                                            : "(unset)");
     lens = dm_calloc(o.texts, sizeof(size_t));
     out = dm_mallocarray(o.texts, 4096 * sizeof(float));
-    for (size_t k = 0; k < o.n_threads; k++) {
-        dm_embedder_opts_t eo = {.model = "random-minilm",
-                                 .model_path = dir,
-                                 .batch_size = o.batch,
-                                 .threads = o.threads[k]};
-        double best = 1e30;
-
-        t0 = now();
-        if (dm_embedder_open(&eo, &e, err, sizeof(err)) != DM_OK) {
-            fprintf(stderr, "bench_embed: %s\n", err);
-            return 1;
-        }
-        if (k == 0) {
-            printf("load: %.3f s, fingerprint %s\n", now() - t0,
-                   dm_embedder_fingerprint(e));
-            total = token_stats(dir, &corpus, 256, lens, &gflop, e);
-        }
-        for (size_t r = 0; r < o.runs; r++) {
-            double t;
+    for (size_t q = 0; q < o.n_precision; q++)
+        for (size_t k = 0; k < o.n_threads; k++) {
+            dm_embedder_opts_t eo = {.model = "random-minilm",
+                                     .model_path = dir,
+                                     .batch_size = o.batch,
+                                     .threads = o.threads[k],
+                                     .precision = o.precision[q]};
+            double best = 1e30;
 
             t0 = now();
-            if (dm_embedder_embed(e, (const char *const *)corpus.texts,
-                                  corpus.lens, corpus.n, out, err,
-                                  sizeof(err)) != DM_OK) {
+            if (dm_embedder_open(&eo, &e, err, sizeof(err)) != DM_OK) {
                 fprintf(stderr, "bench_embed: %s\n", err);
                 return 1;
             }
-            t = now() - t0;
-            if (t < best)
-                best = t;
+            if (k == 0) {
+                printf("precision %s: %s (%s)\n",
+                       dm_embed_precision_name(o.precision[q]),
+                       dm_embedder_precision(e),
+                       dm_embedder_precision_reason(e));
+                printf("load: %.3f s, fingerprint %s\n", now() - t0,
+                       dm_embedder_fingerprint(e));
+            }
+            if (k == 0 && q == 0)
+                total = token_stats(dir, &corpus, 256, lens, &gflop, e);
+            for (size_t r = 0; r < o.runs; r++) {
+                double t;
+
+                t0 = now();
+                if (dm_embedder_embed(e, (const char *const *)corpus.texts,
+                                      corpus.lens, corpus.n, out, err,
+                                      sizeof(err)) != DM_OK) {
+                    fprintf(stderr, "bench_embed: %s\n", err);
+                    return 1;
+                }
+                t = now() - t0;
+                if (t < best)
+                    best = t;
+            }
+            printf("%s, threads %zu, batch %zu: %.2f s, %.1f sentences/s, %.0f "
+                   "tokens/s, %.1f GFLOP/s\n",
+                   dm_embedder_precision(e), o.threads[k], o.batch, best,
+                   (double)corpus.n / best, (double)total / best, gflop / best);
+            if (k == 0 && q == 0 && o.dump_emb)
+                dump_emb(o.dump_emb, out, corpus.n, dm_embedder_dim(e),
+                         o.threads[0]);
+            fflush(stdout);
+            dm_embedder_free(e);
         }
-        printf("threads %zu, batch %zu: %.2f s, %.1f sentences/s, %.0f "
-               "tokens/s, %.1f GFLOP/s\n",
-               o.threads[k], o.batch, best, (double)corpus.n / best,
-               (double)total / best, gflop / best);
-        if (k == 0 && o.dump_emb)
-            dump_emb(o.dump_emb, out, corpus.n, dm_embedder_dim(e),
-                     o.threads[0]);
-        fflush(stdout);
-        dm_embedder_free(e);
-    }
     getrusage(RUSAGE_SELF, &ru);
     printf("peak RSS: %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
     free(out);

@@ -24,6 +24,7 @@
 #include "common/rng.h"
 #include "embed/encoder.h"
 #include "embed/hashing.h"
+#include "embed/linear.h"
 #include "embed/model.h"
 #include "embed/tokenizer.h"
 
@@ -35,6 +36,8 @@ struct dm_embedder {
     size_t dim;
     char *name;
     char fingerprint[64];
+    bool bf16;
+    char precision_reason[128];
     /* BERT only */
     dm_model_t *model;
     dm_tokenizer_t *tok;
@@ -83,6 +86,55 @@ static void warn_blas_core(void)
     pthread_once(&once, warn_blas_core_once);
 }
 
+const char *dm_embed_precision_name(dm_embed_precision_t p)
+{
+    switch (p) {
+    case DM_EMBED_PRECISION_AUTO:
+        return "auto";
+    case DM_EMBED_PRECISION_FP32:
+        return "fp32";
+    case DM_EMBED_PRECISION_BF16:
+        return "bf16";
+    }
+    return "?";
+}
+
+/* Resolves auto into e->bf16 and says why in e->precision_reason. */
+static int choose_precision(dm_embedder_t *e, dm_embed_precision_t p,
+                            char *errbuf, size_t errlen)
+{
+    bool native = dm_linear_bf16_native();
+    const char *isa = dm_linear_isa_name();
+
+    switch (p) {
+    case DM_EMBED_PRECISION_AUTO:
+        e->bf16 = native;
+        snprintf(e->precision_reason, sizeof(e->precision_reason),
+                 native ? "auto: the CPU multiplies bf16 natively (oneDNN %s)"
+                        : "auto: the CPU has no AVX512-BF16 or AMX (oneDNN "
+                          "%s)",
+                 isa);
+        return DM_OK;
+    case DM_EMBED_PRECISION_FP32:
+        e->bf16 = false;
+        snprintf(e->precision_reason, sizeof(e->precision_reason),
+                 "set to fp32 (oneDNN %s)", isa);
+        return DM_OK;
+    case DM_EMBED_PRECISION_BF16:
+        e->bf16 = true;
+        snprintf(e->precision_reason, sizeof(e->precision_reason),
+                 native ? "set to bf16 (oneDNN %s)"
+                        : "set to bf16, emulated: the CPU has no "
+                          "AVX512-BF16 or AMX (oneDNN %s)",
+                 isa);
+        return DM_OK;
+    }
+    return dm_err_set(errbuf, errlen, DM_EINVAL,
+                      "precision: %d is not one of "
+                      "auto, fp32, bf16",
+                      (int)p);
+}
+
 static int open_bert(dm_embedder_t *e, const dm_embedder_opts_t *o,
                      char *errbuf, size_t errlen)
 {
@@ -93,6 +145,11 @@ static int open_bert(dm_embedder_t *e, const dm_embedder_opts_t *o,
     size_t threads, batch;
     uint64_t h;
     int rc;
+
+    rc = choose_precision(e, o->precision, errbuf, errlen);
+    if (rc != DM_OK)
+        return rc;
+    eo.bf16 = e->bf16;
 
     e->name =
         dm_strdup(o->model && o->model[0] ? o->model : DM_EMBED_DEFAULT_MODEL);
@@ -141,6 +198,8 @@ static int open_bert(dm_embedder_t *e, const dm_embedder_opts_t *o,
         snprintf(e->fingerprint, sizeof(e->fingerprint), "minilm:%016" PRIx64,
                  h);
     }
+    if (e->bf16) /* fits: the fingerprints above are at most 23 bytes */
+        strcat(e->fingerprint, ":bf16");
     threads = o->threads ? o->threads : 1;
     batch = o->batch_size ? o->batch_size : DM_ENCODER_DEFAULT_BATCH;
     e->group = batch * threads * GROUP_BATCHES_PER_THREAD;
@@ -211,6 +270,16 @@ const char *dm_embedder_name(const dm_embedder_t *e)
 const char *dm_embedder_fingerprint(const dm_embedder_t *e)
 {
     return e->fingerprint;
+}
+
+const char *dm_embedder_precision(const dm_embedder_t *e)
+{
+    return e->bf16 ? "bf16" : "fp32";
+}
+
+const char *dm_embedder_precision_reason(const dm_embedder_t *e)
+{
+    return e->precision_reason;
 }
 
 static int embed_bert(dm_embedder_t *e, const char *const *texts,

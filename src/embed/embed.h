@@ -8,7 +8,10 @@
  *   name       of the same layout) read from model_path: WordPiece
  *              tokenizer (tokenizer.h) + native encoder (encoder.h); named
  *              by the given name, fingerprint "minilm:<16 hex>" (a hash of
- *              every model file and of the effective max_seq_length).
+ *              every model file and of the effective max_seq_length),
+ *              with ":bf16" appended when its products run in bf16 (a
+ *              bf16 vector is not the fp32 one, so caches keep them
+ *              apart).
  *
  * Ownership: dm_embedder_open() returns an embedder the caller frees with
  * dm_embedder_free(); it owns its model, tokenizer and encoder.  Strings
@@ -32,6 +35,19 @@
 #define DM_EMBED_DEFAULT_HASHING_DIM 384
 #define DM_EMBED_MAX_HASHING_DIM     65536
 
+/*
+ * Precision of a BERT embedder's matrix products (embeddings.precision):
+ * auto takes bf16 where the CPU multiplies bf16 natively (AVX512-BF16 or
+ * AMX, as oneDNN sees it: ONEDNN_MAX_CPU_ISA lowers it) and fp32
+ * elsewhere.  bf16 = bf16 inputs, fp32 accumulation; the rest of the
+ * model runs in fp32 either way.
+ */
+typedef enum dm_embed_precision {
+    DM_EMBED_PRECISION_AUTO = 0,
+    DM_EMBED_PRECISION_FP32 = 1,
+    DM_EMBED_PRECISION_BF16 = 2
+} dm_embed_precision_t;
+
 typedef struct dm_embedder_opts {
     const char *model;      /* "hashing" or a BERT name; NULL = default */
     const char *model_path; /* BERT model directory; NULL = default path */
@@ -40,6 +56,7 @@ typedef struct dm_embedder_opts {
     size_t threads;         /* BERT threads per call: 0 = 1 */
     size_t max_seq_length;  /* BERT: 0 = the model's; more is DM_EINVAL */
     bool check_dimension;   /* BERT: dimension (if > 0) must be the model's */
+    dm_embed_precision_t precision; /* BERT: auto */
 } dm_embedder_opts_t;
 
 typedef struct dm_embedder dm_embedder_t;
@@ -66,6 +83,17 @@ int dm_embedder_probe_dim(const dm_embedder_opts_t *opts, size_t *dim,
 
 /* Embedding dimension. */
 size_t dm_embedder_dim(const dm_embedder_t *e);
+
+/*
+ * The precision the embedder computes in, "fp32" or "bf16" (hashing:
+ * "fp32"), and why (e.g. "auto: the CPU has AVX512-BF16 (oneDNN
+ * avx512_core_bf16)"; "" for hashing).  Static / borrowed strings.
+ */
+const char *dm_embedder_precision(const dm_embedder_t *e);
+const char *dm_embedder_precision_reason(const dm_embedder_t *e);
+
+/* "auto", "fp32" or "bf16" ("?" for another value).  Static. */
+const char *dm_embed_precision_name(dm_embed_precision_t p);
 
 /* Honest name: "hashing-<dim>" or the model name given at open. */
 const char *dm_embedder_name(const dm_embedder_t *e);

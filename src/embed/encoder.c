@@ -10,27 +10,36 @@
  * first and the tail of the run is made of the shortest ones.  A chunk's
  * tokens are packed back to back into one [T x H] matrix: the Q/K/V
  * projection (one fused [T x 3H] product), the attention output
- * projection and the two feed-forward products are one cblas_sgemm each
- * with no padding rows; attention runs per sentence and head on
- * [L x head_dim] slices of the packed Q/K/V matrix, so the mask is
- * implicit in the sentence's length.
+ * projection and the two feed-forward products are one linear layer
+ * each (linear.h: oneDNN matmuls with the bias, and the GELU of the
+ * first feed-forward product, fused) with no padding rows; attention
+ * runs per sentence and head on [L x head_dim] slices of the packed
+ * Q/K/V matrix, so the mask is implicit in the sentence's length, with
+ * OpenBLAS (fp32 always: ~3% of the FLOPs).
  *
- * OpenBLAS is set to one thread: its own threading scales some of these
- * products well but not the [T x 1536] x [1536 x 384] one nor the small
- * per-head attention products, while independent chunks per core scale
- * almost linearly (measured: ~1.9x on 2 cores).  Biases (and residuals)
- * are written into the output first and the product accumulated with
- * beta = 1, as PyTorch's addmm does; that also spares OpenBLAS its
- * zeroing pass.
+ * Precision: fp32, or bf16 inputs to the four linear layers (weights
+ * converted once at creation) with fp32 accumulation; everything else
+ * (attention, softmax, LayerNorm, residuals, pooling) is fp32 in both.
+ * In bf16 the LayerNorm output is kept in fp32 (the residual) and
+ * rounded to bf16 (the next product's input), the attention context is
+ * rounded, and the first feed-forward product writes its GELU output in
+ * bf16 directly.
+ *
+ * Threads: oneDNN and OpenBLAS run one thread inside each of ours, since
+ * independent chunks per core scale almost linearly (measured: ~1.9x on
+ * 2 cores) while threading inside these products does not.
  *
  * Memory: each worker owns buffers for the largest chunk it has seen:
- * x, a, b ([T x H]), big ([T x max(3H, I)]) and scores ([L x L], rows
- * padded to whole vectors); T is at most DM_ENCODER_CHUNK_TOKENS (or one
- * sentence's length when longer).  The weights are the model's
- * (shared, read-only).
+ * x, a, b ([T x H]), big ([T x max(3H, I)]), in bf16 also xb, ab
+ * ([T x H]) and bigb ([T x I]), and scores ([L x L], rows padded to
+ * whole vectors); T is at most DM_ENCODER_CHUNK_TOKENS (or one
+ * sentence's length when longer).  The packed weights are the
+ * encoder's (shared, read-only); the embedding tables the model's.
  *
- * Concurrency: workers share only the read-only model and inputs, the
- * atomic chunk counter, and write disjoint rows of out.  No locks.
+ * Concurrency: workers share only the read-only model, layers and
+ * inputs, the atomic chunk counter and the job's error slot, and write
+ * disjoint rows of out.  The linear plans make their kernels on first
+ * use under their own mutex.
  */
 #include "embed/encoder.h"
 
@@ -46,16 +55,29 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "embed/kernels.h"
+#include "embed/linear.h"
 
 struct work {
     float *x, *a, *b, *big, *scores, *inv_sum;
+    uint16_t *xb, *ab, *bigb; /* bf16 copies (bf16 only) */
     size_t cap_tokens, cap_scores;
+    dm_linear_ctx_t *ctx;
 };
+
+/* The four linear layers of one transformer layer. */
+struct layer_lin {
+    dm_linear_t *qkv, *attn_out, *ffn_in, *ffn_out;
+};
+
+enum { PLAN_QKV, PLAN_ATTN_OUT, PLAN_FFN_IN, PLAN_FFN_OUT, N_PLANS };
 
 struct dm_encoder {
     const dm_model_t *m;
     size_t threads, batch;
-    struct work *work; /* [threads] */
+    bool bf16;
+    dm_linear_plan_t *plan[N_PLANS]; /* shared by the layers */
+    struct layer_lin *lin;           /* [layers] */
+    struct work *work;               /* [threads] */
 };
 
 struct item {
@@ -72,6 +94,9 @@ struct job {
     size_t n_chunks;
     atomic_size_t next;
     float *out;
+    atomic_int failed; /* first error wins the slot below */
+    int rc;
+    char err[256];
 };
 
 struct worker {
@@ -86,7 +111,7 @@ static size_t score_ld(size_t len)
     return (len + DM_KERN_VL - 1) / DM_KERN_VL * DM_KERN_VL;
 }
 
-static void work_reserve(struct work *w, const dm_bert_config_t *c,
+static void work_reserve(struct work *w, const dm_bert_config_t *c, bool bf16,
                          size_t tokens, size_t max_len)
 {
     size_t wide =
@@ -97,10 +122,20 @@ static void work_reserve(struct work *w, const dm_bert_config_t *c,
         free(w->a);
         free(w->b);
         free(w->big);
+        free(w->xb);
+        free(w->ab);
+        free(w->bigb);
         w->x = dm_mallocarray(tokens, c->hidden * sizeof(float));
         w->a = dm_mallocarray(tokens, c->hidden * sizeof(float));
         w->b = dm_mallocarray(tokens, c->hidden * sizeof(float));
         w->big = dm_mallocarray(tokens, wide * sizeof(float));
+        w->xb = w->ab = w->bigb = NULL;
+        if (bf16) {
+            w->xb = dm_mallocarray(tokens, c->hidden * sizeof(uint16_t));
+            w->ab = dm_mallocarray(tokens, c->hidden * sizeof(uint16_t));
+            w->bigb =
+                dm_mallocarray(tokens, c->intermediate * sizeof(uint16_t));
+        }
         w->cap_tokens = tokens;
     }
     if (max_len * score_ld(max_len) > w->cap_scores) {
@@ -120,19 +155,11 @@ static void work_cleanup(struct work *w)
     free(w->big);
     free(w->scores);
     free(w->inv_sum);
+    free(w->xb);
+    free(w->ab);
+    free(w->bigb);
+    dm_linear_ctx_free(w->ctx);
     memset(w, 0, sizeof(*w));
-}
-
-/*
- * y[T x out] += x[T x in] . w[out x in]^T: a PyTorch Linear whose bias
- * (and residual) the caller has already put in y.  beta = 1 also spares
- * OpenBLAS its zeroing pass over y.
- */
-static void linear_acc(const float *x, size_t T, size_t in, const float *w,
-                       size_t out, float *y)
-{
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)out,
-                (int)in, 1.0f, x, (int)in, w, (int)in, 1.0f, y, (int)out);
 }
 
 /* Word + token type 0 + position embeddings, then LayerNorm. */
@@ -180,31 +207,58 @@ static void attend(const dm_model_t *m, const float *qkv, size_t len,
     }
 }
 
-static void run_layer(const dm_model_t *m, const dm_bert_layer_t *ly,
-                      struct work *w, const struct item *items, size_t cnt,
-                      size_t T)
+/* y = LayerNorm(y + x) into x, and its bf16 rounding into xb (if any). */
+static void residual_layernorm(float *y, float *x, uint16_t *xb, size_t T,
+                               size_t H, const float *g, const float *b,
+                               float eps)
 {
-    const size_t H = m->cfg.hidden, inter = m->cfg.intermediate;
-    const float eps = m->cfg.layer_norm_eps;
-    size_t row = 0;
+    dm_kern_add(y, x, T * H);
+    dm_kern_layernorm(y, x, T, H, g, b, eps);
+    if (xb)
+        dm_linear_to_bf16(x, xb, T * H);
+}
 
-    dm_kern_fill_rows(w->big, T, 3 * H, ly->qkv_b);
-    linear_acc(w->x, T, H, ly->qkv_w, 3 * H, w->big);
+static int run_layer(const dm_encoder_t *enc, size_t l, struct work *w,
+                     const struct item *items, size_t cnt, size_t T,
+                     char *errbuf, size_t errlen)
+{
+    const dm_model_t *m = enc->m;
+    const dm_bert_layer_t *ly = &m->layers[l];
+    const struct layer_lin *lin = &enc->lin[l];
+    const size_t H = m->cfg.hidden;
+    const float eps = m->cfg.layer_norm_eps;
+    /* the products' inputs: bf16 copies, or the fp32 rows themselves */
+    const void *x_in = enc->bf16 ? (const void *)w->xb : (const void *)w->x;
+    const void *a_in = enc->bf16 ? (const void *)w->ab : (const void *)w->a;
+    void *big_in = enc->bf16 ? (void *)w->bigb : (void *)w->big;
+    size_t row = 0;
+    int rc;
+
+    rc = dm_linear_run(lin->qkv, w->ctx, x_in, T, w->big, errbuf, errlen);
+    if (rc != DM_OK)
+        return rc;
     for (size_t s = 0; s < cnt; s++) {
         attend(m, w->big + row * 3 * H, items[s].len, w->scores, w->inv_sum,
                w->a + row * H);
         row += items[s].len;
     }
-    /* LayerNorm(x + b + a . W^T): residual and bias go in first */
-    dm_kern_add_rows(w->b, w->x, T, H, ly->attn_out_b);
-    linear_acc(w->a, T, H, ly->attn_out_w, H, w->b);
-    dm_kern_layernorm(w->b, w->x, T, H, ly->attn_ln_g, ly->attn_ln_b, eps);
-    dm_kern_fill_rows(w->big, T, inter, ly->ffn_in_b);
-    linear_acc(w->x, T, H, ly->ffn_in_w, inter, w->big);
-    dm_kern_gelu(w->big, T * inter);
-    dm_kern_add_rows(w->b, w->x, T, H, ly->ffn_out_b);
-    linear_acc(w->big, T, inter, ly->ffn_out_w, H, w->b);
-    dm_kern_layernorm(w->b, w->x, T, H, ly->out_ln_g, ly->out_ln_b, eps);
+    if (enc->bf16)
+        dm_linear_to_bf16(w->a, w->ab, T * H);
+    rc = dm_linear_run(lin->attn_out, w->ctx, a_in, T, w->b, errbuf, errlen);
+    if (rc != DM_OK)
+        return rc;
+    residual_layernorm(w->b, w->x, w->xb, T, H, ly->attn_ln_g, ly->attn_ln_b,
+                       eps);
+    /* GELU(x . W^T + b), fused, straight into the next product's input */
+    rc = dm_linear_run(lin->ffn_in, w->ctx, x_in, T, big_in, errbuf, errlen);
+    if (rc != DM_OK)
+        return rc;
+    rc = dm_linear_run(lin->ffn_out, w->ctx, big_in, T, w->b, errbuf, errlen);
+    if (rc != DM_OK)
+        return rc;
+    residual_layernorm(w->b, w->x, w->xb, T, H, ly->out_ln_g, ly->out_ln_b,
+                       eps);
+    return DM_OK;
 }
 
 /* Mean over the sentence's rows, then L2 normalisation, into out. */
@@ -228,30 +282,39 @@ static void pool(const float *x, size_t len, size_t H, float *out)
         out[j] = (float)((double)out[j] / norm);
 }
 
-static void encode_chunk(struct job *job, struct work *w,
-                         const struct item *items, size_t cnt)
+static int encode_chunk(struct job *job, struct work *w,
+                        const struct item *items, size_t cnt, char *errbuf,
+                        size_t errlen)
 {
-    const dm_model_t *m = job->enc->m;
+    const dm_encoder_t *enc = job->enc;
+    const dm_model_t *m = enc->m;
     const size_t H = m->cfg.hidden;
     size_t T = 0, max_len = 0, row = 0;
+    int rc;
 
     for (size_t s = 0; s < cnt; s++) {
         T += items[s].len;
         if (items[s].len > max_len)
             max_len = items[s].len;
     }
-    work_reserve(w, &m->cfg, T, max_len);
+    work_reserve(w, &m->cfg, enc->bf16, T, max_len);
     for (size_t s = 0; s < cnt; s++) {
         embed_tokens(m, job->ids[items[s].idx], items[s].len, w->x + row * H);
         row += items[s].len;
     }
-    for (size_t l = 0; l < m->cfg.layers; l++)
-        run_layer(m, &m->layers[l], w, items, cnt, T);
+    if (enc->bf16)
+        dm_linear_to_bf16(w->x, w->xb, T * H);
+    for (size_t l = 0; l < m->cfg.layers; l++) {
+        rc = run_layer(enc, l, w, items, cnt, T, errbuf, errlen);
+        if (rc != DM_OK)
+            return rc;
+    }
     row = 0;
     for (size_t s = 0; s < cnt; s++) {
         pool(w->x + row * H, items[s].len, H, job->out + items[s].idx * H);
         row += items[s].len;
     }
+    return DM_OK;
 }
 
 static void *worker_main(void *arg)
@@ -266,11 +329,22 @@ static void *worker_main(void *arg)
     }
     for (;;) {
         size_t c = atomic_fetch_add(&job->next, 1);
+        char err[sizeof(job->err)];
+        int rc;
 
-        if (c >= job->n_chunks)
+        if (c >= job->n_chunks || atomic_load(&job->failed))
             break;
-        encode_chunk(job, wk->w, job->order + job->chunk[c],
-                     job->chunk[c + 1] - job->chunk[c]);
+        rc = encode_chunk(job, wk->w, job->order + job->chunk[c],
+                          job->chunk[c + 1] - job->chunk[c], err, sizeof(err));
+        if (rc != DM_OK) {
+            int none = 0;
+
+            if (atomic_compare_exchange_strong(&job->failed, &none, 1)) {
+                job->rc = rc;
+                snprintf(job->err, sizeof(job->err), "%s", err);
+            }
+            break;
+        }
     }
     return NULL;
 }
@@ -335,10 +409,53 @@ static int cmp_item(const void *pa, const void *pb)
     return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
+/*
+ * The four plans (one per product shape, shared by the layers) and each
+ * layer's packed weights.
+ */
+static int make_layers(dm_encoder_t *enc, char *errbuf, size_t errlen)
+{
+    const dm_bert_config_t *c = &enc->m->cfg;
+    const dm_linear_type_t in = enc->bf16 ? DM_LINEAR_BF16 : DM_LINEAR_F32;
+    const struct {
+        size_t in, out;
+        dm_linear_type_t dst;
+        bool gelu;
+    } shape[N_PLANS] = {
+        [PLAN_QKV] = {c->hidden, 3 * c->hidden, DM_LINEAR_F32, false},
+        [PLAN_ATTN_OUT] = {c->hidden, c->hidden, DM_LINEAR_F32, false},
+        [PLAN_FFN_IN] = {c->hidden, c->intermediate, in, true},
+        [PLAN_FFN_OUT] = {c->intermediate, c->hidden, DM_LINEAR_F32, false},
+    };
+    int rc = DM_OK;
+
+    for (size_t i = 0; rc == DM_OK && i < N_PLANS; i++)
+        rc = dm_linear_plan_new(shape[i].in, shape[i].out, in, shape[i].dst,
+                                shape[i].gelu, &enc->plan[i], errbuf, errlen);
+    for (size_t l = 0; rc == DM_OK && l < c->layers; l++) {
+        const dm_bert_layer_t *ly = &enc->m->layers[l];
+        struct layer_lin *lin = &enc->lin[l];
+
+        rc = dm_linear_new(enc->plan[PLAN_QKV], ly->qkv_w, ly->qkv_b, &lin->qkv,
+                           errbuf, errlen);
+        if (rc == DM_OK)
+            rc = dm_linear_new(enc->plan[PLAN_ATTN_OUT], ly->attn_out_w,
+                               ly->attn_out_b, &lin->attn_out, errbuf, errlen);
+        if (rc == DM_OK)
+            rc = dm_linear_new(enc->plan[PLAN_FFN_IN], ly->ffn_in_w,
+                               ly->ffn_in_b, &lin->ffn_in, errbuf, errlen);
+        if (rc == DM_OK)
+            rc = dm_linear_new(enc->plan[PLAN_FFN_OUT], ly->ffn_out_w,
+                               ly->ffn_out_b, &lin->ffn_out, errbuf, errlen);
+    }
+    return rc;
+}
+
 int dm_encoder_new(const dm_model_t *model, const dm_encoder_opts_t *opts,
                    dm_encoder_t **out, char *errbuf, size_t errlen)
 {
     dm_encoder_t *enc;
+    int rc;
     size_t threads = opts && opts->threads ? opts->threads : 1;
     size_t batch =
         opts && opts->batch_size ? opts->batch_size : DM_ENCODER_DEFAULT_BATCH;
@@ -358,7 +475,17 @@ int dm_encoder_new(const dm_model_t *model, const dm_encoder_opts_t *opts,
     enc->m = model;
     enc->threads = threads;
     enc->batch = batch;
+    enc->bf16 = opts && opts->bf16;
     enc->work = dm_calloc(threads, sizeof(*enc->work));
+    enc->lin =
+        dm_calloc(model->cfg.layers ? model->cfg.layers : 1, sizeof(*enc->lin));
+    rc = make_layers(enc, errbuf, errlen);
+    for (size_t t = 0; rc == DM_OK && t < threads; t++)
+        rc = dm_linear_ctx_new(&enc->work[t].ctx, errbuf, errlen);
+    if (rc != DM_OK) {
+        dm_encoder_free(enc);
+        return rc;
+    }
     *out = enc;
     return DM_OK;
 }
@@ -369,6 +496,15 @@ void dm_encoder_free(dm_encoder_t *enc)
         return;
     for (size_t i = 0; i < enc->threads; i++)
         work_cleanup(&enc->work[i]);
+    for (size_t l = 0; l < enc->m->cfg.layers; l++) {
+        dm_linear_free(enc->lin[l].qkv);
+        dm_linear_free(enc->lin[l].attn_out);
+        dm_linear_free(enc->lin[l].ffn_in);
+        dm_linear_free(enc->lin[l].ffn_out);
+    }
+    for (size_t i = 0; i < N_PLANS; i++)
+        dm_linear_plan_free(enc->plan[i]);
+    free(enc->lin);
     free(enc->work);
     free(enc);
 }
@@ -433,6 +569,9 @@ int dm_encoder_encode(dm_encoder_t *enc, const int32_t *const *ids,
     job.n_chunks = n_chunks;
     atomic_init(&job.next, 0);
     job.out = out;
+    atomic_init(&job.failed, 0);
+    job.rc = DM_OK;
+    job.err[0] = '\0';
     for (size_t t = 0; t < n_threads; t++) {
         wk[t].job = &job;
         wk[t].w = &enc->work[t];
@@ -453,7 +592,14 @@ int dm_encoder_encode(dm_encoder_t *enc, const int32_t *const *ids,
         pthread_join(tid[t], NULL);
     free(chunk);
     free(order);
+    if (atomic_load(&job.failed))
+        return dm_err_set(errbuf, errlen, job.rc, "%s", job.err);
     return DM_OK;
+}
+
+bool dm_encoder_bf16(const dm_encoder_t *enc)
+{
+    return enc->bf16;
 }
 
 const char *dm_encoder_blas_core(void)

@@ -11,9 +11,10 @@
  *
  * Sentences are sorted by length and cut into batches; the tokens of a
  * batch are packed into one [tokens x hidden] matrix, so every projection
- * is one BLAS call with no padding; only attention is per sentence.
- * Batches are spread over the encoder's threads (OpenBLAS is kept single-
- * threaded: threading inside each product scales poorly on these
+ * is one oneDNN matmul (fp32, or bf16 inputs with fp32 accumulation)
+ * with no padding; only attention is per sentence.  Batches are spread
+ * over the encoder's threads (oneDNN and OpenBLAS run single-threaded
+ * inside them: threading inside each product scales poorly on these
  * shapes).  Results are written in input order and do not depend on the
  * batch size or the number of threads beyond float rounding (< 1e-6).
  *
@@ -28,6 +29,7 @@
 #ifndef DM_EMBED_ENCODER_H
 #define DM_EMBED_ENCODER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,14 +45,18 @@
 typedef struct dm_encoder_opts {
     size_t threads;    /* threads per encode call; 0 = 1 */
     size_t batch_size; /* sentences per batch; 0 = 32 */
+    bool bf16;         /* bf16 inputs to the matrix products (else fp32) */
 } dm_encoder_opts_t;
 
 typedef struct dm_encoder dm_encoder_t;
 
 /*
  * Creates an encoder over model (borrowed).  opts may be NULL for the
- * defaults.  Errors: DM_EINVAL (threads or batch_size over their maxima)
- * with a message.  Also sets OpenBLAS to one thread (process-wide).
+ * defaults.  Converts and packs the weights of the linear layers (in
+ * bf16 when opts->bf16).  Errors: DM_EINVAL (threads or batch_size over
+ * their maxima), DM_EMODEL (oneDNN has no kernel for the shape or
+ * precision on this CPU), DM_ENOMEM, with a message.  Also sets OpenBLAS
+ * to one thread (process-wide).
  */
 int dm_encoder_new(const dm_model_t *model, const dm_encoder_opts_t *opts,
                    dm_encoder_t **out, char *errbuf,
@@ -64,11 +70,16 @@ void dm_encoder_free(dm_encoder_t *enc);
  * [CLS] and [SEP]; 1 <= lens[i] <= max_position_embeddings; each id <
  * vocab_size).  Writes n * hidden floats to out, row i = sentence i.
  * Errors: DM_EINVAL (bad length or id) with a message naming the
- * sentence; nothing is computed then.  Not thread-safe per encoder.
+ * sentence; nothing is computed then.  DM_EMODEL or DM_ENOMEM when a
+ * matrix product fails (out is then unspecified).  Not thread-safe per
+ * encoder.
  */
 int dm_encoder_encode(dm_encoder_t *enc, const int32_t *const *ids,
                       const size_t *lens, size_t n, float *out, char *errbuf,
                       size_t errlen) DM_MUSTCHECK;
+
+/* Whether the encoder's matrix products take bf16 inputs. */
+bool dm_encoder_bf16(const dm_encoder_t *enc);
 
 /* Embedding dimension (the model's hidden size). */
 size_t dm_encoder_dim(const dm_encoder_t *enc);

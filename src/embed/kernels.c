@@ -192,26 +192,14 @@ INL v16 vgelu(v16 x)
 }
 
 DM_KERNEL
-void dm_kern_fill_rows(float *y, size_t rows, size_t cols, const float *v)
+void dm_kern_add(float *y, const float *x, size_t n)
 {
-    for (size_t r = 0; r < rows; r++)
-        memcpy(y + r * cols, v, cols * sizeof(float));
-}
+    size_t i = 0;
 
-DM_KERNEL
-void dm_kern_add_rows(float *y, const float *x, size_t rows, size_t cols,
-                      const float *v)
-{
-    for (size_t r = 0; r < rows; r++) {
-        float *yr = y + r * cols;
-        const float *xr = x + r * cols;
-        size_t c = 0;
-
-        for (; c + VL <= cols; c += VL)
-            vstore(yr + c, vload(xr + c) + vload(v + c));
-        for (; c < cols; c++)
-            yr[c] = xr[c] + v[c];
-    }
+    for (; i + VL <= n; i += VL)
+        vstore(y + i, vload(y + i) + vload(x + i));
+    for (; i < n; i++)
+        y[i] += x[i];
 }
 
 DM_KERNEL

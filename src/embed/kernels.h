@@ -16,16 +16,8 @@
 /* Floats per vector: row padding unit of dm_kern_softmax(). */
 #define DM_KERN_VL 16
 
-/*
- * y[r*cols + c] = v[c] for r < rows: the bias rows that a GEMM with
- * beta = 1 then adds the product to (what PyTorch's addmm does).
- */
-void dm_kern_fill_rows(float *y, size_t rows, size_t cols, const float *v);
-
-/* y[r*cols + c] = x[r*cols + c] + v[c]: residual plus bias, ahead of a
- * GEMM with beta = 1. */
-void dm_kern_add_rows(float *y, const float *x, size_t rows, size_t cols,
-                      const float *v);
+/* y[i] += x[i] for i < n: the residual. */
+void dm_kern_add(float *y, const float *x, size_t n);
 
 /* y = GELU(y) element-wise, the exact (erf) GELU 0.5 x (1 + erf(x/sqrt 2)). */
 void dm_kern_gelu(float *y, size_t n);
