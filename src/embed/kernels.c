@@ -1,22 +1,21 @@
 /*
- * kernels.c - vectorised float kernels of the encoder: bias fills,
- * residual + bias, exact GELU, LayerNorm and the row softmax of
- * attention.
+ * kernels.c - vectorised float kernels of the encoder: the residual add,
+ * LayerNorm and the row softmax of attention (the linear layers, with
+ * their bias and GELU, are oneDNN's: linear.c).
  *
  * DESIGN
- * The matrix products run in OpenBLAS, which picks its own SIMD kernels
- * at run time; these loops do not, and the default build targets baseline
- * x86-64 (SSE2).  GELU and softmax evaluate a transcendental function for
- * every element of the FFN activations and of every attention score
- * matrix (about a billion calls for a corpus of 2,000 sentences), so a
- * scalar libm call would cost as much as the matrix products.  Each
+ * The matrix products run in oneDNN and OpenBLAS, which pick their own
+ * SIMD kernels at run time; these loops do not, and the default build
+ * targets baseline x86-64 (SSE2).  Softmax evaluates exp for every
+ * element of every attention score matrix (hundreds of millions of calls
+ * for a corpus of 2,000 sentences), so a scalar libm call would cost as
+ * much as the matrix products.  Each
  * kernel is therefore written with GCC vector extensions on 16-float
  * vectors and compiled three times (AVX-512, AVX2+FMA, baseline) with
  * target_clones; the loader picks the best clone for the CPU.
  *
  * exp is Cephes' expf (range reduction by ln 2, degree-6 polynomial,
- * about 1 ulp); erf is a rational minimax approximation on [-4, 4]
- * (absolute error below 5e-7; erf is +-1 in float beyond).  Row tails that
+ * about 1 ulp).  Row tails that
  * do not fill a vector go through a zero-padded temporary vector, so every
  * element is computed by the same arithmetic whatever its position.
  * Reductions (LayerNorm mean and variance, softmax sum) use 16 partial
@@ -164,33 +163,6 @@ INL v16 vexp(v16 x)
     return p * (v16)((ni + 127) << 23);
 }
 
-/* erf on 16 lanes: odd/even rational minimax on [-4, 4]. */
-INL v16 verf(v16 x)
-{
-    v16 x2, p, q;
-
-    x = vmin(vmax(x, splat(-4.0f)), splat(4.0f));
-    x2 = x * x;
-    p = x2 * splat(-2.72614225801306e-10f) + splat(2.77068142495902e-08f);
-    p = x2 * p + splat(-2.10102402082508e-06f);
-    p = x2 * p + splat(-5.69250639462346e-05f);
-    p = x2 * p + splat(-7.34990630326855e-04f);
-    p = x2 * p + splat(-2.95459980854025e-03f);
-    p = x2 * p + splat(-1.60960333262415e-02f);
-    p = x * p;
-    q = x2 * splat(-1.45660718464996e-05f) + splat(-2.13374055278905e-04f);
-    q = x2 * q + splat(-1.68282697438203e-03f);
-    q = x2 * q + splat(-7.37332916720468e-03f);
-    q = x2 * q + splat(-1.42647390514189e-02f);
-    return p / q;
-}
-
-INL v16 vgelu(v16 x)
-{
-    return x * splat(0.5f) *
-           (splat(1.0f) + verf(x * splat(0.70710678118654752f)));
-}
-
 DM_KERNEL
 void dm_kern_add(float *y, const float *x, size_t n)
 {
@@ -200,17 +172,6 @@ void dm_kern_add(float *y, const float *x, size_t n)
         vstore(y + i, vload(y + i) + vload(x + i));
     for (; i < n; i++)
         y[i] += x[i];
-}
-
-DM_KERNEL
-void dm_kern_gelu(float *y, size_t n)
-{
-    size_t i = 0;
-
-    for (; i + VL <= n; i += VL)
-        vstore(y + i, vgelu(vload(y + i)));
-    if (i < n)
-        vstore_part(y + i, n - i, vgelu(vload_part(y + i, n - i, 0.0f)));
 }
 
 /* Normalises one row t (width h) into out: (t - mean) / sd * g + b. */
@@ -303,9 +264,4 @@ void dm_kern_scale_rows(float *y, size_t rows, size_t cols, size_t ld,
 float dm_kern_exp(float x)
 {
     return vexp(splat(x))[0];
-}
-
-float dm_kern_gelu1(float x)
-{
-    return vgelu(splat(x))[0];
 }

@@ -19,9 +19,6 @@
 /* y[i] += x[i] for i < n: the residual. */
 void dm_kern_add(float *y, const float *x, size_t n);
 
-/* y = GELU(y) element-wise, the exact (erf) GELU 0.5 x (1 + erf(x/sqrt 2)). */
-void dm_kern_gelu(float *y, size_t n);
-
 /*
  * out = LayerNorm(x) row-wise (width h), with gain g and bias b; out may
  * be x.
@@ -44,9 +41,7 @@ void dm_kern_softmax_exp(float *s, size_t rows, size_t cols, size_t ld,
 void dm_kern_scale_rows(float *y, size_t rows, size_t cols, size_t ld,
                         const float *scale);
 
-/* Scalar reference versions, for tests: exp and GELU as the kernels
- * compute them. */
+/* Scalar reference version, for tests: exp as the kernels compute it. */
 float dm_kern_exp(float x);
-float dm_kern_gelu1(float x);
 
 #endif
