@@ -12,9 +12,13 @@
 #define DM_EMBED_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Floats per vector: row padding unit of dm_kern_softmax(). */
 #define DM_KERN_VL 16
+
+/* y[i] = x[i] rounded to bf16 (nearest, ties to even; NaN stays NaN). */
+void dm_kern_to_bf16(const float *x, uint16_t *y, size_t n);
 
 /* y[i] += x[i] for i < n: the residual. */
 void dm_kern_add(float *y, const float *x, size_t n);

@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "embed/kernels.h"
 
 /* libgomp's (oneDNN's threading runtime); declared here so the build
  * does not need an OpenMP-enabled compiler for omp.h. */
@@ -466,15 +467,7 @@ int dm_linear_run(const dm_linear_t *l, dm_linear_ctx_t *ctx, const void *src,
 
 void dm_linear_to_bf16(const float *x, uint16_t *y, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-
-        memcpy(&u, &x[i], sizeof(u));
-        if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it quiet NaN */
-            y[i] = (uint16_t)((u >> 16) | 0x0040u);
-        else
-            y[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-    }
+    dm_kern_to_bf16(x, y, n);
 }
 
 float dm_linear_from_bf16(uint16_t v)
