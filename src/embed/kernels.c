@@ -88,15 +88,6 @@ INL v16 vload_part(const float *p, size_t n, float pad)
     return vload(tmp);
 }
 
-INL void vstore_part(float *p, size_t n, v16 v)
-{
-    float tmp[VL];
-
-    vstore(tmp, v);
-    for (size_t i = 0; i < n; i++)
-        p[i] = tmp[i];
-}
-
 INL v16 vsel(v16i mask, v16 a, v16 b)
 {
     return (v16)((mask & (v16i)a) | (~mask & (v16i)b));
