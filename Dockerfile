@@ -11,7 +11,7 @@ RUN apt-get update -qq \
         build-essential meson ninja-build pkg-config \
         libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev \
         libjansson-dev libpq-dev libsqlite3-dev libopenblas-dev \
-        libutf8proc-dev \
+        libutf8proc-dev libdnnl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -24,7 +24,8 @@ FROM debian:12-slim
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
         libmicrohttpd12 libcurl4 libyaml-0-2 libjansson4 libpq5 \
-        libsqlite3-0 libopenblas0-pthread libutf8proc2 ca-certificates curl \
+        libsqlite3-0 libopenblas0-pthread libutf8proc2 libdnnl2 libgomp1 \
+        ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/driftmon \
         --create-home --shell /usr/sbin/nologin driftmon
