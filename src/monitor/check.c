@@ -490,6 +490,9 @@ static void row_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
     c->embedded_now = (int64_t)r->embedded_now;
     c->embedder = r->embedder[0] ? (char *)(uintptr_t)r->embedder : NULL;
     c->model = r->fingerprint[0] ? (char *)(uintptr_t)r->fingerprint : NULL;
+    c->embedder_precision = r->embedder_precision[0]
+                                ? (char *)(uintptr_t)r->embedder_precision
+                                : NULL;
     c->alert_status = outcome(r->alert_status);
     c->alert_error = outcome(r->alert_error);
     c->trigger_status = outcome(r->trigger_status);
@@ -669,6 +672,8 @@ static int analyze_windows(dm_monitor_t *m, dm_store_t *st, struct win *b,
     snprintf(r->embedder, sizeof(r->embedder), "%s", dm_embedder_name(e));
     snprintf(r->fingerprint, sizeof(r->fingerprint), "%s",
              dm_embedder_fingerprint(e));
+    snprintf(r->embedder_precision, sizeof(r->embedder_precision), "%s",
+             dm_embedder_precision(e));
     rc = cache_get(st, r->fingerprint, b, dim, &fb, err, n);
     if (rc == DM_OK)
         rc = cache_get(st, r->fingerprint, c, dim, &fc, err, n);

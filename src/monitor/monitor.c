@@ -295,9 +295,10 @@ void dm_monitor_result_print(const dm_monitor_result_t *r, FILE *f)
             r->have_analysis ? "embedded" : "sampled");
     if (r->embedder[0] && r->have_analysis)
         fprintf(f,
-                "  embedder         %s (%s); %zu rows embedded now, %zu "
-                "from the cache\n",
-                r->embedder, r->fingerprint, r->embedded_now,
+                "  embedder         %s (%s), precision %s; %zu rows embedded "
+                "now, %zu from the cache\n",
+                r->embedder, r->fingerprint, r->embedder_precision,
+                r->embedded_now,
                 r->baseline_sampled + r->current_sampled - r->embedded_now);
     if (r->error[0])
         fprintf(f, "  error            %s\n", r->error);

@@ -134,6 +134,7 @@ typedef struct dm_monitor_result {
                                                  (not cached) */
     char embedder[128];                       /* honest name */
     char fingerprint[128];                    /* cache key */
+    char embedder_precision[8];               /* "fp32", "bf16" */
     bool have_analysis; /* status "ok": analysis holds every figure */
     dm_analysis_t analysis;
     /* alert: "sent", "failed", "suppressed", "resolved", "disabled",

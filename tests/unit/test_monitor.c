@@ -336,6 +336,8 @@ Test(monitor, no_drift_nothing_fires)
     cr_assert(STREQ(c.severity, "none"));
     cr_assert(STREQ(c.alert_status, "none"));
     cr_assert(STREQ(c.model, "hashing:v1:384"));
+    cr_assert(STREQ(c.embedder_precision, "fp32"));
+    cr_assert(STREQ(r.embedder_precision, "fp32"));
     cr_assert(eq(i64, c.current_sampled, ROWS));
     cr_assert(not(c.drift_detected));
     cr_assert(STREQ(c.embedder, "hashing-384"));
