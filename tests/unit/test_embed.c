@@ -85,6 +85,11 @@ static void free_cases(struct cases *c)
     }
 }
 
+/*
+ * The fixture model in fp32: the fixture's vectors are the fp32 model's,
+ * and auto would take bf16 on a CPU that has it (a cosine of ~0.9999 to
+ * them, not 1e-5 per value; test_encoder.c holds bf16 to its bounds).
+ */
 static dm_embedder_t *open_tiny(size_t threads, size_t batch, size_t max_seq)
 {
     char dir[1024], err[DM_ERRBUF_SIZE] = "";
@@ -92,7 +97,8 @@ static dm_embedder_t *open_tiny(size_t threads, size_t batch, size_t max_seq)
                             .model_path = dir,
                             .threads = threads,
                             .batch_size = batch,
-                            .max_seq_length = max_seq};
+                            .max_seq_length = max_seq,
+                            .precision = DM_EMBED_PRECISION_FP32};
     dm_embedder_t *e = NULL;
 
     tu_fixture_path(dir, sizeof(dir), "minilm-tiny");
@@ -155,6 +161,11 @@ Test(embed, names_and_fingerprints)
 {
     dm_embedder_t *a = open_tiny(1, 0, 0), *b = open_tiny(2, 4, 0);
     dm_embedder_t *c = open_tiny(1, 0, 16);
+    dm_embedder_t *d = NULL;
+    char dir[1024], fp[64], err[DM_ERRBUF_SIZE] = "";
+    dm_embedder_opts_t o = {.model = "minilm-tiny",
+                            .model_path = dir,
+                            .precision = DM_EMBED_PRECISION_BF16};
 
     cr_assert_str_eq(dm_embedder_name(a),
                      "sentence-transformers/all-MiniLM-L6-v2");
@@ -164,6 +175,18 @@ Test(embed, names_and_fingerprints)
     cr_assert_str_eq(dm_embedder_fingerprint(a), dm_embedder_fingerprint(b));
     /* a shorter max_seq_length does */
     cr_assert_str_neq(dm_embedder_fingerprint(a), dm_embedder_fingerprint(c));
+    cr_assert_str_eq(dm_embedder_precision(a), "fp32");
+    /* bf16 is another function: the cache keeps its vectors apart */
+    tu_fixture_path(dir, sizeof(dir), "minilm-tiny");
+    if (dm_embedder_open(&o, &d, err, sizeof(err)) == DM_OK) {
+        snprintf(fp, sizeof(fp), "%s:bf16", dm_embedder_fingerprint(a));
+        cr_assert_str_eq(dm_embedder_fingerprint(d), fp);
+        cr_assert_str_eq(dm_embedder_precision(d), "bf16");
+        dm_embedder_free(d);
+    } else {
+        cr_assert(strstr(err, "bf16") != NULL, "bf16 refused unclearly: %s",
+                  err);
+    }
     dm_embedder_free(a);
     dm_embedder_free(b);
     dm_embedder_free(c);
@@ -459,8 +482,8 @@ Test(embed, cli_jsonl_matches_reference)
     }
     fclose(f);
     tu_fixture_path(dir, sizeof(dir), "minilm-tiny");
-    snprintf(args, sizeof(args), "--jsonl --batch-size 2 --model-path '%s'",
-             dir);
+    snprintf(args, sizeof(args),
+             "--jsonl --batch-size 2 --precision fp32 --model-path '%s'", dir);
     cr_assert_eq(run_cli(args, in, out, errf), 0, "stderr: %s",
                  tu_read_file(errf, NULL));
     text = tu_read_file(out, NULL);
