@@ -27,7 +27,9 @@ static const struct command {
      "tokenize [--model-path DIR] [--max-length N] [--jsonl] [FILE|-]"},
     {"embed", dm_cli_embed,
      "embed [--model NAME] [--model-path DIR] [--batch-size N] [--threads N]\n"
-     "                 [--dimension N] [--max-length N] [--jsonl] [FILE|-]"},
+     "                 [--dimension N] [--max-length N] "
+     "[--precision auto|fp32|bf16]\n"
+     "                 [--jsonl] [FILE|-]"},
     {"ingest", dm_cli_ingest,
      "ingest FILE [--config F] [--format jsonl|csv] [--skip-invalid]"},
     {"migrate", dm_cli_migrate, "migrate [--config F]"},

@@ -177,7 +177,7 @@ void dm_api_h_health(dm_api_req_t *req, dm_api_resp_t *resp)
                      : ms.embedder[0]     ? "ready"
                                           : "not_loaded";
     o = json_pack(
-        "{s:s, s:s, s:{s:s, s:b, s:b, s:o}, s:{s:s, s:o, s:s, s:o}, "
+        "{s:s, s:s, s:{s:s, s:b, s:b, s:o}, s:{s:s, s:o, s:s, s:o, s:o, s:o}, "
         "s:{s:s, s:f, s:f, s:f, s:f, s:f, s:f}, s:{s:b, s:b, s:I, s:f, s:i}, "
         "s:o, s:o}",
         "status",
@@ -189,6 +189,12 @@ void dm_api_h_health(dm_api_req_t *req, dm_api_resp_t *resp)
         ms.embedder[0] ? json_string(ms.embedder) : json_null(), "state",
         embedder_state, "error",
         ms.embedder_error[0] ? json_string(ms.embedder_error) : json_null(),
+        "precision",
+        ms.embedder_precision[0] ? json_string(ms.embedder_precision)
+                                 : json_null(),
+        "precision_reason",
+        ms.embedder_precision[0] ? json_string(ms.embedder_precision_reason)
+                                 : json_null(),
         "thresholds", "semantic_test",
         dm_config_semantic_test_name(cfg->embeddings.test),
         "semantic_threshold", cfg->thresholds.semantic_threshold,

@@ -4,14 +4,16 @@
  *
  *     driftmon embed [--model NAME] [--model-path DIR] [--batch-size N]
  *                    [--threads N] [--dimension N] [--max-length N]
- *                    [--jsonl] [FILE|-]
+ *                    [--precision auto|fp32|bf16] [--jsonl] [FILE|-]
  *
  * Input (FILE, or standard input when absent or "-") is one text per line
  * (an empty line is an empty text), or with --jsonl one JSON object per
  * line whose "text" string is the text (blank lines skipped).  --model
  * hashing needs no files; any other name (default
  * sentence-transformers/all-MiniLM-L6-v2) loads the BERT model in
- * --model-path (default models/all-MiniLM-L6-v2).  Floats are printed
+ * --model-path (default models/all-MiniLM-L6-v2), its products in
+ * --precision (as embeddings.precision; default auto), which is logged
+ * once with its reason when the model is loaded.  Floats are printed
  * with %.9g, enough to round-trip a float.
  *
  * Input is read and embedded in chunks of a bounded number of texts and
@@ -31,6 +33,7 @@
 #include "cli/cli_int.h"
 #include "common/alloc.h"
 #include "common/lines.h"
+#include "common/log.h"
 #include "embed/embed.h"
 
 #define MAX_LINE        (1u << 20)  /* cap on one input line */
@@ -46,9 +49,8 @@ struct options {
 static const char usage_text[] =
     "usage: driftmon embed [--model NAME] [--model-path DIR] "
     "[--batch-size N]\n"
-    "                      [--threads N] [--dimension N] [--max-length N] "
-    "[--jsonl]\n"
-    "                      [FILE|-]\n"
+    "                      [--threads N] [--dimension N] [--max-length N]\n"
+    "                      [--precision auto|fp32|bf16] [--jsonl] [FILE|-]\n"
     "Prints the embedding of each input text as a JSON array, one per "
     "line.\n"
     "  --model NAME       hashing, or a BERT model name "
@@ -62,6 +64,8 @@ static const char usage_text[] =
     "  --dimension N      hashing dimension (default 384)\n"
     "  --max-length N     tokens per text, at most the model's "
     "max_seq_length\n"
+    "  --precision P      BERT matrix products in auto, fp32 or bf16 (default\n"
+    "                     auto: bf16 if the CPU has AVX512-BF16 or AMX)\n"
     "  --jsonl            input lines are JSON objects with a \"text\" "
     "string\n";
 
@@ -83,6 +87,30 @@ static void key_bounds(dm_cli_opt_t *opts, const char *name, const char *key)
     }
 }
 
+/*
+ * parse callback of --precision into *(dm_embed_precision_t *)opt->dst,
+ * by the embedder's own names; a bad value names the option and them.
+ */
+static bool opt_precision(const dm_cli_cmd_t *cmd, const dm_cli_opt_t *opt,
+                          const char *value)
+{
+    static const dm_embed_precision_t all[] = {DM_EMBED_PRECISION_AUTO,
+                                               DM_EMBED_PRECISION_FP32,
+                                               DM_EMBED_PRECISION_BF16};
+    char what[96];
+
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (strcmp(value, dm_embed_precision_name(all[i])) == 0) {
+            *(dm_embed_precision_t *)opt->dst = all[i];
+            return true;
+        }
+    snprintf(what, sizeof(what), "%s must be one of %s, %s, %s", opt->name,
+             dm_embed_precision_name(all[0]), dm_embed_precision_name(all[1]),
+             dm_embed_precision_name(all[2]));
+    dm_cli_value_error(cmd, what, value);
+    return false;
+}
+
 /* Returns DM_CLI_GO_ON, or an exit code. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -98,6 +126,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         /* at most the model's max_seq_length (checked at open) */
         DM_CLI_PARSED("--max-length", &o->eo.max_seq_length, dm_cli_opt_integer,
                       2, 65536),
+        DM_CLI_PARSED("--precision", &o->eo.precision, opt_precision, 0, 0),
         DM_CLI_END,
     };
     const dm_cli_cmd_t cmd = {"embed", usage_text, opts, &o->input,
@@ -243,9 +272,14 @@ int dm_cli_embed(int argc, char **argv)
         o.eo.threads = nc > 64 ? 64 : nc > 0 ? (size_t)nc : 1;
     }
     /* a model that cannot be loaded is a usage error here (exit 2) */
-    ret = dm_embedder_open(&o.eo, &e, err, sizeof(err)) == DM_OK
-              ? embed_input(e, &o, progress, &done, err, sizeof(err))
-              : DM_EXIT_USAGE;
+    if (dm_embedder_open(&o.eo, &e, err, sizeof(err)) == DM_OK) {
+        dm_log_info("embedder %s (%s) ready, precision %s (%s)",
+                    dm_embedder_name(e), dm_embedder_fingerprint(e),
+                    dm_embedder_precision(e), dm_embedder_precision_reason(e));
+        ret = embed_input(e, &o, progress, &done, err, sizeof(err));
+    } else {
+        ret = DM_EXIT_USAGE;
+    }
     if (ret != DM_EXIT_OK)
         fprintf(stderr, "driftmon: error: %s\n", err);
     if (progress && done)

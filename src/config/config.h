@@ -49,12 +49,24 @@ typedef enum dm_semantic_test {
 } dm_semantic_test_t;
 
 /*
- * The name a config file gives t or e ("mmd", "excess"), for output that
- * shows the setting; "?" for a value that is not one of the enum's.
- * Static strings; thread-safe.
+ * Precision of the BERT encoder's matrix products (embeddings.precision).
+ * The config's own enum: config does not include embed; the monitor maps
+ * it onto dm_embed_precision_t with a switch.
+ */
+typedef enum dm_embeddings_precision {
+    DM_EMBEDDINGS_PRECISION_AUTO = 0, /* bf16 where the CPU has it natively */
+    DM_EMBEDDINGS_PRECISION_FP32 = 1,
+    DM_EMBEDDINGS_PRECISION_BF16 = 2 /* bf16 inputs, fp32 accumulation */
+} dm_embeddings_precision_t;
+
+/*
+ * The name a config file gives t, e or p ("mmd", "excess", "auto"), for output
+ * that shows the setting; "?" for a value that is not one of the enum's. Static
+ * strings; thread-safe.
  */
 const char *dm_config_semantic_test_name(dm_semantic_test_t t);
 const char *dm_config_kl_estimator_name(dm_kl_estimator_t e);
+const char *dm_config_precision_name(dm_embeddings_precision_t p);
 
 typedef struct dm_config_thresholds {
     double semantic_threshold; /* 0.05: share of traffic unlike baseline */
@@ -78,8 +90,9 @@ typedef struct dm_config_embeddings {
     uint32_t dimension;      /* 384 */
     uint32_t bins;           /* 50 */
     dm_semantic_test_t test; /* mmd */
-    dm_kl_estimator_t kl_estimator; /* excess */
-    uint32_t threads;               /* 0 = all cores */
+    dm_kl_estimator_t kl_estimator;      /* excess */
+    uint32_t threads;                    /* 0 = all cores */
+    dm_embeddings_precision_t precision; /* auto */
 } dm_config_embeddings_t;
 
 typedef struct dm_config_significance {

@@ -28,6 +28,8 @@ _Static_assert(sizeof(dm_kl_estimator_t) == sizeof(int),
                "CFG_ENUM fields are stored as int");
 _Static_assert(sizeof(dm_semantic_test_t) == sizeof(int),
                "CFG_ENUM fields are stored as int");
+_Static_assert(sizeof(dm_embeddings_precision_t) == sizeof(int),
+               "CFG_ENUM fields are stored as int");
 
 /*
  * The names a config file gives the values of each enum or choice key,
@@ -39,6 +41,11 @@ static const char *const semantic_test_names[] = {
     [DM_SEMANTIC_TEST_MMD] = "mmd", [DM_SEMANTIC_TEST_KL] = "kl", NULL};
 static const char *const kl_estimator_names[] = {
     [DM_KL_ESTIMATOR_EXCESS] = "excess", [DM_KL_ESTIMATOR_RAW] = "raw", NULL};
+static const char *const precision_names[] = {
+    [DM_EMBEDDINGS_PRECISION_AUTO] = "auto",
+    [DM_EMBEDDINGS_PRECISION_FP32] = "fp32",
+    [DM_EMBEDDINGS_PRECISION_BF16] = "bf16",
+    NULL};
 static const char *const backend_names[] = {"sqlite", "postgres", NULL};
 static const char *const level_names[] = {"debug", "info", "warn", "error",
                                           NULL};
@@ -136,6 +143,11 @@ const struct cfg_key dm_cfg_keys[] = {
          "permutation null (excess) or the raw KL (raw)"),
     NUM("embeddings.threads", CFG_U32, embeddings.threads, "0", 0, 64, 0,
         "encoder threads; 0 = one per core (at most 64)"),
+    ENUM("embeddings.precision", embeddings.precision, "auto", precision_names,
+         "precision of the BERT encoder's matrix products: bf16 inputs with "
+         "fp32 accumulation (bf16), fp32 (fp32), or bf16 where the CPU "
+         "multiplies bf16 natively (AVX512-BF16 or AMX) and fp32 elsewhere "
+         "(auto); hashing ignores it"),
 
     NUM("significance.alpha", CFG_DOUBLE, significance.alpha, "0.05", 0, 1,
         GT | LT, "a signal fires only when its p-value is below this"),
@@ -505,6 +517,13 @@ const char *dm_config_kl_estimator_name(dm_kl_estimator_t e)
     return name_of(kl_estimator_names,
                    sizeof(kl_estimator_names) / sizeof(kl_estimator_names[0]),
                    (int)e);
+}
+
+const char *dm_config_precision_name(dm_embeddings_precision_t p)
+{
+    return name_of(precision_names,
+                   sizeof(precision_names) / sizeof(precision_names[0]),
+                   (int)p);
 }
 
 int dm_cfg_parse_scalar(const struct cfg_key *k, const char *s,

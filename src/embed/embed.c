@@ -64,6 +64,9 @@ static int open_hashing(dm_embedder_t *e, const dm_embedder_opts_t *o,
     snprintf(name, sizeof(name), "hashing-%zu", e->dim);
     e->name = dm_strdup(name);
     snprintf(e->fingerprint, sizeof(e->fingerprint), "hashing:v1:%zu", e->dim);
+    /* opts.precision is for matrix products, and hashing has none */
+    snprintf(e->precision_reason, sizeof(e->precision_reason),
+             "hashing: no matrix products");
     return DM_OK;
 }
 

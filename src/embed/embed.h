@@ -87,7 +87,8 @@ size_t dm_embedder_dim(const dm_embedder_t *e);
 /*
  * The precision the embedder computes in, "fp32" or "bf16" (hashing:
  * "fp32"), and why (e.g. "auto: the CPU has AVX512-BF16 (oneDNN
- * avx512_core_bf16)"; "" for hashing).  Static / borrowed strings.
+ * avx512_core_bf16)"; "hashing: no matrix products" for hashing).
+ * Static / borrowed strings.
  */
 const char *dm_embedder_precision(const dm_embedder_t *e);
 const char *dm_embedder_precision_reason(const dm_embedder_t *e);

@@ -135,6 +135,21 @@ static void embedder_state(dm_monitor_t *m, const char *error)
     pthread_mutex_unlock(&m->state_mu);
 }
 
+/* embeddings.precision as the embedder takes it (two enums: config does
+ * not include embed). */
+static dm_embed_precision_t embed_precision(dm_embeddings_precision_t p)
+{
+    switch (p) {
+    case DM_EMBEDDINGS_PRECISION_AUTO:
+        return DM_EMBED_PRECISION_AUTO;
+    case DM_EMBEDDINGS_PRECISION_FP32:
+        return DM_EMBED_PRECISION_FP32;
+    case DM_EMBEDDINGS_PRECISION_BF16:
+        return DM_EMBED_PRECISION_BF16;
+    }
+    return DM_EMBED_PRECISION_AUTO; /* not reached: the loader checks */
+}
+
 /*
  * Opens the embedder on first use; later, warns when its model files
  * changed on disk (the caller holds check_mu).
@@ -154,6 +169,7 @@ static int embedder_get(dm_monitor_t *m, dm_embedder_t **out, char *err,
         eo.check_dimension = true;
         eo.batch_size = cfg->embeddings.batch_size;
         eo.threads = encoder_threads(cfg);
+        eo.precision = embed_precision(cfg->embeddings.precision);
         rc = dm_embedder_open(&eo, &e, err, n);
         if (rc != DM_OK) {
             rc = dm_err_prefix(err, n, rc,
@@ -166,9 +182,15 @@ static int embedder_get(dm_monitor_t *m, dm_embedder_t **out, char *err,
         m->embedder = e;
         snprintf(m->embedder_name, sizeof(m->embedder_name), "%s",
                  dm_embedder_name(e));
+        snprintf(m->embedder_precision, sizeof(m->embedder_precision), "%s",
+                 dm_embedder_precision(e));
+        snprintf(m->embedder_precision_reason,
+                 sizeof(m->embedder_precision_reason), "%s",
+                 dm_embedder_precision_reason(e));
         pthread_mutex_unlock(&m->state_mu);
-        dm_log_info("embedder %s (%s) ready", dm_embedder_name(e),
-                    dm_embedder_fingerprint(e));
+        dm_log_info("embedder %s (%s) ready, precision %s (%s)",
+                    dm_embedder_name(e), dm_embedder_fingerprint(e),
+                    dm_embedder_precision(e), dm_embedder_precision_reason(e));
     } else {
         warn_model_changed(m, m->embedder);
     }
@@ -468,6 +490,9 @@ static void row_fill(const dm_monitor_t *m, const dm_monitor_result_t *r,
     c->embedded_now = (int64_t)r->embedded_now;
     c->embedder = r->embedder[0] ? (char *)(uintptr_t)r->embedder : NULL;
     c->model = r->fingerprint[0] ? (char *)(uintptr_t)r->fingerprint : NULL;
+    c->embedder_precision = r->embedder_precision[0]
+                                ? (char *)(uintptr_t)r->embedder_precision
+                                : NULL;
     c->alert_status = outcome(r->alert_status);
     c->alert_error = outcome(r->alert_error);
     c->trigger_status = outcome(r->trigger_status);
@@ -647,6 +672,8 @@ static int analyze_windows(dm_monitor_t *m, dm_store_t *st, struct win *b,
     snprintf(r->embedder, sizeof(r->embedder), "%s", dm_embedder_name(e));
     snprintf(r->fingerprint, sizeof(r->fingerprint), "%s",
              dm_embedder_fingerprint(e));
+    snprintf(r->embedder_precision, sizeof(r->embedder_precision), "%s",
+             dm_embedder_precision(e));
     rc = cache_get(st, r->fingerprint, b, dim, &fb, err, n);
     if (rc == DM_OK)
         rc = cache_get(st, r->fingerprint, c, dim, &fc, err, n);

@@ -246,6 +246,11 @@ void dm_monitor_status(dm_monitor_t *m, dm_monitor_status_t *out)
     out->next_check_ms = out->running ? m->next_check_ms : 0;
     out->checks_run = m->checks_run;
     snprintf(out->embedder, sizeof(out->embedder), "%s", m->embedder_name);
+    snprintf(out->embedder_precision, sizeof(out->embedder_precision), "%s",
+             m->embedder_precision);
+    snprintf(out->embedder_precision_reason,
+             sizeof(out->embedder_precision_reason), "%s",
+             m->embedder_precision_reason);
     snprintf(out->embedder_error, sizeof(out->embedder_error), "%s",
              m->embedder_error);
     pthread_mutex_unlock(&m->state_mu);
@@ -290,9 +295,10 @@ void dm_monitor_result_print(const dm_monitor_result_t *r, FILE *f)
             r->have_analysis ? "embedded" : "sampled");
     if (r->embedder[0] && r->have_analysis)
         fprintf(f,
-                "  embedder         %s (%s); %zu rows embedded now, %zu "
-                "from the cache\n",
-                r->embedder, r->fingerprint, r->embedded_now,
+                "  embedder         %s (%s), precision %s; %zu rows embedded "
+                "now, %zu from the cache\n",
+                r->embedder, r->fingerprint, r->embedder_precision,
+                r->embedded_now,
                 r->baseline_sampled + r->current_sampled - r->embedded_now);
     if (r->error[0])
         fprintf(f, "  error            %s\n", r->error);

@@ -134,6 +134,7 @@ typedef struct dm_monitor_result {
                                                  (not cached) */
     char embedder[128];                       /* honest name */
     char fingerprint[128];                    /* cache key */
+    char embedder_precision[8];               /* "fp32", "bf16" */
     bool have_analysis; /* status "ok": analysis holds every figure */
     dm_analysis_t analysis;
     /* alert: "sent", "failed", "suppressed", "resolved", "disabled",
@@ -251,6 +252,10 @@ typedef struct dm_monitor_status {
     int64_t next_check_ms; /* scheduler's next run; 0 = not scheduled */
     uint64_t checks_run;   /* checks run by this monitor */
     char embedder[128];    /* "" until the first check opened it */
+    /* the loaded embedder's precision ("fp32", "bf16") and why (see
+     * dm_embedder_precision_reason()); "" until it is loaded */
+    char embedder_precision[8];
+    char embedder_precision_reason[128];
     /* why the embedder last failed to load or embed; "" when it works or
      * was not tried yet */
     char embedder_error[DM_ERRBUF_SIZE];

@@ -42,6 +42,8 @@ struct dm_monitor {
     int64_t next_check_ms;
     uint64_t checks_run;
     char embedder_name[128];
+    char embedder_precision[8];          /* "fp32", "bf16"; "" until open */
+    char embedder_precision_reason[128]; /* dm_embedder_precision_reason() */
     /* why the embedder last failed to load or embed ("" = it works, or
      * it was not tried yet) */
     char embedder_error[DM_ERRBUF_SIZE];

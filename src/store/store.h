@@ -43,7 +43,7 @@
 typedef struct dm_store dm_store_t;
 
 /* Latest schema version this build knows (see dm_store_migrate()). */
-#define DM_STORE_SCHEMA_VERSION 4
+#define DM_STORE_SCHEMA_VERSION 5
 /* Caps on feedback fields accepted by the store and by ingest. */
 #define DM_STORE_MAX_ID     256
 #define DM_STORE_MAX_INTENT 128
@@ -354,9 +354,10 @@ typedef struct dm_store_check {
     int64_t current_start_ms, current_end_ms;
     int64_t baseline_count, current_count;     /* feedback rows */
     int64_t baseline_sampled, current_sampled; /* rows embedded */
-    int64_t embedded_now; /* of them computed by this check (not cached) */
-    char *embedder;       /* the embedder's honest name */
-    char *model;          /* model fingerprint (the cache key) */
+    int64_t embedded_now;     /* of them computed by this check (not cached) */
+    char *embedder;           /* the embedder's honest name */
+    char *model;              /* model fingerprint (the cache key) */
+    char *embedder_precision; /* "fp32" or "bf16" (schema 5; NULL before) */
     /* semantic drift: the deciding test (schema 2; NULL before) */
     char *semantic_test; /* "mmd" or "kl" */
     double semantic_effect, semantic_p_value, semantic_threshold;

@@ -72,6 +72,7 @@ static const struct col check_cols[] = {
     CK("embedded_now", "embedded_now", C_INT, embedded_now),
     CK("embedder", "embedder", C_STR, embedder),
     CK("model_fingerprint", "model_fingerprint", C_STR, model),
+    CK("embedder_precision", "embedder_precision", C_STR, embedder_precision),
     /* semantic drift (schema 2) */
     CK("semantic_test", "semantic_test", C_STR, semantic_test),
     CKG("semantic_effect", "semantic_effect", C_DBL, semantic_effect,

@@ -145,6 +145,19 @@ static const char migrate4_pg[] =
     "NOTHING;\n";
 
 /*
+ * Version 5: the precision the embedder computed in ("fp32", "bf16"),
+ * beside its fingerprint.  Rows before it read it as NULL.
+ */
+static const char migrate5_sqlite[] =
+    "ALTER TABLE drift_metrics ADD COLUMN embedder_precision TEXT;\n"
+    "INSERT OR IGNORE INTO schema_version (version) VALUES (5);\n";
+static const char migrate5_pg[] =
+    "ALTER TABLE drift_metrics ADD COLUMN IF NOT EXISTS embedder_precision "
+    "TEXT;\n"
+    "INSERT INTO schema_version (version) VALUES (5) ON CONFLICT DO "
+    "NOTHING;\n";
+
+/*
  * The DDL that takes a database to each version, in ascending order; a
  * fresh database runs them all (version 1 is the base schema of
  * init-scripts/postgres/init.sql and schema_sqlite.sql).  Each script
@@ -160,6 +173,7 @@ static const struct migration {
     {2, migrate2_sqlite, migrate2_pg},
     {3, migrate3_sqlite, migrate3_pg},
     {4, migrate4_sqlite, migrate4_pg},
+    {5, migrate5_sqlite, migrate5_pg},
 };
 
 int dm_store_migrate(dm_store_t *s, int *version, char *errbuf, size_t errlen)

@@ -83,6 +83,10 @@ def t_health():
     check(j["store"]["reachable"] is True, "store reachable", j)
     check(j["store"]["backend"] == dmtest.BACKEND, "backend", j)
     check(j["embedder"]["model"] == "hashing", "embedder model", j)
+    # hashing has no matrix products: fp32, and it says why
+    check(j["embedder"]["precision"] == "fp32" and
+          j["embedder"]["precision_reason"] == "hashing: no matrix products",
+          "embedder precision and its reason", j["embedder"])
     check(j["thresholds"]["kl_threshold"] == 0.1, "kl threshold", j)
     check(j["thresholds"]["semantic_threshold"] == 0.05, "semantic threshold",
           j)
@@ -545,7 +549,7 @@ def t_one_shape():
           item and [k for k in set(item[0]) | set(c)
                     if item[0].get(k) != c.get(k)])
     for k in ("checked_at", "baseline_start", "current_end", "embedder",
-              "model_fingerprint", "psi_test", "kl_top_dims", "alert_status",
+              "model_fingerprint", "embedder_precision", "psi_test", "kl_top_dims", "alert_status",
               "trigger_status", "trigger_id", "severity", "details"):
         check(k in posted, "record key " + k, sorted(posted))
     check(all(isinstance(d, int) for d in posted["kl_top_dims"]),

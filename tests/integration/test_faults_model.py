@@ -213,6 +213,19 @@ def t_setup():
     j = check_ok(80)
     check(j["model_fingerprint"].startswith("minilm:"), "BERT fingerprint", j)
     STATE["fp"] = j["model_fingerprint"]
+    # embeddings.precision auto: /health says what it took and why; the
+    # check record and the fingerprint agree with it
+    e = alive()["embedder"]
+    check(e["precision"] in ("fp32", "bf16") and
+          e["precision_reason"].startswith("auto: "),
+          "/health: the precision auto took, and why", e)
+    check(j["embedder_precision"] == e["precision"],
+          "the check records the precision", j["embedder_precision"], e)
+    check(j["model_fingerprint"].endswith(":bf16") ==
+          (e["precision"] == "bf16"), "bf16 has a fingerprint of its own",
+          j["model_fingerprint"], e)
+    check(("precision %s (auto: " % e["precision"]) in svc().logtext(),
+          "the log names the precision and why", svc().logtext()[-2000:])
     check(warnings() == [], "no warning before any change", warnings())
 
 

@@ -193,6 +193,7 @@ static void assert_seed_defaults(const dm_config_t *c)
     EQ_U(c->embeddings.bins, 50);
     EQ_I(c->embeddings.kl_estimator, DM_KL_ESTIMATOR_EXCESS);
     EQ_U(c->embeddings.threads, 0);
+    EQ_I(c->embeddings.precision, DM_EMBEDDINGS_PRECISION_AUTO);
     EQ_D(c->significance.alpha, 0.05);
     EQ_U(c->significance.permutations, 200);
     EQ_U(c->significance.seed, 42);
@@ -339,6 +340,7 @@ static const struct {
     {"embeddings.test", "kl", "kl"},
     {"embeddings.kl_estimator", "raw", "raw"},
     {"embeddings.threads", "3", "3"},
+    {"embeddings.precision", "bf16", "bf16"},
     {"significance.alpha", "0.01", "0.01"},
     {"significance.permutations", "1000", "1000"},
     {"significance.seed", "18446744073709551615", "18446744073709551615"},
@@ -471,9 +473,39 @@ Test(config, every_key_loads_through_the_schema)
     cr_assert_str_eq(cfg->database.password, SECRET_MARK);
     cr_assert_str_eq(cfg->api.token, SECRET_MARK);
     EQ_I(cfg->embeddings.kl_estimator, DM_KL_ESTIMATOR_RAW);
+    EQ_I(cfg->embeddings.precision, DM_EMBEDDINGS_PRECISION_BF16);
     EQ_U(cfg->significance.seed, UINT64_MAX);
     dm_config_free(cfg);
     dm_config_free(defaults);
+}
+
+Test(config, embeddings_precision_values)
+{
+    static const struct {
+        const char *yaml;
+        dm_embeddings_precision_t want;
+    } cases[] = {
+        {"embeddings:\n  precision: auto\n", DM_EMBEDDINGS_PRECISION_AUTO},
+        {"embeddings:\n  precision: fp32\n", DM_EMBEDDINGS_PRECISION_FP32},
+        {"embeddings:\n  precision: bf16\n", DM_EMBEDDINGS_PRECISION_BF16},
+        {"embeddings:\n  batch_size: 8\n", DM_EMBEDDINGS_PRECISION_AUTO},
+    };
+
+    clear_env();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        dm_config_t *cfg = load_ok(cases[i].yaml);
+
+        EQ_I(cfg->embeddings.precision, cases[i].want);
+        dm_config_free(cfg);
+    }
+    cr_assert_str_eq(dm_config_precision_name(DM_EMBEDDINGS_PRECISION_AUTO),
+                     "auto");
+    cr_assert_str_eq(dm_config_precision_name(DM_EMBEDDINGS_PRECISION_FP32),
+                     "fp32");
+    cr_assert_str_eq(dm_config_precision_name(DM_EMBEDDINGS_PRECISION_BF16),
+                     "bf16");
+    cr_assert_str_eq(dm_config_precision_name((dm_embeddings_precision_t)7),
+                     "?");
 }
 
 Test(config, key_listing)
@@ -853,6 +885,10 @@ Test(config, error_bad_enum)
                  "embeddings.kl_estimator", "must be one of: excess, raw");
     expect_error("embeddings:\n  kl_estimator: 1\n", 2,
                  "embeddings.kl_estimator", "must be one of: excess, raw");
+    expect_error("embeddings:\n  precision: fp16\n", 2, "embeddings.precision",
+                 "must be one of: auto, fp32, bf16");
+    expect_error("embeddings:\n  precision: 2\n", 2, "embeddings.precision",
+                 "must be one of: auto, fp32, bf16");
     expect_error("database:\n  backend: mysql\n", 2, "database.backend",
                  "must be one of: sqlite, postgres");
     expect_error("logging:\n  level: verbose\n", 2, "logging.level",

@@ -85,6 +85,11 @@ static void free_cases(struct cases *c)
     }
 }
 
+/*
+ * The fixture model in fp32: the fixture's vectors are the fp32 model's,
+ * and auto would take bf16 on a CPU that has it (a cosine of ~0.9999 to
+ * them, not 1e-5 per value; test_encoder.c holds bf16 to its bounds).
+ */
 static dm_embedder_t *open_tiny(size_t threads, size_t batch, size_t max_seq)
 {
     char dir[1024], err[DM_ERRBUF_SIZE] = "";
@@ -92,7 +97,8 @@ static dm_embedder_t *open_tiny(size_t threads, size_t batch, size_t max_seq)
                             .model_path = dir,
                             .threads = threads,
                             .batch_size = batch,
-                            .max_seq_length = max_seq};
+                            .max_seq_length = max_seq,
+                            .precision = DM_EMBED_PRECISION_FP32};
     dm_embedder_t *e = NULL;
 
     tu_fixture_path(dir, sizeof(dir), "minilm-tiny");
@@ -155,6 +161,11 @@ Test(embed, names_and_fingerprints)
 {
     dm_embedder_t *a = open_tiny(1, 0, 0), *b = open_tiny(2, 4, 0);
     dm_embedder_t *c = open_tiny(1, 0, 16);
+    dm_embedder_t *d = NULL;
+    char dir[1024], fp[64], err[DM_ERRBUF_SIZE] = "";
+    dm_embedder_opts_t o = {.model = "minilm-tiny",
+                            .model_path = dir,
+                            .precision = DM_EMBED_PRECISION_BF16};
 
     cr_assert_str_eq(dm_embedder_name(a),
                      "sentence-transformers/all-MiniLM-L6-v2");
@@ -164,6 +175,18 @@ Test(embed, names_and_fingerprints)
     cr_assert_str_eq(dm_embedder_fingerprint(a), dm_embedder_fingerprint(b));
     /* a shorter max_seq_length does */
     cr_assert_str_neq(dm_embedder_fingerprint(a), dm_embedder_fingerprint(c));
+    cr_assert_str_eq(dm_embedder_precision(a), "fp32");
+    /* bf16 is another function: the cache keeps its vectors apart */
+    tu_fixture_path(dir, sizeof(dir), "minilm-tiny");
+    if (dm_embedder_open(&o, &d, err, sizeof(err)) == DM_OK) {
+        snprintf(fp, sizeof(fp), "%s:bf16", dm_embedder_fingerprint(a));
+        cr_assert_str_eq(dm_embedder_fingerprint(d), fp);
+        cr_assert_str_eq(dm_embedder_precision(d), "bf16");
+        dm_embedder_free(d);
+    } else {
+        cr_assert(strstr(err, "bf16") != NULL, "bf16 refused unclearly: %s",
+                  err);
+    }
     dm_embedder_free(a);
     dm_embedder_free(b);
     dm_embedder_free(c);
@@ -459,8 +482,8 @@ Test(embed, cli_jsonl_matches_reference)
     }
     fclose(f);
     tu_fixture_path(dir, sizeof(dir), "minilm-tiny");
-    snprintf(args, sizeof(args), "--jsonl --batch-size 2 --model-path '%s'",
-             dir);
+    snprintf(args, sizeof(args),
+             "--jsonl --batch-size 2 --precision fp32 --model-path '%s'", dir);
     cr_assert_eq(run_cli(args, in, out, errf), 0, "stderr: %s",
                  tu_read_file(errf, NULL));
     text = tu_read_file(out, NULL);
@@ -621,4 +644,115 @@ Test(embed, limits_agree_with_the_config_and_the_cli)
         embed_cli(dir, "", "ok\nbad\xff\n", out, sizeof(out), err, sizeof(err)),
         2, "%s", err);
     cr_assert(strstr(err, ":2: text is not valid UTF-8") != NULL, "%s", err);
+}
+
+/* Parses `driftmon embed` output (one JSON array per line) into v; rows. */
+static size_t parse_vectors(const char *text, float *v, size_t max_rows,
+                            size_t dim)
+{
+    char *copy = strdup(text), *line, *nl;
+    size_t rows = 0;
+
+    cr_assert_not_null(copy);
+    for (line = copy; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        json_error_t jerr;
+        json_t *arr;
+
+        *nl = '\0';
+        cr_assert_lt(rows, max_rows);
+        cr_assert_not_null(arr = json_loads(line, 0, &jerr), "line %zu: %s",
+                           rows, jerr.text);
+        cr_assert_eq(json_array_size(arr), dim);
+        for (size_t j = 0; j < dim; j++)
+            v[rows * dim + j] =
+                (float)json_number_value(json_array_get(arr, j));
+        json_decref(arr);
+        rows++;
+    }
+    free(copy);
+    return rows;
+}
+
+/*
+ * `embed --precision`: fp32 and bf16 both embed the fixture (bf16 may be
+ * refused on a CPU oneDNN cannot run it on, then naming bf16), close to
+ * each other; a bad value is exit 2 naming the option and the values;
+ * with ONEDNN_MAX_CPU_ISA=AVX512_CORE (read once by oneDNN, so set here
+ * for the child processes only) auto takes fp32 and gives the very
+ * bytes --precision fp32 gives.
+ */
+Test(embed, cli_precision)
+{
+    static const char input[] =
+        "hello world\nthe quick brown fox jumps\n\nsome more text here\n";
+    static char fp32[1 << 16], bf16[1 << 16], out[1 << 16];
+    static float a[4 * 32], b[4 * 32];
+    char dir[1024], err[8192];
+    const char *m = "--model minilm-tiny --threads 1 ";
+    char args[256];
+    int rc;
+
+    tu_fixture_path(dir, sizeof(dir), "minilm-tiny");
+    snprintf(args, sizeof(args), "%s--precision fp32", m);
+    cr_assert_eq(
+        embed_cli(dir, args, input, fp32, sizeof(fp32), err, sizeof(err)), 0,
+        "%s", err);
+    cr_assert(strstr(err, "ready, precision fp32 (set to fp32") != NULL, "%s",
+              err);
+    cr_assert(strstr(err, ":bf16") == NULL, "fp32 fingerprint: %s", err);
+    cr_assert_eq(parse_vectors(fp32, a, 4, 32), 4);
+
+    snprintf(args, sizeof(args), "%s--precision bf16", m);
+    rc = embed_cli(dir, args, input, bf16, sizeof(bf16), err, sizeof(err));
+    if (rc != 0) {
+        /* a CPU without bf16 in oneDNN: a clear refusal, not a crash */
+        cr_assert_eq(rc, 2, "%s", err);
+        cr_assert(strstr(err, "driftmon: error:") && strstr(err, "bf16"), "%s",
+                  err);
+    } else {
+        cr_assert(strstr(err, ":bf16) ready, precision bf16 (set to bf16") !=
+                      NULL,
+                  "%s", err);
+        cr_assert_eq(parse_vectors(bf16, b, 4, 32), 4);
+        for (size_t i = 0; i < 4; i++) {
+            double dot = 0;
+
+            for (size_t j = 0; j < 32; j++)
+                dot += (double)a[i * 32 + j] * (double)b[i * 32 + j];
+            /* both L2-normalised: the dot is the cosine */
+            cr_expect_geq(dot, 0.999, "text %zu: cosine bf16/fp32 %.6f", i,
+                          dot);
+        }
+    }
+
+    snprintf(args, sizeof(args), "%s--precision nope", m);
+    cr_assert_eq(
+        embed_cli(dir, args, input, out, sizeof(out), err, sizeof(err)), 2,
+        "%s", err);
+    cr_assert(strstr(err, "driftmon: error: embed: --precision must be one "
+                          "of auto, fp32, bf16: 'nope'") != NULL,
+              "%s", err);
+    cr_assert_str_eq(out, "");
+
+    /* hashing has no matrix products: any precision, always fp32 */
+    cr_assert_eq(embed_cli(dir, "--model hashing --precision bf16", input, out,
+                           sizeof(out), err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert(strstr(err, "precision fp32 (hashing: no matrix products)") !=
+                  NULL,
+              "%s", err);
+
+    cr_assert_eq(setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE", 1), 0);
+    snprintf(args, sizeof(args), "%s--precision fp32", m);
+    cr_assert_eq(
+        embed_cli(dir, args, input, fp32, sizeof(fp32), err, sizeof(err)), 0,
+        "%s", err);
+    snprintf(args, sizeof(args), "%s--precision auto", m);
+    cr_assert_eq(
+        embed_cli(dir, args, input, out, sizeof(out), err, sizeof(err)), 0,
+        "%s", err);
+    cr_assert(strstr(err, "ready, precision fp32 (auto: ") != NULL, "%s", err);
+    cr_assert(strstr(err, ":bf16") == NULL, "%s", err);
+    cr_assert_str_eq(out, fp32, "auto under AVX512_CORE is not fp32's bytes");
+    unsetenv("ONEDNN_MAX_CPU_ISA");
 }

@@ -336,6 +336,8 @@ Test(monitor, no_drift_nothing_fires)
     cr_assert(STREQ(c.severity, "none"));
     cr_assert(STREQ(c.alert_status, "none"));
     cr_assert(STREQ(c.model, "hashing:v1:384"));
+    cr_assert(STREQ(c.embedder_precision, "fp32"));
+    cr_assert(STREQ(r.embedder_precision, "fp32"));
     cr_assert(eq(i64, c.current_sampled, ROWS));
     cr_assert(not(c.drift_detected));
     cr_assert(STREQ(c.embedder, "hashing-384"));
@@ -1508,6 +1510,48 @@ Test(monitor, cli_demo_runs_offline)
     /* re-running replaces the data: again check #1 */
     cr_assert(eq(int, run_bin(args, out, sizeof(out)), 0), "%s", out);
     cr_assert(strstr(out, "stored as check #1") != NULL, "%s", out);
+}
+
+/*
+ * embeddings.precision reaches the embedder: each value as the status
+ * (/health) shows it, with the reason; nothing until it is loaded.
+ */
+Test(monitor, embedder_precision_from_config)
+{
+    static const struct {
+        const char *key, *want, *reason;
+    } cases[] = {{"fp32", "fp32", "set to fp32"},
+                 {"bf16", "bf16", "set to bf16"},
+                 {"auto", NULL, "auto: "}};
+    char model[1024], emb[1400], errbuf[EB];
+    dm_monitor_status_t ms;
+    int rc;
+
+    tu_fixture_path(model, sizeof(model), "minilm-tiny");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(emb, sizeof(emb),
+                 "  model: minilm-tiny\n  model_path: \"%s\"\n"
+                 "  dimension: 32\n  threads: 1\n  precision: %s\n",
+                 model, cases[i].key);
+        write_cfg_with(emb, NULL);
+        monitor_new();
+        dm_monitor_status(mon, &ms);
+        cr_assert(STREQ(ms.embedder_precision, ""));
+        rc = dm_monitor_embedder_open(mon, errbuf, sizeof(errbuf));
+        if (rc != DM_OK && strcmp(cases[i].key, "bf16") == 0) {
+            /* a CPU oneDNN cannot run bf16 on: refused, saying so */
+            cr_assert(strstr(errbuf, "bf16") != NULL, "%s", errbuf);
+            continue;
+        }
+        cr_assert(eq(int, rc, DM_OK), "%s: %s", cases[i].key, errbuf);
+        dm_monitor_status(mon, &ms);
+        if (cases[i].want)
+            cr_assert(STREQ(ms.embedder_precision, cases[i].want), "%s",
+                      cases[i].key);
+        cr_assert(strncmp(ms.embedder_precision_reason, cases[i].reason,
+                          strlen(cases[i].reason)) == 0,
+                  "%s: %s", cases[i].key, ms.embedder_precision_reason);
+    }
 }
 
 /*
