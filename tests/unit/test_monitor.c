@@ -1555,6 +1555,83 @@ Test(monitor, embedder_precision_from_config)
 }
 
 /*
+ * The bf16 products change no decision: one drifting pair of weeks
+ * checked with the fixture BERT at fp32 and at bf16 gives the same
+ * verdict and signals, the same p-values to a few permutations, the
+ * effect within half a point of AUC and the KL within 1%; the ':bf16'
+ * fingerprint keeps the caches apart (the second check embeds everything
+ * again).  Where oneDNN has no bf16 (an AVX2 CPU, valgrind), bf16 must be
+ * refused, naming it.
+ */
+Test(monitor, bf16_check_decides_as_fp32)
+{
+    static const double before[DM_SYNTH_TOPICS] = {1, 1, 1, 1, 1,
+                                                   1, 1, 1, 1, 0};
+    static const double after[DM_SYNTH_TOPICS] = {1, 1, 1, 1, 1,
+                                                  1, 1, 1, 1, 2.25};
+    static const double shifted[DM_SYNTH_INTENTS] = {4, 1, 0.5, 0.5, 0.3};
+    static const char *prec[2] = {"fp32", "bf16"};
+    char model[1024], emb[1400], errbuf[EB];
+    dm_monitor_result_t r[2];
+    double tol_p;
+
+    setup_default(); /* the store the rows go to */
+    tu_fixture_path(model, sizeof(model), "minilm-tiny");
+    add_rows("b", 31, ROWS, BSTART, CSTART, before, uniform5, 0.86);
+    add_rows("c", 32, ROWS, CSTART, ASOF, after, shifted, 0.80);
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(emb, sizeof(emb),
+                 "  model: minilm-tiny\n  model_path: \"%s\"\n"
+                 "  dimension: 32\n  threads: 1\n  precision: %s\n",
+                 model, prec[i]);
+        write_cfg_with(emb, NULL);
+        monitor_new();
+        if (i == 1 &&
+            dm_monitor_embedder_open(mon, errbuf, sizeof(errbuf)) != DM_OK) {
+            cr_assert(strstr(errbuf, "bf16") != NULL, "%s", errbuf);
+            return;
+        }
+        r[i] = run_check(DM_OK);
+        cr_assert(STREQ(r[i].embedder_precision, prec[i]));
+        cr_assert(eq(sz, r[i].embedded_now, 2 * ROWS), "%s", prec[i]);
+        cr_assert(r[i].have_analysis);
+    }
+
+    const dm_analysis_t *a = &r[0].analysis, *b = &r[1].analysis;
+
+    cr_log_info("fp32/bf16: effect %.6g/%.6g p %.4g/%.4g kl %.6g/%.6g",
+                a->semantic_effect, b->semantic_effect, a->semantic_p_value,
+                b->semantic_p_value, a->kl.kl_divergence, b->kl.kl_divergence);
+    cr_assert(a->have_semantic && b->have_semantic);
+    cr_assert(eq(int, a->semantic_fired, b->semantic_fired));
+    cr_assert(eq(int, a->psi_fired, b->psi_fired));
+    cr_assert(eq(int, a->accuracy_drop_fired, b->accuracy_drop_fired));
+    cr_assert(eq(int, a->below_floor, b->below_floor));
+    cr_assert(eq(int, a->verdict.drift_detected, b->verdict.drift_detected));
+    cr_assert(STREQ(dm_severity_name(a->verdict.severity),
+                    dm_severity_name(b->verdict.severity)));
+    /* the embedding-free signals are the same numbers */
+    cr_assert(eq(dbl, a->psi.psi, b->psi.psi));
+    cr_assert(eq(dbl, a->psi.p_value, b->psi.p_value));
+    cr_assert(eq(dbl, a->acc.p_value, b->acc.p_value));
+    /*
+     * the embedding signals within rounding: the p-value counts the
+     * permutations whose statistic reaches the observed one, and bf16
+     * moves both a little (a few permutations at most); the effect is
+     * a held-out AUC, which moves by whole pair orderings (0.005 is half
+     * a point of AUC)
+     */
+    tol_p = 5.0 / (a->permutations + 1);
+    cr_assert(fabs(a->semantic_p_value - b->semantic_p_value) <= tol_p,
+              "p %g vs %g", a->semantic_p_value, b->semantic_p_value);
+    cr_assert(fabs(a->semantic_effect - b->semantic_effect) <= 0.005,
+              "effect %g vs %g", a->semantic_effect, b->semantic_effect);
+    cr_assert(fabs(a->kl.kl_divergence - b->kl.kl_divergence) <=
+                  0.01 * fabs(a->kl.kl_divergence) + 1e-6,
+              "kl %g vs %g", a->kl.kl_divergence, b->kl.kl_divergence);
+}
+
+/*
  * Issue 14 item 9: a broken embedder looked healthy, and the CLI printed
  * "698 rows, 698 embedded" for a check that failed in the embed phase.
  */
