@@ -19,6 +19,11 @@
 #include "support/randbert.h"
 #include "support/testutil.h"
 
+/*
+ * One timeout for the suite, none per test: Criterion 2.4 leaks 48 bytes
+ * in its runner for a test with its own .timeout, which LeakSanitizer and
+ * memcheck report as a failure (red CI of stop 18).
+ */
 TestSuite(encoder, .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
 
 #define MAX_CASES 256
@@ -565,7 +570,7 @@ Test(encoder, bf16_cosine_to_reference)
  * activations are not tiny), bf16 against the float64 reference above on
  * sentences of 1 to 256 tokens: the same bounds as the fixture.
  */
-Test(encoder, bf16_minilm_shape_cosine_to_reference, .timeout = 600)
+Test(encoder, bf16_minilm_shape_cosine_to_reference)
 {
     char dir[64], err[DM_ERRBUF_SIZE] = "";
     static const size_t lens[] = {1, 2, 9, 31, 64, 100, 256};
