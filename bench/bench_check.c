@@ -147,7 +147,6 @@ int main(int argc, char **argv)
     const char *models = "hashing,tiny,minilm";
     unsigned threads = 2;
     char err[DM_ERRBUF_SIZE], tmp[] = "/tmp/dm-bench-minilm.XXXXXX";
-    char cmd[600];
     bool made_minilm = false;
 
     dm_encoder_blas_autotune(argv);
@@ -189,10 +188,7 @@ int main(int argc, char **argv)
                   "sentence-transformers/all-MiniLM-L6-v2", tmp, ro.hidden,
                   rows, threads);
     }
-    if (made_minilm) {
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
-        if (system(cmd) != 0)
-            fprintf(stderr, "bench_check: cannot remove %s\n", tmp);
-    }
+    if (made_minilm)
+        dm_randbert_remove(tmp);
     return 0;
 }

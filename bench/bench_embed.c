@@ -292,23 +292,6 @@ static void dump_emb(const char *path, const float *out, size_t n, size_t dim,
     printf("embeddings (threads %zu) written to %s\n", threads, path);
 }
 
-static void rm_model(const char *dir)
-{
-    static const char *const files[] = {
-        "config.json",           "model.safetensors",         "vocab.txt",
-        "tokenizer_config.json", "sentence_bert_config.json", "modules.json",
-        "1_Pooling/config.json"};
-    char p[4200];
-
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
-        unlink(p);
-    }
-    snprintf(p, sizeof(p), "%s/1_Pooling", dir);
-    rmdir(p);
-    rmdir(dir);
-}
-
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -422,6 +405,6 @@ int main(int argc, char **argv)
     free(lens);
     dm_corpus_free(&corpus);
     if (o.model == NULL && o.keep_model == NULL)
-        rm_model(tmp);
+        dm_randbert_remove(tmp);
     return 0;
 }

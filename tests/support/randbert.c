@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/rng.h"
@@ -457,4 +458,21 @@ int dm_randbert_write(const dm_randbert_opts_t *opts, const char *dir,
     if (rc == DM_OK)
         rc = write_safetensors(&o, dir, errbuf, errlen);
     return rc;
+}
+
+void dm_randbert_remove(const char *dir)
+{
+    static const char *const files[] = {
+        "config.json",           "model.safetensors",         "vocab.txt",
+        "tokenizer_config.json", "sentence_bert_config.json", "modules.json",
+        "1_Pooling/config.json"};
+    char p[4200];
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+        unlink(p);
+    }
+    snprintf(p, sizeof(p), "%s/1_Pooling", dir);
+    rmdir(p);
+    rmdir(dir);
 }

@@ -53,4 +53,10 @@ void dm_randbert_opts_minilm(dm_randbert_opts_t *o);
 int dm_randbert_write(const dm_randbert_opts_t *o, const char *dir,
                       char *errbuf, size_t errlen) DM_MUSTCHECK;
 
+/*
+ * Removes what dm_randbert_write() wrote into dir, then 1_Pooling and dir
+ * themselves if that left them empty.  Missing files are not an error.
+ */
+void dm_randbert_remove(const char *dir);
+
 #endif

@@ -396,24 +396,6 @@ static void ref_forward(const dm_model_t *m, const int32_t *ids, size_t L,
     free(p);
 }
 
-/* Removes a model directory written by dm_randbert_write(). */
-static void rm_model_dir(const char *dir)
-{
-    static const char *const files[] = {
-        "config.json",           "model.safetensors",         "vocab.txt",
-        "tokenizer_config.json", "sentence_bert_config.json", "modules.json",
-        "1_Pooling/config.json"};
-    char p[1100];
-
-    for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
-        snprintf(p, sizeof(p), "%s/%s", dir, files[f]);
-        unlink(p);
-    }
-    snprintf(p, sizeof(p), "%s/1_Pooling", dir);
-    rmdir(p);
-    rmdir(dir);
-}
-
 /*
  * Odd sizes (hidden not a multiple of the vector width, 3 or 5 heads,
  * odd intermediate) against the plain reference above: exercises every
@@ -476,7 +458,7 @@ Test(encoder, odd_sizes_match_plain_reference)
         }
         dm_encoder_free(e);
         dm_model_free(m);
-        rm_model_dir(dir);
+        dm_randbert_remove(dir);
     }
 }
 
@@ -601,7 +583,7 @@ Test(encoder, bf16_minilm_shape_cosine_to_reference)
     cr_assert_eq(dm_randbert_write(&o, dir, err, sizeof(err)), DM_OK, "%s",
                  err);
     cr_assert_eq(dm_model_load(dir, &m, err, sizeof(err)), DM_OK, "%s", err);
-    rm_model_dir(dir);
+    dm_randbert_remove(dir);
     e = new_bf16_encoder(m, 2, &rc, err, sizeof(err));
     cr_assert_not_null(e, "%s", err);
     for (size_t i = 0; i < N; i++) {
