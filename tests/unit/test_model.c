@@ -24,31 +24,27 @@
 
 TestSuite(model, .timeout = 120 * DM_TEST_TIMEOUT_SCALE);
 
-static const char *const model_files[] = {"config.json",
-                                          "model.safetensors",
-                                          "vocab.txt",
-                                          "tokenizer_config.json",
-                                          "sentence_bert_config.json",
-                                          "modules.json",
-                                          "1_Pooling/config.json",
-                                          "special_tokens_map.json",
-                                          "config_sentence_transformers.json",
-                                          "tokenizer.json",
-                                          "README.md",
-                                          "cases.jsonl",
-                                          "special_tokens_cases.jsonl"};
+/* Files of the fixture's directory beyond those dm_randbert_write() writes. */
+static const char *const fixture_extra_files[] = {
+    "special_tokens_map.json",
+    "config_sentence_transformers.json",
+    "tokenizer.json",
+    "README.md",
+    "cases.jsonl",
+    "special_tokens_cases.jsonl"};
 
+/* Removes a model directory: a random model or a copy of the fixture. */
 static void rm_model_dir(const char *dir)
 {
     char p[1200];
 
-    for (size_t i = 0; i < sizeof(model_files) / sizeof(model_files[0]); i++) {
-        snprintf(p, sizeof(p), "%s/%s", dir, model_files[i]);
+    for (size_t i = 0;
+         i < sizeof(fixture_extra_files) / sizeof(fixture_extra_files[0]);
+         i++) {
+        snprintf(p, sizeof(p), "%s/%s", dir, fixture_extra_files[i]);
         unlink(p);
     }
-    snprintf(p, sizeof(p), "%s/1_Pooling", dir);
-    rmdir(p);
-    rmdir(dir);
+    dm_randbert_remove(dir);
 }
 
 /* A small random model (hidden 8, 2 heads, 1 layer) in a temp dir. */
